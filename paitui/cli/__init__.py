@@ -1,0 +1,1 @@
+"""The command line: ``paitui`` starts the UI; sub-commands serve scripts and SSH."""

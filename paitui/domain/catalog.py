@@ -1,0 +1,267 @@
+"""The app catalog's schema: what an app is, its variants per accelerator, ports, health, mounts.
+
+Validated with pydantic so a broken ``catalog.yml`` is reported field by field; every model is frozen
+and forbids unknown keys, so a typo in a key is an error rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Accel(StrEnum):
+    """An accelerator kind: what a variant needs from the host to run."""
+
+    ROCM = "rocm"
+    INTEL = "intel"  # oneAPI / SYCL / XPU / IPEX on Intel Arc and iGPUs
+    VULKAN = "vulkan"
+    CUDA = "cuda"
+    CPU = "cpu"
+
+
+class AppKind(StrEnum):
+    """What an app is for; used for grouping and filtering."""
+
+    LLM = "llm"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    UI = "ui"
+    OTHER = "other"
+
+
+#: Variant names are ``<family>`` or ``<family>-<flavour>``; the family decides the accelerator.
+VARIANT_FAMILIES: dict[str, Accel] = {
+    "rocm": Accel.ROCM,
+    "intel": Accel.INTEL,
+    "xpu": Accel.INTEL,
+    "ipex": Accel.INTEL,
+    "sycl": Accel.INTEL,
+    "vulkan": Accel.VULKAN,
+    "cuda": Accel.CUDA,
+    "cpu": Accel.CPU,
+}
+_VARIANT_NAME = re.compile(r"^(?P<family>[a-z]+)(?:-(?P<flavour>[a-z0-9][a-z0-9.]*))?$")
+_APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def accel_of_variant(name: str) -> Accel:
+    """The accelerator a variant name stands for; ValueError if the name is not a known family."""
+    m = _VARIANT_NAME.match(name)
+    if not m or m.group("family") not in VARIANT_FAMILIES:
+        families = ", ".join(sorted(VARIANT_FAMILIES))
+        raise ValueError(
+            f"unknown variant name {name!r}: expected one of {families}, optionally with a "
+            "'-flavour' suffix (e.g. cuda-llm)"
+        )
+    return VARIANT_FAMILIES[m.group("family")]
+
+
+def _check_variant_name(name: str) -> str:
+    accel_of_variant(name)
+    return name
+
+
+VariantName = Annotated[str, AfterValidator(_check_variant_name)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LinkSpec(_Model):
+    """A URL an app serves on one of its ports (web UI, API docs, OpenAI base URL)."""
+
+    label: str
+    path: str = "/"
+    kind: Literal["ui", "docs", "api", "openai"] = "ui"
+
+    @field_validator("path")
+    @classmethod
+    def _path_starts_with_slash(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError("a link path starts with '/'")
+        return v
+
+
+class PortSpec(_Model):
+    """A container port and what it serves."""
+
+    container: Annotated[int, Field(ge=1, le=65535)]
+    purpose: str
+    protocol: Literal["http", "tcp"] = "http"
+    links: tuple[LinkSpec, ...] = ()
+
+
+class HttpExpect(_Model):
+    """What an HTTP answer looks like in one state: status codes, and optionally the body."""
+
+    status: tuple[int, ...] = (200,)
+    #: Each key must be present in the JSON body with this value (top level keys only).
+    json_fields: dict[str, str | int | bool] = Field(default_factory=dict)
+    body_contains: str | None = None
+
+
+class HealthCheck(_Model):
+    """How to tell whether the app is ready: an HTTP request or a TCP connect."""
+
+    type: Literal["http", "tcp"] = "http"
+    port: int | None = None  # container port; defaults to the app's first port
+    path: str = "/"
+    ready: HttpExpect = Field(default_factory=HttpExpect)
+    loading: HttpExpect | None = None
+    #: How long the app may take to become ready before paitui calls it unhealthy.
+    start_period_s: Annotated[float, Field(gt=0)] = 600.0
+
+
+class ModelsMount(_Model):
+    """Where the shared models store appears in the container and which formats the app reads."""
+
+    path: str
+    formats: tuple[Literal["gguf", "safetensors", "ckpt", "diffusers", "hf-repo", "ollama"], ...] = ()
+    read_only: bool = True
+
+
+class DataMount(_Model):
+    """The app's own writable data dir in the container and who owns it."""
+
+    path: str
+    uid: int | None = None
+    gid: int | None = None
+
+
+class Mounts(_Model):
+    """Mount points of the models store and the app's data dir."""
+
+    models: ModelsMount | None = None
+    data: DataMount | None = None
+
+
+class Needs(_Model):
+    """What the app needs from the user before it can start."""
+
+    #: One model file of one of these formats, filled into ``{model}`` in command and env.
+    model_file: tuple[str, ...] = ()
+    #: Environment variables the user must set (e.g. PIPELINE and MODEL_ID for ai-runner).
+    env: tuple[str, ...] = ()
+    #: A Hugging Face repo id, filled into ``{model_id}``.
+    hf_repo: bool = False
+
+
+class Variant(_Model):
+    """One image of an app for one accelerator, with what that image needs to run."""
+
+    image: str
+    #: Older tags of the same image that still exist (e.g. Pai ComfyUI's ``ipex``).
+    aliases: tuple[str, ...] = ()
+    #: A pinned tag that carries the software stack, shown in the catalog.
+    pinned: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    entrypoint: tuple[str, ...] | None = None
+    command: tuple[str, ...] | None = None
+    user: str | None = None
+    shm_size: str | None = None
+    ipc: Literal["host", "private", "shareable"] | None = None
+    security_opt: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    privileged: bool = False
+    #: Pass the whole ``/dev/dri`` (and ``/dev/kfd`` for rocm); False maps only the chosen GPU.
+    all_gpus: bool = True
+    #: Extra bind mounts ``host:container[:ro]`` the image needs (e.g. /dev/dri/by-path for vLLM XPU).
+    extra_mounts: tuple[str, ...] = ()
+    min_vram_gb: float | None = None
+    legacy: bool = False
+    unverified: bool = False
+    notes: str = ""
+
+
+class App(_Model):
+    """A containerized AI app as the catalog describes it."""
+
+    id: str
+    name: str
+    description: str
+    kind: AppKind
+    homepage: str | None = None
+    variants: dict[VariantName, Variant]
+    ports: tuple[PortSpec, ...] = ()
+    health: HealthCheck | None = None
+    mounts: Mounts = Field(default_factory=Mounts)
+    env: dict[str, str] = Field(default_factory=dict)
+    entrypoint: tuple[str, ...] | None = None
+    command: tuple[str, ...] | None = None
+    user: str | None = None
+    shm_size: str | None = None
+    ipc: Literal["host", "private", "shareable"] | None = None
+    min_vram_gb: float | None = None
+    needs: Needs = Field(default_factory=Needs)
+    legacy: bool = False
+    notes: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if not _APP_ID.match(v):
+            raise ValueError("an app id is lower-case letters, digits and '-', starting with a letter or digit")
+        return v
+
+    @field_validator("variants")
+    @classmethod
+    def _has_variants(cls, v: dict[VariantName, Variant]) -> dict[VariantName, Variant]:
+        if not v:
+            raise ValueError("an app needs at least one variant")
+        return v
+
+    @model_validator(mode="after")
+    def _health_port_is_published(self) -> App:
+        if self.health and self.health.port is not None:
+            if self.health.port not in {p.container for p in self.ports}:
+                raise ValueError(f"health.port {self.health.port} is not one of the app's ports")
+        return self
+
+    def variant_accel(self, name: str) -> Accel:
+        """The accelerator of one of this app's variants."""
+        return accel_of_variant(name)
+
+    def health_port(self) -> int | None:
+        """The container port the health check talks to."""
+        if self.health and self.health.port is not None:
+            return self.health.port
+        return self.ports[0].container if self.ports else None
+
+
+class CatalogIssue(_Model):
+    """A problem found while loading a catalog file, located precisely."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+    app_id: str | None = None
+    field: str | None = None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        what = f"{self.field}: " if self.field else ""
+        app = f" (app {self.app_id})" if self.app_id else ""
+        return f"{where}{app}: {what}{self.message}"
+
+
+class Catalog(_Model):
+    """The merged catalog: apps by id, where each came from, and what could not be loaded."""
+
+    apps: dict[str, App] = Field(default_factory=dict)
+    sources: dict[str, str] = Field(default_factory=dict)
+    issues: tuple[CatalogIssue, ...] = ()
+
+    def sorted_apps(self) -> list[App]:
+        """Apps in a stable display order: seed systems and common apps by name."""
+        return sorted(self.apps.values(), key=lambda a: (a.legacy, a.name.lower()))

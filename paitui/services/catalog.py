@@ -1,0 +1,220 @@
+"""Load and validate catalog files, and merge user catalogs over the bundled one.
+
+A broken file never stops paitui: every problem becomes a ``CatalogIssue`` naming the file, line,
+column, app and field, and every valid app still loads. YAML is read twice from the same text,
+once as data and once as a node tree, so a pydantic error location maps back to a line and column.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from paitui.domain.catalog import App, Catalog, CatalogIssue
+from paitui.resources import bundled
+from paitui.settings import config_dir
+
+Loc = tuple[int | str, ...]
+
+
+def bundled_catalog_path() -> Path:
+    """The catalog that ships with paitui."""
+    return bundled("catalog.yml")
+
+
+def user_catalog_paths(env: Mapping[str, str] | None = None) -> list[Path]:
+    """Files in the config dir's ``catalog.d/``, in name order."""
+    folder = config_dir(env) / "catalog.d"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in {".yml", ".yaml"} and p.is_file())
+
+
+def _mark_of(node: yaml.Node | None) -> tuple[int | None, int | None]:
+    if node is None:
+        return None, None
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _find_node(root: yaml.Node | None, loc: Loc) -> yaml.Node | None:
+    """The deepest node along ``loc``; for a missing key, the mapping that lacks it."""
+    node = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(part):
+                    # A wrong key is best shown at the key; a wrong value at the value.
+                    node = value_node
+                    break
+            else:
+                return node
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(node.value):
+                node = node.value[part]
+            else:
+                return node
+        else:
+            return node
+    return node
+
+
+def _find_key_node(root: yaml.Node | None, loc: Loc) -> yaml.Node | None:
+    parent = _find_node(root, loc[:-1])
+    if isinstance(parent, yaml.MappingNode):
+        for key_node, _ in parent.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(loc[-1]):
+                return key_node
+    return None
+
+
+def _duplicate_keys(node: yaml.Node | None, path: Loc = ()) -> Iterable[tuple[yaml.Node, Loc]]:
+    """Keys that appear twice in one mapping (YAML loaders keep only the last one silently)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None:
+                if key in seen:
+                    yield key_node, (*path, key)
+                seen.add(key)
+            yield from _duplicate_keys(value_node, (*path, key if key is not None else "?"))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            yield from _duplicate_keys(child, (*path, i))
+
+
+def _describe_error(err: Mapping[str, Any]) -> str:
+    kind = err.get("type", "")
+    msg = str(err.get("msg", "invalid"))
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field (check its spelling)"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    value = err.get("input")
+    if kind not in {"missing"} and isinstance(value, str | int | float | bool) and kind != "value_error":
+        msg += f" (got {value!r})"
+    return msg
+
+
+def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
+    """Validate one catalog file; returns its valid apps and every problem found."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [CatalogIssue(file=name, message=f"cannot read the file: {exc}")]
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        return [], [
+            CatalogIssue(
+                file=name,
+                line=mark.line + 1 if mark else None,
+                column=mark.column + 1 if mark else None,
+                message=f"not valid YAML: {problem}",
+            )
+        ]
+    issues: list[CatalogIssue] = []
+    for key_node, dup_loc in _duplicate_keys(root):
+        line, col = _mark_of(key_node)
+        issues.append(
+            CatalogIssue(
+                file=name, line=line, column=col, field=".".join(map(str, dup_loc)),
+                message="key appears twice; only the last one would count",
+            )
+        )
+    if data is None:
+        return [], issues
+    if not isinstance(data, dict) or not isinstance(data.get("apps"), list):
+        line, col = _mark_of(root)
+        issues.append(
+            CatalogIssue(
+                file=name, line=line, column=col, field="apps",
+                message="expected a mapping with an 'apps:' list at the top",
+            )
+        )
+        return [], issues
+    unknown_top = sorted(set(data) - {"apps", "version"})
+    for key in unknown_top:
+        line, col = _mark_of(_find_key_node(root, (key,)))
+        issues.append(CatalogIssue(file=name, line=line, column=col, field=key, message="unknown top-level key"))
+
+    apps: list[App] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(data["apps"]):
+        app_id = entry.get("id") if isinstance(entry, dict) else None
+        app_id = app_id if isinstance(app_id, str) else None
+        try:
+            app = App.model_validate(entry)
+        except ValidationError as exc:
+            for err in exc.errors():
+                at_key = err["type"] == "extra_forbidden" or "[key]" in err["loc"]
+                field_loc = tuple(p for p in err["loc"] if p != "[key]")
+                loc: Loc = ("apps", index, *field_loc)
+                node = _find_key_node(root, loc) if at_key else None
+                line, col = _mark_of(node or _find_node(root, loc))
+                issues.append(
+                    CatalogIssue(
+                        file=name, line=line, column=col, app_id=app_id,
+                        field=".".join(map(str, field_loc)) or None,
+                        message=_describe_error(err),
+                    )
+                )
+            continue
+        if app.id in seen:
+            line, col = _mark_of(_find_node(root, ("apps", index, "id")))
+            issues.append(
+                CatalogIssue(
+                    file=name, line=line, column=col, app_id=app.id, field="id",
+                    message=f"duplicate id; the entry at line {seen[app.id]} is kept",
+                )
+            )
+            continue
+        seen[app.id] = _mark_of(_find_node(root, ("apps", index, "id")))[0] or 0
+        apps.append(app)
+    return apps, issues
+
+
+def load_catalog(
+    extra: Sequence[Path] = (),
+    *,
+    include_bundled: bool = True,
+    include_user: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> Catalog:
+    """The merged catalog: bundled, then ``catalog.d/*.yml``, then ``extra`` (``--catalog``).
+
+    A later file's app replaces an earlier one with the same id; new ids add.
+    ``PAITUI_CATALOG`` (a path list separated by ':') adds files after ``catalog.d``.
+    """
+    env = os.environ if env is None else env
+    paths: list[Path] = []
+    if include_bundled:
+        paths.append(bundled_catalog_path())
+    if include_user:
+        paths.extend(user_catalog_paths(env))
+        paths.extend(Path(p) for p in env.get("PAITUI_CATALOG", "").split(os.pathsep) if p)
+    paths.extend(extra)
+    apps: dict[str, App] = {}
+    sources: dict[str, str] = {}
+    issues: list[CatalogIssue] = []
+    for path in paths:
+        if not path.exists():
+            issues.append(CatalogIssue(file=str(path), message="file not found"))
+            continue
+        file_apps, file_issues = load_file(path)
+        issues.extend(file_issues)
+        for app in file_apps:
+            apps[app.id] = app
+            sources[app.id] = str(path)
+    return Catalog(apps=apps, sources=sources, issues=tuple(issues))

@@ -1,0 +1,1 @@
+"""Presentational widgets. They never import services or I/O libraries."""

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Test environment for paitui: Debian packages, a Docker engine, a local registry and the test images.
+#   scripts/test-env.sh up     install what is missing (as root), start what is not running, build images
+#   scripts/test-env.sh down   stop only what `up` started
+# Idempotent; records what it started in $PAITUI_TEST_STATE so `down` leaves everything else alone.
+set -euo pipefail
+
+STATE=${PAITUI_TEST_STATE:-/tmp/paitui-test-env}
+REGISTRY=${PAITUI_TEST_REGISTRY:-127.0.0.1:5000}
+PACKAGES=(docker.io docker-registry busybox-static umockdev tmux librsvg2-bin curl iproute2)
+# Debian's docker CLI; a newer one elsewhere on PATH works too.
+export PATH="$PATH:/usr/sbin:/sbin"
+
+log() { printf 'test-env: %s\n' "$*" >&2; }
+
+need_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+      log "missing Debian packages: ${missing[*]} (run as root to install them)"; return 1
+    fi
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+engine_up() { timeout 5 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+start_dockerd() {
+  if engine_up; then log "Docker engine already running"; return; fi
+  command -v dockerd >/dev/null || { log "dockerd not found"; return 1; }
+  log "starting dockerd"
+  nohup dockerd --host unix:///var/run/docker.sock >"$STATE/dockerd.log" 2>&1 &
+  echo $! >"$STATE/dockerd.pid"
+  for _ in $(seq 1 150); do engine_up && return 0; sleep 0.2; done
+  log "dockerd did not come up; see $STATE/dockerd.log"; tail -20 "$STATE/dockerd.log" >&2; return 1
+}
+
+registry_up() { curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1; }
+
+start_registry() {
+  if registry_up; then log "registry already answering on $REGISTRY"; return; fi
+  mkdir -p "$STATE/registry"
+  cat >"$STATE/registry.yml" <<EOF
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $STATE/registry
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY
+EOF
+  log "starting docker-registry on $REGISTRY"
+  nohup docker-registry serve "$STATE/registry.yml" >"$STATE/registry.log" 2>&1 &
+  echo $! >"$STATE/registry.pid"
+  for _ in $(seq 1 100); do registry_up && return 0; sleep 0.1; done
+  log "registry did not come up; see $STATE/registry.log"; return 1
+}
+
+# A busybox rootfs: enough for sh, httpd, nc and sleep to stand in for an app.
+build_images() {
+  local img="$REGISTRY/paitest/busybox:latest"
+  if docker image inspect "$img" >/dev/null 2>&1; then log "test images present"; return; fi
+  local root
+  root=$(mktemp -d)
+  mkdir -p "$root"/{bin,www,tmp,etc}
+  cp /bin/busybox "$root/bin/busybox"
+  for a in sh ash httpd sleep nc echo cat printf date mkdir ls rm seq test true false wget kill trap id env dd head; do
+    ln -sf busybox "$root/bin/$a"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+  echo 'root:x:0:' >"$root/etc/group"
+  echo ok >"$root/www/index.html"
+  tar -C "$root" -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' - "$img" >/dev/null
+  rm -rf "$root"
+  docker push "$img" >/dev/null
+  log "built and pushed $img"
+}
+
+up() {
+  mkdir -p "$STATE"
+  need_packages
+  start_dockerd
+  start_registry
+  build_images
+}
+
+down() {
+  for name in registry dockerd; do
+    if [[ -f "$STATE/$name.pid" ]]; then
+      local pid
+      pid=$(cat "$STATE/$name.pid")
+      if kill -0 "$pid" 2>/dev/null; then
+        log "stopping $name ($pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      fi
+      rm -f "$STATE/$name.pid"
+    fi
+  done
+}
+
+case "${1:-up}" in
+  up) up ;;
+  down) down ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
