@@ -1,0 +1,37 @@
+"""One place that builds the services from settings, lazily, so start-up imports nothing heavy.
+
+The UI and the CLI take a ``Services``; tests pass one built on their own settings. Each service
+module is imported on first use (docker, httpx and huggingface_hub cost time to import).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from paitui.domain.catalog import Catalog
+from paitui.settings import Settings
+
+if TYPE_CHECKING:
+    pass
+
+
+class Services:
+    """Lazily built services sharing one ``Settings``."""
+
+    def __init__(self, settings: Settings, catalog_paths: Sequence[Path] = ()) -> None:
+        self.settings = settings
+        self.catalog_paths = tuple(catalog_paths)
+
+    def load_catalog(self) -> Catalog:
+        """Read the bundled and user catalogs afresh (cheap; used at start and on reload)."""
+        from paitui.services.catalog import load_catalog
+
+        return load_catalog(self.catalog_paths)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The catalog as loaded at first use."""
+        return self.load_catalog()
