@@ -1,0 +1,311 @@
+"""Model files from the Hugging Face Hub: search results, repo files, downloads and the local store.
+
+Plain frozen data and pure functions, no I/O: the hub service, the download manager, the CLI and
+the Models screen share these shapes. ``store_path`` is the one place that turns names coming from
+the hub into paths under the store, so a hostile file name can never escape it.
+"""
+
+from __future__ import annotations
+
+import os.path
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+
+from paitui.domain.catalog import Catalog
+
+#: The store's index of installed files, at the top of the models dir.
+INDEX_NAME = ".paitui-index.json"
+#: Partial downloads and their metadata live here, inside the store (same file system, so the
+#: finished file can be renamed into place atomically).
+PARTIAL_DIR = ".partial"
+
+# Hub repo ids are "<org>/<name>"; the hub allows letters, digits, '-', '_' and '.'.
+_REPO_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+
+
+class DownloadState(StrEnum):
+    """Where one file download stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    VERIFYING = "verifying"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True once nothing more happens without the user asking."""
+        return self in (DownloadState.DONE, DownloadState.FAILED, DownloadState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class ModelSearchResult:
+    """One repo as a hub search lists it."""
+
+    repo_id: str
+    downloads: int = 0
+    likes: int = 0
+    tags: tuple[str, ...] = ()
+    pipeline_tag: str | None = None
+    library: str | None = None
+    gated: bool = False
+    #: Bytes of all files in the repo, when the hub says.
+    size: int | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class RepoFile:
+    """One file of a repo at one commit."""
+
+    path: str
+    size: int | None = None
+    #: The git blob id (sha1 of ``blob <size>\\0<content>``); the ETag of a non-LFS file.
+    blob_id: str | None = None
+    #: The content's sha256 for LFS files (the LFS oid).
+    sha256: str | None = None
+
+    @property
+    def lfs(self) -> bool:
+        """True for files stored in LFS (large files: weights)."""
+        return self.sha256 is not None
+
+    @property
+    def name(self) -> str:
+        """The last path component."""
+        return PurePosixPath(self.path).name
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    """A repo at one commit with every file's size and checksum."""
+
+    repo_id: str
+    commit: str
+    files: tuple[RepoFile, ...] = ()
+    gated: bool = False
+    private: bool = False
+    tags: tuple[str, ...] = ()
+    downloads: int = 0
+    likes: int = 0
+
+    @property
+    def total_size(self) -> int:
+        """Bytes of all files whose size is known."""
+        return sum(f.size or 0 for f in self.files)
+
+    def file(self, path: str) -> RepoFile | None:
+        """The file at ``path``, if the repo has one."""
+        return next((f for f in self.files if f.path == path), None)
+
+
+@dataclass(frozen=True)
+class Download:
+    """A snapshot of one file download, as the queue shows it."""
+
+    id: str
+    repo_id: str
+    file: RepoFile
+    revision: str
+    state: DownloadState = DownloadState.QUEUED
+    bytes_done: int = 0
+    #: Expected size; None when the hub did not say.
+    bytes_total: int | None = None
+    #: Bytes per second, smoothed.
+    speed: float = 0.0
+    error: str | None = None
+    #: Where the finished file is (or will be).
+    target: str = ""
+    #: Bytes this run continued from an earlier partial (resume), for display and tests.
+    resumed_from: int = 0
+
+    @property
+    def fraction(self) -> float | None:
+        """0..1 progress when the size is known."""
+        if not self.bytes_total:
+            return None
+        return min(1.0, self.bytes_done / self.bytes_total)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds left at the current speed, when both are known."""
+        if self.bytes_total is None or self.speed <= 0:
+            return None
+        return max(0.0, (self.bytes_total - self.bytes_done) / self.speed)
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """One verified file in the store, as the index records it."""
+
+    repo_id: str
+    path: str  # path inside the repo
+    store_path: str  # absolute path on disk
+    size: int
+    sha256: str
+    revision: str
+    date: str  # ISO 8601 UTC, when it was installed
+    formats: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RepoUsage:
+    """Disk use of one repo's installed files."""
+
+    repo_id: str
+    files: tuple[InstalledModel, ...] = field(default_factory=tuple)
+
+    @property
+    def size(self) -> int:
+        """Bytes of all installed files of the repo."""
+        return sum(f.size for f in self.files)
+
+
+class UnsafePathError(ValueError):
+    """A repo id or file name from the hub that would land outside the store."""
+
+
+def check_repo_id(repo_id: str) -> tuple[str, str]:
+    """Split ``org/name`` after checking both parts are plain names; UnsafePathError otherwise."""
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(_REPO_PART.match(p) for p in parts):
+        raise UnsafePathError(f"not a valid repo id: {repo_id!r} (expected org/name)")
+    if any(p in (".", "..") or p.startswith(".") for p in parts):
+        raise UnsafePathError(f"not a valid repo id: {repo_id!r}")
+    return parts[0], parts[1]
+
+
+def check_file_path(name: str) -> PurePosixPath:
+    """A hub file name as a safe relative path: not absolute, no ``..``, no oddities."""
+    if not name or "\\" in name or "\x00" in name or name.startswith("/"):
+        raise UnsafePathError(f"unsafe file name from the hub: {name!r}")
+    parts = name.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise UnsafePathError(f"unsafe file name from the hub: {name!r}")
+    if re.match(r"^[A-Za-z]:", name):  # a Windows drive letter
+        raise UnsafePathError(f"unsafe file name from the hub: {name!r}")
+    return PurePosixPath(*parts)
+
+
+def store_path(store: Path, repo_id: str, name: str) -> Path:
+    """Where ``name`` of ``repo_id`` lives in the store: ``<store>/<org>/<repo>/<name>``.
+
+    Lexical checks plus a final containment check on the normalised path, so nothing from the hub
+    can point outside the store (symlinks inside the store are the user's own business).
+    """
+    org, repo = check_repo_id(repo_id)
+    rel = check_file_path(name)
+    root = Path(store).absolute()
+    target = root.joinpath(org, repo, *rel.parts)
+    if not os.path.normpath(target).startswith(os.path.normpath(root) + os.sep):
+        raise UnsafePathError(f"{repo_id}/{name} would be outside the store")
+    return target
+
+
+def partial_path(store: Path, repo_id: str, name: str) -> Path:
+    """Where the unfinished data of a file lives: ``<store>/.partial/<org>/<repo>/<name>.part``."""
+    org, repo = check_repo_id(repo_id)
+    rel = check_file_path(name)
+    base = Path(store).absolute().joinpath(PARTIAL_DIR, org, repo, *rel.parts[:-1])
+    return base / (rel.name + ".part")
+
+
+# --- Formats and which apps can use them ---------------------------------------------------------
+
+_SUFFIX_FORMATS = {
+    ".gguf": "gguf",
+    ".safetensors": "safetensors",
+    ".ckpt": "ckpt",
+    ".pt": "ckpt",
+    ".pth": "ckpt",
+    ".bin": "ckpt",
+}
+
+
+def file_formats(path: str) -> tuple[str, ...]:
+    """Formats one model file is in, from its name (``model.Q4_K_M.gguf`` -> ``("gguf",)``)."""
+    suffix = PurePosixPath(path).suffix.lower()
+    fmt = _SUFFIX_FORMATS.get(suffix)
+    return (fmt,) if fmt else ()
+
+
+def repo_formats(paths: Iterable[str]) -> tuple[str, ...]:
+    """Formats a set of files from one repo offers, including whole-repo layouts.
+
+    ``model_index.json`` marks a diffusers pipeline; ``config.json`` with weights marks a
+    transformers repo loadable by its id (``hf-repo``: vLLM, ai-runner).
+    """
+    names = list(paths)
+    found: list[str] = []
+    for name in names:
+        for fmt in file_formats(name):
+            if fmt not in found:
+                found.append(fmt)
+    basenames = {PurePosixPath(n).name for n in names}
+    top = {n for n in names if "/" not in n}
+    has_weights = any(f in found for f in ("safetensors", "ckpt"))
+    if "model_index.json" in top:
+        found.append("diffusers")
+    if "config.json" in basenames and has_weights and "model_index.json" not in top:
+        found.append("hf-repo")
+    return tuple(found)
+
+
+def apps_for_formats(catalog: Catalog, formats: Iterable[str]) -> tuple[str, ...]:
+    """Ids of catalog apps whose ``mounts.models.formats`` include any of ``formats``, sorted."""
+    wanted = set(formats)
+    ids = [
+        app.id
+        for app in catalog.apps.values()
+        if app.mounts.models is not None and wanted.intersection(app.mounts.models.formats)
+    ]
+    return tuple(sorted(ids))
+
+
+def apps_for_file(catalog: Catalog, path: str, repo_paths: Sequence[str] = ()) -> tuple[str, ...]:
+    """Apps that can use one file; ``repo_paths`` adds repo formats (diffusers, hf-repo)."""
+    formats = set(file_formats(path))
+    if repo_paths:
+        formats.update(f for f in repo_formats(repo_paths) if f in ("diffusers", "hf-repo"))
+    return apps_for_formats(catalog, formats)
+
+
+def group_by_repo(installed: Iterable[InstalledModel]) -> tuple[RepoUsage, ...]:
+    """Installed files grouped per repo, largest first."""
+    repos: dict[str, list[InstalledModel]] = {}
+    for item in installed:
+        repos.setdefault(item.repo_id, []).append(item)
+    usage = [RepoUsage(r, tuple(sorted(fs, key=lambda f: f.path))) for r, fs in repos.items()]
+    return tuple(sorted(usage, key=lambda u: (-u.size, u.repo_id)))
+
+
+def vram_fit(file_size: int | None, vram: int | None) -> str | None:
+    """Whether a model file fits in VRAM: "fits", "tight", "too big", or None if unknown.
+
+    Weights plus context and activations need headroom; 85% of VRAM for the weights is a fair line
+    between "fits" and "tight" for GGUF inference.
+    """
+    if file_size is None or not vram:
+        return None
+    if file_size <= vram * 0.85:
+        return "fits"
+    if file_size <= vram:
+        return "tight"
+    return "too big"
+
+
+def human_size(n: float | None) -> str:
+    """Bytes as a short readable size (``1.5 GB``); ``?`` when unknown."""
+    if n is None:
+        return "?"
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(value) < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} TB"
