@@ -1,0 +1,156 @@
+"""The Catalog screen: every app with its kind, variants and software stack; filter; details."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from paitui.domain.catalog import App, Catalog
+from paitui.domain.hardware import HardwareReport
+from paitui.ui.widgets.app_detail import render_app_detail, variants_cell
+from paitui.ui.context import app_of
+
+#: Keys the screen leaves to the app even while the table has focus.
+_RESERVED = set("q?12345")
+
+
+def matches(app: App, query: str) -> bool:
+    """Whether every word of the query appears in the app's id, name, kind, variants or description."""
+    hay = " ".join(
+        [app.id, app.name, app.kind.value, app.description, *app.variants]
+    ).lower()
+    return all(word in hay for word in query.lower().split())
+
+
+class CatalogScreen(Screen[None]):
+    """Browse the app catalog."""
+
+    DEFAULT_CSS = """
+    CatalogScreen #catalog-body { height: 1fr; }
+    CatalogScreen #catalog-left { width: 1fr; min-width: 36; }
+    CatalogScreen #catalog-detail { width: 1fr; border-left: vkey $panel; padding: 0 1; }
+    CatalogScreen.narrow #catalog-body { layout: vertical; }
+    CatalogScreen.narrow #catalog-left { height: 1fr; width: 100%; }
+    CatalogScreen.narrow #catalog-detail { height: 1fr; width: 100%; border-left: none;
+        border-top: hkey $panel; }
+    CatalogScreen #filter { border: none; height: 1; padding: 0 1; background: $surface; }
+    CatalogScreen #filter:focus { background: $boost; }
+    CatalogScreen #apps { height: 1fr; }
+    CatalogScreen #catalog-issues { color: $warning; padding: 0 1; max-height: 6; display: none; }
+    CatalogScreen #catalog-issues.shown { display: block; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_filter", "Filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("r", "reload", "Reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._catalog: Catalog | None = None
+        self._shown: list[App] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="catalog-body"):
+            with Vertical(id="catalog-left"):
+                yield Input(placeholder="type to filter apps (/)", id="filter")
+                yield DataTable(id="apps", cursor_type="row", zebra_stripes=True)
+                yield Static(id="catalog-issues")
+            with VerticalScroll(id="catalog-detail"):
+                yield Static("Loading the catalog…", id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Catalog"
+        table = self.query_one("#apps", DataTable)
+        table.add_columns("App", "Kind", "Variants")
+        paitui = app_of(self)
+        paitui.catalog_changed.subscribe(self, self._on_catalog)
+        paitui.hardware_changed.subscribe(self, self._on_hardware)
+        if paitui.catalog is not None:
+            self._on_catalog(paitui.catalog)
+        table.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < 100, "narrow")
+
+    def _on_catalog(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        issues = self.query_one("#catalog-issues", Static)
+        if catalog.issues:
+            lines = [f"⚠ {len(catalog.issues)} catalog problem(s) — valid apps still load:"]
+            lines += [f"  {issue}" for issue in catalog.issues]
+            issues.update("\n".join(lines))
+        issues.set_class(bool(catalog.issues), "shown")
+        self._refill()
+
+    def _on_hardware(self, _report: HardwareReport) -> None:
+        self._refill()
+
+    def _refill(self) -> None:
+        if self._catalog is None:
+            return
+        query = self.query_one("#filter", Input).value
+        table = self.query_one("#apps", DataTable)
+        report = app_of(self).hardware_report
+        self._shown = [a for a in self._catalog.sorted_apps() if matches(a, query)]
+        table.clear()
+        for app in self._shown:
+            name = f"{app.name} (legacy)" if app.legacy else app.name
+            table.add_row(name, app.kind.value, variants_cell(app, report), key=app.id)
+        if not self._shown:
+            self.query_one("#detail", Static).update(
+                f"No app matches {query!r}." if query else "The catalog is empty."
+            )
+        else:
+            self._show_detail(self._shown[min(table.cursor_row, len(self._shown) - 1)])
+
+    def _show_detail(self, app: App) -> None:
+        source = self._catalog.sources.get(app.id) if self._catalog else None
+        self.query_one("#detail", Static).update(
+            render_app_detail(app, app_of(self).hardware_report, source)
+        )
+
+    @on(DataTable.RowHighlighted, "#apps")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if 0 <= event.cursor_row < len(self._shown):
+            self._show_detail(self._shown[event.cursor_row])
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self) -> None:
+        self._refill()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.query_one("#apps", DataTable).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        # Typing a letter in the list starts filtering, as in a file manager.
+        table = self.query_one("#apps", DataTable)
+        char = event.character
+        if table.has_focus and char and char.isprintable() and not char.isspace():
+            if char not in _RESERVED and char != "/" and char != "r":
+                flt = self.query_one("#filter", Input)
+                flt.focus()
+                flt.insert_text_at_cursor(char)
+                event.stop()
+
+    def action_focus_filter(self) -> None:
+        """Move the focus to the filter box."""
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        """Empty the filter and return to the list."""
+        self.query_one("#filter", Input).value = ""
+        self.query_one("#apps", DataTable).focus()
+
+    def action_reload(self) -> None:
+        """Read the catalog files again (after editing catalog.d)."""
+        app_of(self).load_catalog()
