@@ -1,12 +1,14 @@
 """The app catalog's schema: what an app is, its variants per accelerator, ports, health, mounts.
 
-Validated with pydantic so a broken ``catalog.yml`` is reported field by field; every model is frozen
-and forbids unknown keys, so a typo in a key is an error rather than a silently ignored setting.
+Validated with pydantic so a broken ``catalog.yml`` is reported field by field; every model is
+frozen and forbids unknown keys, so a typo in a key is an error rather than a silently
+ignored setting.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -47,6 +49,44 @@ VARIANT_FAMILIES: dict[str, Accel] = {
 }
 _VARIANT_NAME = re.compile(r"^(?P<family>[a-z]+)(?:-(?P<flavour>[a-z0-9][a-z0-9.]*))?$")
 _APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+#: Placeholders the launch planner fills in ``env``, ``command``, ``entrypoint`` and
+#: ``extra_mounts`` values: ``{model}`` = container path of the chosen model file,
+#: ``{model_id}`` = the chosen Hugging Face repo id, ``{port}`` = the app's first container port,
+#: ``{render_gid}`` = the host's numeric ``render`` group id. ``{{`` and ``}}`` stand for braces.
+PLACEHOLDERS: frozenset[str] = frozenset({"model", "model_id", "port", "render_gid"})
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def placeholders_in(text: str) -> list[str]:
+    """The ``{name}`` placeholders in one value (escaped ``{{...}}`` excluded)."""
+    return _PLACEHOLDER.findall(text.replace("{{", "").replace("}}", ""))
+
+
+def _check_placeholders(values: Iterable[str]) -> None:
+    for value in values:
+        for name in placeholders_in(value):
+            if name not in PLACEHOLDERS:
+                known = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+                raise ValueError(
+                    f"unknown placeholder {{{name}}} in {value!r}: expected one of {known}"
+                )
+
+
+def _placeholders_ok_seq(v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    _check_placeholders(v or ())
+    return v
+
+
+def _placeholders_ok_map(v: dict[str, str]) -> dict[str, str]:
+    _check_placeholders(v.values())
+    return v
+
+
+#: An argv list whose items may hold placeholders.
+Argv = Annotated[tuple[str, ...] | None, AfterValidator(_placeholders_ok_seq)]
+#: Environment variables whose values may hold placeholders.
+EnvMap = Annotated[dict[str, str], AfterValidator(_placeholders_ok_map)]
 
 
 def accel_of_variant(name: str) -> Accel:
@@ -103,6 +143,8 @@ class HttpExpect(_Model):
     status: tuple[int, ...] = (200,)
     #: Each key must be present in the JSON body with this value (top level keys only).
     json_fields: dict[str, str | int | bool] = Field(default_factory=dict)
+    #: Each key must be present in the JSON body with one of these values (e.g. status OK or IDLE).
+    json_any: dict[str, tuple[str | int | bool, ...]] = Field(default_factory=dict)
     body_contains: str | None = None
 
 
@@ -114,15 +156,20 @@ class HealthCheck(_Model):
     path: str = "/"
     ready: HttpExpect = Field(default_factory=HttpExpect)
     loading: HttpExpect | None = None
+    #: What an app that failed to start answers (e.g. ai-runner's ``{"status": "ERROR"}``).
+    error: HttpExpect | None = None
     #: How long the app may take to become ready before paitui calls it unhealthy.
     start_period_s: Annotated[float, Field(gt=0)] = 600.0
+
+
+ModelFormat = Literal["gguf", "safetensors", "ckpt", "diffusers", "hf-repo", "ollama"]
 
 
 class ModelsMount(_Model):
     """Where the shared models store appears in the container and which formats the app reads."""
 
     path: str
-    formats: tuple[Literal["gguf", "safetensors", "ckpt", "diffusers", "hf-repo", "ollama"], ...] = ()
+    formats: tuple[ModelFormat, ...] = ()
     read_only: bool = True
 
 
@@ -150,6 +197,8 @@ class Needs(_Model):
     env: tuple[str, ...] = ()
     #: A Hugging Face repo id, filled into ``{model_id}``.
     hf_repo: bool = False
+    #: Allowed values of a needed environment variable, offered as a pick list (e.g. PIPELINE).
+    choices: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
 class Variant(_Model):
@@ -160,9 +209,9 @@ class Variant(_Model):
     aliases: tuple[str, ...] = ()
     #: A pinned tag that carries the software stack, shown in the catalog.
     pinned: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
-    entrypoint: tuple[str, ...] | None = None
-    command: tuple[str, ...] | None = None
+    env: EnvMap = Field(default_factory=dict)
+    entrypoint: Argv = None
+    command: Argv = None
     user: str | None = None
     shm_size: str | None = None
     ipc: Literal["host", "private", "shareable"] | None = None
@@ -171,12 +220,20 @@ class Variant(_Model):
     privileged: bool = False
     #: Pass the whole ``/dev/dri`` (and ``/dev/kfd`` for rocm); False maps only the chosen GPU.
     all_gpus: bool = True
-    #: Extra bind mounts ``host:container[:ro]`` the image needs (e.g. /dev/dri/by-path for vLLM XPU).
+    #: Extra bind mounts ``host:container[:ro]`` the image needs (e.g. /dev/dri/by-path, vLLM XPU).
     extra_mounts: tuple[str, ...] = ()
     min_vram_gb: float | None = None
     legacy: bool = False
     unverified: bool = False
+    #: No registry carries the image: it must be built locally, so paitui must not try to pull it.
+    local_build: bool = False
     notes: str = ""
+
+    @field_validator("extra_mounts")
+    @classmethod
+    def _extra_mounts_placeholders(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        _check_placeholders(v)
+        return v
 
 
 class App(_Model):
@@ -191,9 +248,9 @@ class App(_Model):
     ports: tuple[PortSpec, ...] = ()
     health: HealthCheck | None = None
     mounts: Mounts = Field(default_factory=Mounts)
-    env: dict[str, str] = Field(default_factory=dict)
-    entrypoint: tuple[str, ...] | None = None
-    command: tuple[str, ...] | None = None
+    env: EnvMap = Field(default_factory=dict)
+    entrypoint: Argv = None
+    command: Argv = None
     user: str | None = None
     shm_size: str | None = None
     ipc: Literal["host", "private", "shareable"] | None = None
@@ -206,7 +263,9 @@ class App(_Model):
     @classmethod
     def _id_shape(cls, v: str) -> str:
         if not _APP_ID.match(v):
-            raise ValueError("an app id is lower-case letters, digits and '-', starting with a letter or digit")
+            raise ValueError(
+                "an app id is lower-case letters, digits and '-', starting with a letter or digit"
+            )
         return v
 
     @field_validator("variants")
@@ -218,9 +277,26 @@ class App(_Model):
 
     @model_validator(mode="after")
     def _health_port_is_published(self) -> App:
-        if self.health and self.health.port is not None:
-            if self.health.port not in {p.container for p in self.ports}:
-                raise ValueError(f"health.port {self.health.port} is not one of the app's ports")
+        if (
+            self.health
+            and self.health.port is not None
+            and self.health.port not in {p.container for p in self.ports}
+        ):
+            raise ValueError(f"health.port {self.health.port} is not one of the app's ports")
+        return self
+
+    @model_validator(mode="after")
+    def _http_health_on_http_port(self) -> App:
+        # An HTTP probe against a raw TCP service (e.g. RunAI's socket) would never succeed.
+        port = self.health_port()
+        if self.health and self.health.type == "http":
+            if port is None:
+                raise ValueError("an http health check needs a port: add one under 'ports'")
+            spec = next((p for p in self.ports if p.container == port), None)
+            if spec is not None and spec.protocol != "http":
+                raise ValueError(
+                    f"health is an http check but port {port} is {spec.protocol}: use 'type: tcp'"
+                )
         return self
 
     def variant_accel(self, name: str) -> Accel:
