@@ -15,7 +15,9 @@ from paitui.domain.catalog import Catalog
 from paitui.settings import Settings
 
 if TYPE_CHECKING:
-    pass
+    from paitui.services.downloads import DownloadManager
+    from paitui.services.hub import HubService
+    from paitui.services.store import ModelStore
 
 
 class Services:
@@ -35,3 +37,26 @@ class Services:
     def catalog(self) -> Catalog:
         """The catalog as loaded at first use."""
         return self.load_catalog()
+
+    @cached_property
+    def hub(self) -> HubService:
+        """Hugging Face Hub search and repo info (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE)."""
+        from paitui.services.hub import HubService
+
+        return HubService()
+
+    @cached_property
+    def model_store(self) -> ModelStore:
+        """The shared models store under ``settings.models_dir``."""
+        from paitui.services.store import ModelStore
+
+        return ModelStore(self.settings.models_dir)
+
+    @cached_property
+    def downloads(self) -> DownloadManager:
+        """The model download queue; it outlives screens, so downloads go on in the background."""
+        from paitui.services.downloads import DownloadManager
+
+        return DownloadManager(
+            self.model_store, self.hub.config, concurrency=self.settings.download_concurrency
+        )
