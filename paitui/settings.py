@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -144,3 +146,24 @@ def load_settings(
         "apps_dir": data_dir(env) / "apps",
     }
     return Settings(**{**defaults, **values}, source=source, problems=tuple(problems))  # type: ignore[arg-type]
+
+
+def save_setting(key: str, value: str, path: Path | None = None) -> Path:
+    """Write one string setting into config.toml, keeping the rest of the file as it is."""
+    if key not in _FIELDS:
+        raise ValueError(f"unknown setting {key!r}")
+    path = path or config_dir() / "config.toml"
+    line = f"{key} = {json.dumps(value)}"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    for i, old in enumerate(lines):
+        if pattern.match(old):
+            lines[i] = line
+            break
+    else:
+        lines.append(line)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

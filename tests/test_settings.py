@@ -52,3 +52,16 @@ def test_unreadable_toml_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     cfg.write_text("models_dir = [unclosed\n")
     s = load_settings(cfg, env={})
     assert len(s.problems) == 1 and "cannot read it" in s.problems[0]
+
+
+def test_save_setting_replaces_one_line_and_keeps_the_rest(tmp_path: Path) -> None:
+    from paitui.settings import save_setting
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('# my settings\nmodels_dir = "/srv/m"\ntheme = "paitui-dark"\n')
+    save_setting("theme", "paitui-light", cfg)
+    assert cfg.read_text() == '# my settings\nmodels_dir = "/srv/m"\ntheme = "paitui-light"\n'
+    assert load_settings(cfg, env={}).theme == "paitui-light"
+    fresh = tmp_path / "new" / "config.toml"
+    save_setting("theme", "paitui-contrast", fresh)
+    assert load_settings(fresh, env={}).theme == "paitui-contrast"

@@ -17,9 +17,11 @@ from textual.signal import Signal
 
 from paitui.domain.catalog import Catalog
 from paitui.domain.hardware import HardwareReport
+from paitui.domain.status import AppStatus
 from paitui.resources import bundled
 from paitui.services.registry import Services
-from paitui.settings import config_dir
+from paitui.settings import config_dir, save_setting
+from paitui.ui.commands import PaituiCommands
 from paitui.ui.themes import load_themes
 
 #: What a section not built yet will hold (shown until its module exists).
@@ -65,6 +67,7 @@ class PaituiApp(App[None]):
         name: _screen_factory(name, module, cls, title) for name, module, cls, _, title in SECTIONS
     }
     DEFAULT_MODE = "home"
+    COMMANDS = App.COMMANDS | {PaituiCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding(key, f"switch_mode('{name}')", title, key_display=key)
@@ -82,10 +85,14 @@ class PaituiApp(App[None]):
         self.hardware_report: HardwareReport | None = None
         self.catalog_changed: Signal[Catalog] = Signal(self, "catalog-changed")
         self.hardware_changed: Signal[HardwareReport] = Signal(self, "hardware-changed")
-        themes, self.theme_problems = load_themes(
-            [bundled("themes"), config_dir() / "themes"]
-        )
-        for theme in themes:
+        #: The combined state of every managed app, by app id.
+        self.statuses: dict[str, AppStatus] = {}
+        self.statuses_changed: Signal[dict[str, AppStatus]] = Signal(self, "statuses-changed")
+        bundled_themes, self.theme_problems = load_themes([bundled("themes")])
+        user_themes, user_problems = load_themes([config_dir() / "themes"])
+        self.theme_problems += user_problems
+        self.user_themes = {t.name for t in user_themes}
+        for theme in (*bundled_themes, *user_themes):
             self.register_theme(theme)
         wanted = self.settings.theme
         if wanted not in self.available_themes:
@@ -120,6 +127,25 @@ class PaituiApp(App[None]):
         """Store a new hardware report and tell the screens."""
         self.hardware_report = report
         self.hardware_changed.publish(report)
+
+    def set_statuses(self, statuses: dict[str, AppStatus]) -> None:
+        """Store the latest app states and tell the screens and the taskbar."""
+        self.statuses = statuses
+        self.statuses_changed.publish(statuses)
+
+    def app_name(self, app_id: str) -> str:
+        """The display name of a catalog app (its id when it is not in the catalog)."""
+        if self.catalog is not None and app_id in self.catalog.apps:
+            return self.catalog.apps[app_id].name
+        return app_id
+
+    def use_theme(self, name: str) -> None:
+        """Switch the theme live and remember it in config.toml."""
+        self.theme = name
+        try:
+            save_setting("theme", name)
+        except OSError as exc:
+            self.notify(f"Theme not remembered: {exc}", severity="warning")
 
     def action_toggle_help(self) -> None:
         """Show or hide the list of keys of the current screen."""

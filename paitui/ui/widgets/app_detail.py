@@ -7,23 +7,13 @@ from rich.table import Table
 from rich.text import Text
 
 from paitui.domain.catalog import App, accel_of_variant
+from paitui.domain.fit import best_variant
 from paitui.domain.hardware import HardwareReport
-
-
-def best_variant(app: App, report: HardwareReport | None) -> str | None:
-    """The variant paitui would pick on this box: the first usable accelerator the app offers."""
-    if report is None:
-        return None
-    for accel in report.ranking:
-        for name, variant in app.variants.items():
-            if accel_of_variant(name) == accel and not variant.legacy:
-                return name
-    return None
 
 
 def variants_cell(app: App, report: HardwareReport | None) -> Text:
     """Variant names; the one that fits best marked ★, ones that cannot run here dimmed."""
-    best = best_variant(app, report)
+    best = best_variant(app, report) if report else None
     text = Text()
     for i, name in enumerate(app.variants):
         if i:
@@ -55,7 +45,7 @@ def render_app_detail(app: App, report: HardwareReport | None, source: str | Non
     if app.homepage:
         parts.append(Text.from_markup(f"[dim]home[/] [link={app.homepage}]{app.homepage}[/link]"))
 
-    best = best_variant(app, report)
+    best = best_variant(app, report) if report else None
     variants = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
     variants.add_column("variant", no_wrap=True)
     variants.add_column("image", overflow="fold")

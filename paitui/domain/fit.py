@@ -1,0 +1,43 @@
+"""Which variant of an app fits this box, or why none does. Pure: reads the hardware report."""
+
+from __future__ import annotations
+
+from paitui.domain.catalog import Accel, App, accel_of_variant
+from paitui.domain.hardware import HardwareReport
+
+#: What each accelerator kind needs, in words a user understands.
+NEEDS_TEXT: dict[Accel, str] = {
+    Accel.CUDA: "an NVIDIA GPU with CUDA in Docker",
+    Accel.ROCM: "an AMD GPU with ROCm (/dev/kfd)",
+    Accel.INTEL: "an Intel GPU (oneAPI)",
+    Accel.VULKAN: "a Vulkan GPU",
+    Accel.CPU: "nothing special",
+}
+
+
+def ranked_variants(app: App, report: HardwareReport | None) -> list[str]:
+    """The app's variants that can run here, best first (legacy variants last)."""
+    names = list(app.variants)
+    if report is None:
+        return names
+    order = {accel: i for i, accel in enumerate(report.ranking)}
+    usable = [n for n in names if accel_of_variant(n) in order]
+    return sorted(usable, key=lambda n: (app.variants[n].legacy, order[accel_of_variant(n)]))
+
+
+def best_variant(app: App, report: HardwareReport | None) -> str | None:
+    """The variant paitui picks by default on this box, or None if none can run."""
+    ranked = ranked_variants(app, report)
+    return ranked[0] if ranked else None
+
+
+def why_not(app: App, report: HardwareReport) -> str:
+    """Why no variant of the app can run here, in one line."""
+    kinds = sorted({accel_of_variant(n) for n in app.variants}, key=list(Accel).index)
+    wants = " or ".join(NEEDS_TEXT[k] for k in kinds)
+    reasons = []
+    for kind in kinds:
+        status = report.status(kind)
+        if status and status.reasons:
+            reasons.append(status.reasons[0])
+    return f"needs {wants}" + (f" — {reasons[0]}" if reasons else "")

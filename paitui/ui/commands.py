@@ -1,0 +1,56 @@
+"""The command palette (ctrl+p): start, stop and open apps, download a model, switch theme, go to a section."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from paitui.ui.context import app_of
+
+Command = tuple[str, str, Callable[[], object]]
+
+
+class PaituiCommands(Provider):
+    """Commands built from the catalog, the running apps and the themes."""
+
+    def _commands(self) -> list[Command]:
+        app = app_of(self.screen)
+        commands: list[Command] = []
+        from paitui.ui.app import SECTIONS
+
+        for name, _, _, key, title in SECTIONS:
+            commands.append((f"Go to {title}", f"key {key}", partial(app.switch_mode, name)))
+        commands.append(("Hardware report", "GPUs, drivers, permissions and fixes",
+                         partial(app.switch_mode, "hardware")))
+        commands.append(("Download model…", "search the Hugging Face Hub",
+                         partial(app.switch_mode, "models")))
+        commands.append(("Reload catalog", "read catalog.yml and catalog.d again", app.load_catalog))
+        if app.catalog is not None:
+            for catalog_app in app.catalog.sorted_apps():
+                commands.append((f"Start {catalog_app.name}", f"launch {catalog_app.id}",
+                                 partial(app.open_launch, catalog_app.id)))
+        for status in app.statuses.values():
+            if not status.final:
+                name = app.app_name(status.app_id)
+                commands.append((f"Stop {name}", f"stop {status.app_id}",
+                                 partial(app.stop_app, status.app_id)))
+                commands.append((f"Open {name}", "open its link",
+                                 partial(app.open_app_link, status.app_id)))
+        for theme in sorted(app.available_themes):
+            if theme.startswith("paitui") or theme in app.user_themes:
+                commands.append((f"Switch theme: {theme}", "remembered in config.toml",
+                                 partial(app.use_theme, theme)))
+        return commands
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)

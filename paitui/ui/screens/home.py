@@ -1,0 +1,165 @@
+"""The desktop: tiles of the apps this box can run, the ones it cannot (and why), a hardware line."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from paitui.domain.catalog import Catalog
+from paitui.domain.fit import best_variant, why_not
+from paitui.domain.hardware import HardwareReport, Severity
+from paitui.domain.status import AppStatus
+from paitui.ui.context import app_of
+from paitui.ui.widgets.tiles import AppTile, TileData
+
+TILE_WIDTH = 30
+
+
+def hardware_line(report: HardwareReport | None) -> Text:
+    """One line: the GPUs, the usable accelerators, Docker, and the worst finding."""
+    if report is None:
+        return Text("Detecting hardware…", style="dim")
+    text = Text()
+    gpus = [g for g in report.gpus if not g.is_display_only]
+    if gpus:
+        names = ", ".join(f"{g.name} ({g.driver or 'no driver'})" for g in gpus[:2])
+        text.append(names, style="bold")
+        if len(gpus) > 2:
+            text.append(f" +{len(gpus) - 2}")
+    else:
+        text.append("No GPU", style="bold")
+    text.append("  ·  ")
+    text.append(" ".join(a.value for a in report.ranking), style="green")
+    if report.docker is not None:
+        text.append("  ·  ")
+        if report.docker.reachable:
+            text.append(f"Docker {report.docker.version or ''}".strip(), style="green")
+        else:
+            text.append("Docker unreachable", style="bold red")
+    worst = [f for f in report.findings if f.severity != Severity.INFO]
+    if worst:
+        text.append(f"  ·  ⚠ {len(worst)} finding{'s' if len(worst) > 1 else ''} (2)", style="yellow")
+    return text
+
+
+def tile_data(catalog: Catalog, report: HardwareReport | None,
+              statuses: dict[str, AppStatus]) -> tuple[list[TileData], list[TileData]]:
+    """Tiles for the apps that fit and for those that do not, in display order."""
+    fit: list[TileData] = []
+    blocked: list[TileData] = []
+    for app in catalog.sorted_apps():
+        status = statuses.get(app.id)
+        state = status.state.value if status else None
+        variant = best_variant(app, report)
+        if variant is not None:
+            fit.append(TileData(app.id, app.name, app.kind, variant, state=state))
+        else:
+            reason = why_not(app, report) if report else ""
+            blocked.append(TileData(app.id, app.name, app.kind, None, reason, state))
+    return fit, blocked
+
+
+class HomeScreen(Screen[None]):
+    """What this box can run, and what runs."""
+
+    DEFAULT_CSS = """
+    HomeScreen #hw-line { height: 1; padding: 0 1; background: $surface; }
+    HomeScreen #desk { height: 1fr; padding: 0 0 0 1; }
+    HomeScreen Grid { grid-size: 2; grid-gutter: 0; height: auto; }
+    HomeScreen .section-title { margin: 1 0 0 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "launch", "Launch", show=True),
+        Binding("left", "move(-1, 0)", "", show=False),
+        Binding("right", "move(1, 0)", "", show=False),
+        Binding("up", "move(0, -1)", "", show=False),
+        Binding("down", "move(0, 1)", "", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._columns = 2
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(hardware_line(None), id="hw-line")
+        with VerticalScroll(id="desk"):
+            yield Static("Runs on this box", classes="section-title")
+            yield Grid(id="tiles-fit")
+            yield Static("Needs other hardware", classes="section-title", id="blocked-title")
+            yield Grid(id="tiles-blocked")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Desktop"
+        paitui = app_of(self)
+        paitui.catalog_changed.subscribe(self, lambda _c: self._rebuild())
+        paitui.hardware_changed.subscribe(self, self._on_hardware)
+        paitui.statuses_changed.subscribe(self, lambda _s: self._update_states())
+        self._on_hardware(paitui.hardware_report)
+
+    def _on_hardware(self, report: HardwareReport | None) -> None:
+        self.query_one("#hw-line", Static).update(hardware_line(report))
+        self._rebuild()
+
+    def on_resize(self, event: events.Resize) -> None:
+        columns = max(1, (event.size.width - 2) // TILE_WIDTH)
+        if columns != self._columns:
+            self._columns = columns
+            for grid in self.query(Grid):
+                grid.styles.grid_size_columns = columns
+
+    def _rebuild(self) -> None:
+        paitui = app_of(self)
+        if paitui.catalog is None:
+            return
+        fit, blocked = tile_data(paitui.catalog, paitui.hardware_report, paitui.statuses)
+        focused = self.focused.data.app_id if isinstance(self.focused, AppTile) else None
+        for grid_id, tiles in (("#tiles-fit", fit), ("#tiles-blocked", blocked)):
+            grid = self.query_one(grid_id, Grid)
+            grid.remove_children()
+            grid.mount_all(AppTile(t) for t in tiles)
+        self.query_one("#blocked-title").display = bool(blocked)
+        self.call_after_refresh(self._restore_focus, focused)
+
+    def _restore_focus(self, app_id: str | None) -> None:
+        tiles = list(self.query(AppTile))
+        target = next((t for t in tiles if t.data.app_id == app_id), tiles[0] if tiles else None)
+        if target is not None:
+            target.focus()
+
+    def _update_states(self) -> None:
+        statuses = app_of(self).statuses
+        for tile in self.query(AppTile):
+            status = statuses.get(tile.data.app_id)
+            state = status.state.value if status else None
+            if state != tile.data.state:
+                d = tile.data
+                tile.update_data(TileData(d.app_id, d.name, d.kind, d.variant, d.reason, state))
+
+    def action_move(self, dx: int, dy: int) -> None:
+        """Move the focus between tiles like in a grid of icons."""
+        tiles = list(self.query(AppTile))
+        if not tiles:
+            return
+        current = tiles.index(self.focused) if self.focused in tiles else 0
+        target = min(max(current + dx + dy * self._columns, 0), len(tiles) - 1)
+        tiles[target].focus()
+        tiles[target].scroll_visible()
+
+    def action_launch(self) -> None:
+        """Open the launch flow for the focused tile."""
+        if isinstance(self.focused, AppTile):
+            self.post_message(AppTile.Chosen(self.focused.data.app_id))
+
+    @on(AppTile.Chosen)
+    def _chosen(self, event: AppTile.Chosen) -> None:
+        event.stop()
+        app_of(self).open_launch(event.app_id)

@@ -1,0 +1,108 @@
+"""App tiles for the desktop: glyph, name, kind, best variant, and a state light when running."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import Static
+
+from paitui.domain.catalog import AppKind
+
+#: One glyph per kind; plain Unicode that every terminal font has and that is one cell wide.
+GLYPHS: dict[AppKind, str] = {
+    AppKind.LLM: "❯_",
+    AppKind.IMAGE: "▣",
+    AppKind.VIDEO: "▶",
+    AppKind.AUDIO: "♪",
+    AppKind.UI: "◧",
+    AppKind.OTHER: "◆",
+}
+
+#: State light colours by app state name (see paitui.domain.status.AppState).
+LIGHTS: dict[str, tuple[str, str]] = {
+    "pulling": ("◌", "cyan"),
+    "creating": ("◌", "cyan"),
+    "starting": ("◐", "yellow"),
+    "loading": ("◐", "yellow"),
+    "ready": ("●", "green"),
+    "unhealthy": ("●", "red"),
+    "paused": ("◑", "blue"),
+    "stopping": ("◌", "yellow"),
+    "exited": ("○", "dim"),
+    "crashed": ("✖", "red"),
+    "removed": ("○", "dim"),
+}
+
+
+def light(state: str | None) -> Text:
+    """The state light for an app state name; empty when the app is not managed."""
+    if state is None:
+        return Text()
+    glyph, style = LIGHTS.get(state, ("?", ""))
+    return Text(glyph, style=style)
+
+
+@dataclass(frozen=True)
+class TileData:
+    """What one tile shows."""
+
+    app_id: str
+    name: str
+    kind: AppKind
+    variant: str | None  # best variant here; None when it cannot run
+    reason: str = ""  # why it cannot run here
+    state: str | None = None  # app state name when managed
+
+
+class AppTile(Static, can_focus=True):
+    """A focusable tile; Enter (or a click) asks to launch or show the app."""
+
+    DEFAULT_CSS = """
+    AppTile {
+        width: 1fr; height: 4; padding: 0 1; margin: 0 1 1 0;
+        background: $surface; border: tall $panel;
+    }
+    AppTile:focus { border: tall $primary; background: $boost; }
+    AppTile.blocked { color: $text-muted; }
+    """
+
+    class Chosen(Message):
+        """The user chose this tile."""
+
+        def __init__(self, app_id: str) -> None:
+            super().__init__()
+            self.app_id = app_id
+
+    def __init__(self, data: TileData) -> None:
+        super().__init__(id=f"tile-{data.app_id}")
+        self.data = data
+        self.set_class(data.variant is None, "blocked")
+
+    def update_data(self, data: TileData) -> None:
+        """Show new data (a state change) without rebuilding the tile."""
+        self.data = data
+        self.set_class(data.variant is None, "blocked")
+        self.refresh()
+
+    def render(self) -> Text:
+        d = self.data
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{GLYPHS[d.kind]} ", style="bold")
+        text.append(d.name, style="bold")
+        if d.state:
+            text.append(" ")
+            text.append_text(light(d.state))
+        text.append("\n")
+        if d.variant:
+            text.append(f"{d.kind.value} · {d.variant}", style="dim")
+            if d.state:
+                text.append(f" · {d.state}", style=LIGHTS.get(d.state, ("", ""))[1])
+        else:
+            text.append(d.reason, style="dim italic")
+        return text
+
+    def on_click(self) -> None:
+        self.post_message(self.Chosen(self.data.app_id))
+
