@@ -49,6 +49,17 @@ class Gpu:
     vram_total: int | None = None  # bytes
     vram_used: int | None = None  # bytes
     is_display_only: bool = False  # BMC displays such as ASPEED: not an accelerator
+    #: The raw hwdb model string (``ID_MODEL_FROM_DATABASE``) when udev has one.
+    model: str | None = None
+    #: The hwdb vendor string (``ID_VENDOR_FROM_DATABASE``) when udev has one.
+    vendor_name: str | None = None
+    #: Where the name and memory came from beyond udev/sysfs, e.g. "nvml".
+    via: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """Short identification for lists: name and PCI slot."""
+        return f"{self.name} ({self.pci_slot})"
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,8 @@ class DockerFacts:
     nvidia_runtime: bool = False
     cdi_specs: tuple[str, ...] = ()
     host: str | None = None
+    #: The CDI spec files among ``cdi_specs`` that describe NVIDIA devices.
+    nvidia_cdi: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,14 @@ class HardwareReport:
     models_free_bytes: int | None = None
     #: "udev", or "sysfs" when libudev was unavailable and /sys/class/drm was read directly.
     source: str = "udev"
+    #: Why udev could not be used (when ``source`` is "sysfs").
+    source_note: str | None = None
+    user: str | None = None
+    uid: int | None = None
+    #: Groups the user is listed in by the group database but that this login does not have yet.
+    groups_pending: tuple[str, ...] = ()
+    #: The models store whose free space is reported (or its nearest existing parent).
+    models_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def status(self, accel: Accel) -> AccelStatus | None:
@@ -124,7 +145,8 @@ class HardwareReport:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (enums as strings)."""
-        return _jsonable(dataclasses.asdict(self))
+        data: dict[str, Any] = _jsonable(dataclasses.asdict(self))
+        return data
 
 
 def _jsonable(value: Any) -> Any:
