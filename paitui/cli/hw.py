@@ -1,0 +1,118 @@
+"""``paitui hw``: what the hardware detection found, as text or JSON.
+
+The ``PAITUI_HW_*`` variables documented in ``paitui.services.hardware`` apply here too.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from paitui.domain.hardware import Gpu, HardwareReport
+
+
+def register(subparsers: Any) -> None:
+    """Add ``paitui hw``."""
+    parser = subparsers.add_parser(
+        "hw",
+        help="show GPUs, drivers, permissions and which app variants can run here",
+        description="Detect GPUs, drivers, device access and Docker GPU support; "
+        "list which accelerator kinds can run, best first, and what to fix.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+    parser.set_defaults(func=run)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return f"{n / 1024**3:.1f} GiB"
+
+
+def _gpu_lines(g: Gpu) -> list[str]:
+    kind = "display only" if g.is_display_only else ("integrated" if g.integrated else "discrete")
+    lines = [f"  {g.name}  [{g.vendor.value}, {kind}]"]
+    lines.append(f"    PCI {g.pci_slot}  id {g.pci_id}  driver {g.driver or 'none'}")
+    if g.vram_total is not None:
+        used = f"{_size(g.vram_used)} used of " if g.vram_used is not None else ""
+        lines.append(f"    VRAM {used}{_size(g.vram_total)}")
+    for label, node, ok in (
+        ("card", g.card_node, g.card_access),
+        ("render", g.render_node, g.render_access),
+    ):
+        if node:
+            lines.append(f"    {label:<6} {node}  {'ok' if ok else 'NO ACCESS'}")
+    return lines
+
+
+def format_report(r: HardwareReport) -> str:
+    """The report as readable text: GPUs, accelerators, ranking, host, findings with fixes."""
+    out: list[str] = []
+    out.append(f"GPUs ({len(r.gpus)}, via {r.source}):")
+    for g in r.gpus:
+        out.extend(_gpu_lines(g))
+    if not r.gpus:
+        out.append("  none found")
+    out.append("")
+    out.append("Accelerators:")
+    for a in r.accels:
+        mark = "yes" if a.usable else "no "
+        out.append(f"  {a.accel.value:<7}{mark}  {'; '.join(a.reasons)}")
+    out.append("")
+    out.append("Ranking: " + " > ".join(a.value for a in r.ranking))
+    out.append("")
+    out.append("Host:")
+    kfd = "absent" if not r.kfd_present else ("ok" if r.kfd_access else "present, NO ACCESS")
+    out.append(f"  kernel {r.kernel or '?'}   /dev/kfd {kfd}   WSL2 {'yes' if r.wsl2 else 'no'}")
+    groups = []
+    for name, gid, member in (
+        ("render", r.render_gid, r.user_in_render),
+        ("video", r.video_gid, r.user_in_video),
+    ):
+        groups.append(f"{name} " + (f"{gid} ({'member' if member else 'not a member'})"
+                                    if gid is not None else "missing"))
+    out.append(f"  user {r.user or '?'} (uid {r.uid})   groups: {', '.join(groups)}")
+    if r.nvidia_nodes:
+        out.append(f"  NVIDIA nodes: {' '.join(r.nvidia_nodes)}")
+    if r.vulkan_icds:
+        out.append(f"  Vulkan ICDs: {' '.join(r.vulkan_icds)}")
+    d = r.docker
+    if d is None:
+        out.append("  Docker: not checked")
+    elif d.reachable:
+        extras = [f"API {d.api_version}"]
+        if d.rootless:
+            extras.append("rootless")
+        if d.nvidia_runtime:
+            extras.append("nvidia runtime")
+        if d.nvidia_cdi:
+            extras.append("NVIDIA CDI spec")
+        out.append(f"  Docker {d.version} ({', '.join(extras)})")
+    else:
+        out.append(f"  Docker: unreachable ({d.error})")
+    if r.models_free_bytes is not None:
+        out.append(f"  models store: {_size(r.models_free_bytes)} free in {r.models_dir}")
+    out.append("")
+    if r.findings:
+        out.append("Findings:")
+        for f in r.findings:
+            out.append(f"  [{f.severity.value}] {f.message}")
+            if f.fix:
+                out.append(f"      fix: {f.fix}")
+    else:
+        out.append("Findings: none")
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Detect and print."""
+    from paitui.cli.common import print_json, services_from_args
+
+    services = services_from_args(args)
+    report = services.detect_hardware()
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(format_report(report))
+    return 0
