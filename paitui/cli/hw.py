@@ -108,9 +108,10 @@ def format_report(r: HardwareReport) -> str:
 def run(args: argparse.Namespace) -> int:
     """Detect and print."""
     from paitui.cli.common import print_json, services_from_args
+    from paitui.services.hardware import detect_hardware
 
     services = services_from_args(args)
-    report = services.detect_hardware()
+    report = detect_hardware(services.settings)
     if args.json:
         print_json(report.to_json())
     else:
