@@ -75,6 +75,19 @@ class EngineConnection:
 
 
 @dataclass(frozen=True)
+class ManagedSnapshot:
+    """Every managed container as listed when the event stream (re)connects.
+
+    Posted after each ``EngineConnection(True)`` so a consumer can replace its whole view:
+    events missed while the engine was away are covered by this listing.
+    """
+
+    containers: tuple[ContainerInfo, ...]
+    host: str | None = None
+    time: float = 0.0
+
+
+@dataclass(frozen=True)
 class StatsSample:
     """One stats reading of a container."""
 
@@ -91,8 +104,9 @@ class LayerProgress:
 
     id: str
     status: str  # "Waiting", "Downloading", "Extracting", "Pull complete", "Already exists", ...
-    current: int = 0
-    total: int = 0
+    current: int = 0  # bytes of the layer's blob downloaded so far
+    total: int = 0  # size of the layer's blob (compressed), 0 while unknown
+    extracted: int = 0  # bytes of the blob extracted so far
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,5 @@ class LaunchPlan:
     data_gid: int | None = None
     #: Things the user should know (port moved, WSL2 privileged mode, ...).
     warnings: tuple[str, ...] = ()
+    #: The image is built locally and exists in no registry: never pull it.
+    local_build: bool = False

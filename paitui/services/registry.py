@@ -16,6 +16,7 @@ from paitui.settings import Settings
 
 if TYPE_CHECKING:
     from paitui.services.downloads import DownloadManager
+    from paitui.services.engine import Engine
     from paitui.services.hub import HubService
     from paitui.services.store import ModelStore
 
@@ -60,3 +61,10 @@ class Services:
         return DownloadManager(
             self.model_store, self.hub.config, concurrency=self.settings.download_concurrency
         )
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The Docker engine service (connects on first call, not here)."""
+        from paitui.services.engine import Engine
+
+        return Engine(self.settings)

@@ -1,0 +1,449 @@
+"""The launch planner: from an app, the hardware report, the settings and the user's choices to the
+exact Docker create parameters (a ``LaunchPlan``).
+
+Pure: no I/O. Every fact it needs (GIDs, device nodes, the engine's GPU runtimes, ports in use)
+comes in through its arguments, so the same plan can be shown, exported and executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
+
+from paitui.domain.catalog import Accel, App, Variant, accel_of_variant
+from paitui.domain.containers import (
+    APP_LABEL,
+    ENTRY_HASH_LABEL,
+    MANAGED_LABEL,
+    VARIANT_LABEL,
+)
+from paitui.domain.hardware import Gpu, HardwareReport, Vendor
+from paitui.domain.launch import (
+    DeviceMapping,
+    GpuRequest,
+    LaunchChoices,
+    LaunchPlan,
+    MountSpec,
+    PortBinding,
+)
+from paitui.settings import Settings
+
+#: Where WSL2 keeps the GPU user-space libraries; Pai mounts it and runs privileged there.
+WSL_LIB = "/usr/lib/wsl"
+CONTAINER_NAME_PREFIX = "paitui-"
+RESTART_POLICY = "unless-stopped"
+_GPU_ACCELS = {Accel.ROCM, Accel.INTEL, Accel.VULKAN}
+_VENDOR_OF = {Accel.ROCM: Vendor.AMD, Accel.INTEL: Vendor.INTEL, Accel.CUDA: Vendor.NVIDIA}
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z_]+)\}")
+
+
+class PlanError(Exception):
+    """A launch that cannot be planned, with a readable reason and what to do about it."""
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.fix})" if self.fix else self.message
+
+
+def container_name(app_id: str) -> str:
+    """The predictable container name of an app."""
+    return f"{CONTAINER_NAME_PREFIX}{app_id}"
+
+
+def entry_hash(app: App) -> str:
+    """sha256 of the app's catalog entry as JSON: tells whether a container is out of date."""
+    return hashlib.sha256(app.model_dump_json().encode("utf-8")).hexdigest()
+
+
+def choose_variant(app: App, hardware: HardwareReport, wanted: str | None = None) -> str:
+    """The variant to launch: the one asked for, else the first of the box's ranking offered."""
+    if wanted is not None:
+        if wanted in app.variants:
+            return wanted
+        raise PlanError(
+            f"{app.name} has no variant {wanted!r}",
+            f"choose one of: {', '.join(app.variants)}",
+        )
+    for accel in hardware.ranking:
+        for name in app.variants:
+            if accel_of_variant(name) == accel:
+                return name
+    offered = ", ".join(f"{n} ({accel_of_variant(n).value})" for n in app.variants)
+    usable = ", ".join(a.value for a in hardware.ranking) or "none"
+    why = [
+        f"{s.accel.value}: {'; '.join(s.reasons)}"
+        for s in hardware.accels
+        if not s.usable and s.reasons and any(accel_of_variant(n) == s.accel for n in app.variants)
+    ]
+    detail = f"; {' | '.join(why)}" if why else ""
+    raise PlanError(
+        f"no variant of {app.name} fits this box: it offers {offered}; "
+        f"usable here: {usable}{detail}",
+        "fix the hardware findings (paitui hw), or pick a variant explicitly to plan it anyway",
+    )
+
+
+def fill(text: str, values: Mapping[str, str | None], where: str) -> str:
+    """Fill ``{name}`` placeholders (``{{``/``}}`` are literal braces); unknown names stay."""
+
+    def sub(m: re.Match[str]) -> str:
+        token = m.group(0)
+        if token == "{{":
+            return "{"
+        if token == "}}":
+            return "}"
+        name = m.group(1)
+        if name not in values:
+            return token
+        value = values[name]
+        if value is None:
+            raise PlanError(
+                f"{where} needs {{{name}}} but nothing was chosen for it",
+                _FIX_FOR_PLACEHOLDER.get(name, "choose it before launching"),
+            )
+        return value
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+_FIX_FOR_PLACEHOLDER = {
+    "model": "choose a model file from the models store (--model FILE)",
+    "model_id": "choose a Hugging Face repo id (--model-id ORG/NAME)",
+    "render_gid": "the host has no 'render' group; install the GPU driver (see paitui hw)",
+    "port": "the app publishes no port",
+}
+
+
+def _gpu_by_choice(hardware: HardwareReport, choice: str) -> Gpu:
+    for gpu in hardware.gpus:
+        if choice in {
+            gpu.pci_slot,
+            gpu.card_node,
+            gpu.render_node,
+            gpu.pci_slot.removeprefix("0000:"),
+        }:
+            return gpu
+    known = ", ".join(f"{g.pci_slot} ({g.name})" for g in hardware.gpus) or "none detected"
+    raise PlanError(f"GPU {choice!r} not found", f"choose one of: {known}")
+
+
+def _best_gpu(hardware: HardwareReport, accel: Accel) -> Gpu | None:
+    vendor = _VENDOR_OF.get(accel)
+    gpus = [
+        g for g in hardware.gpus if not g.is_display_only and (vendor is None or g.vendor == vendor)
+    ]
+    if not gpus:
+        return None
+    return max(gpus, key=lambda g: (not g.integrated, g.vram_total or 0))
+
+
+def _node_devices(gpu: Gpu) -> list[DeviceMapping]:
+    nodes = [n for n in (gpu.card_node, gpu.render_node) if n]
+    if not nodes:
+        raise PlanError(
+            f"GPU {gpu.pci_slot} ({gpu.name}) has no /dev/dri card or render node",
+            "load its kernel driver (amdgpu, i915/xe or nvidia-drm) and check ls -l /dev/dri",
+        )
+    return [DeviceMapping(n, n) for n in nodes]
+
+
+def _devices(
+    accel: Accel,
+    variant: Variant,
+    hardware: HardwareReport,
+    gpu_choice: str | None,
+    warnings: list[str],
+) -> list[DeviceMapping]:
+    if accel not in _GPU_ACCELS:
+        return []
+    gpu: Gpu | None = None
+    if gpu_choice is not None:
+        gpu = _gpu_by_choice(hardware, gpu_choice)
+    elif not variant.all_gpus:
+        gpu = _best_gpu(hardware, accel)
+        if gpu is None and hardware.gpus:
+            warnings.append(
+                f"no {accel.value} GPU found for a single-GPU mapping; passing all of /dev/dri"
+            )
+    devices: list[DeviceMapping] = []
+    if accel == Accel.ROCM:
+        if hardware.wsl2 and not hardware.kfd_present:
+            warnings.append("WSL2 has no /dev/kfd; the container runs privileged with /usr/lib/wsl")
+        else:
+            if hardware.gpus and not hardware.kfd_present:
+                warnings.append(
+                    "/dev/kfd is missing on this host: ROCm needs the amdgpu driver loaded"
+                )
+            devices.append(DeviceMapping("/dev/kfd", "/dev/kfd"))
+    devices.extend(
+        _node_devices(gpu) if gpu is not None else [DeviceMapping("/dev/dri", "/dev/dri")]
+    )
+    return devices
+
+
+def _group_add(accel: Accel, hardware: HardwareReport, warnings: list[str]) -> list[str]:
+    if accel not in _GPU_ACCELS:
+        return []
+    # Numeric host GIDs: the images do not define video/render, so a name would not resolve,
+    # and render's GID differs from host to host.
+    groups: list[str] = []
+    for name, gid in (("video", hardware.video_gid), ("render", hardware.render_gid)):
+        if gid is None:
+            warnings.append(f"the host has no '{name}' group; the container gets no {name} access")
+        elif str(gid) not in groups:
+            groups.append(str(gid))
+    return groups
+
+
+def _cuda_request(
+    hardware: HardwareReport, gpu_choice: str | None, warnings: list[str]
+) -> GpuRequest:
+    ids: tuple[str, ...] = ()
+    if gpu_choice is not None:
+        gpu = _gpu_by_choice(hardware, gpu_choice)
+        if gpu.vendor != Vendor.NVIDIA:
+            raise PlanError(
+                f"GPU {gpu.pci_slot} ({gpu.name}) is not an NVIDIA GPU", "choose an NVIDIA GPU"
+            )
+        # nvidia-smi (and so the container toolkit) numbers GPUs in PCI bus order.
+        nvidia = sorted(g.pci_slot for g in hardware.gpus if g.vendor == Vendor.NVIDIA)
+        ids = (str(nvidia.index(gpu.pci_slot)),)
+    docker = hardware.docker
+    if docker is not None and docker.cdi_specs and not docker.nvidia_runtime:
+        return GpuRequest(
+            driver="cdi",
+            device_ids=tuple(f"nvidia.com/gpu={i}" for i in ids) or ("nvidia.com/gpu=all",),
+            capabilities=(),
+        )
+    if docker is not None and docker.reachable and not docker.nvidia_runtime:
+        warnings.append(
+            "the engine reports no nvidia runtime and no CDI specs: "
+            "install nvidia-container-toolkit "
+            "(sudo nvidia-ctk runtime configure --runtime=docker; restart docker)"
+        )
+    if ids:
+        return GpuRequest(driver="nvidia", device_ids=ids, capabilities=(("gpu",),))
+    return GpuRequest(driver="nvidia", count=-1, capabilities=(("gpu",),))
+
+
+def _ports(
+    app: App, bind: str, choice: int | None, taken: Iterable[int], warnings: list[str]
+) -> list[PortBinding]:
+    used = set(taken)
+    result: list[PortBinding] = []
+    for index, spec in enumerate(app.ports):
+        wanted = choice if index == 0 and choice is not None else spec.container
+        host = wanted
+        if host in used:
+            if index == 0 and choice is not None:
+                raise PlanError(f"host port {choice} is already in use", "choose another port")
+            while host in used or host > 65535:
+                host = host + 1 if host < 65535 else 1024
+            warnings.append(
+                f"port {wanted} is in use; {app.name} is published on {bind}:{host} instead"
+            )
+        used.add(host)
+        result.append(PortBinding(spec.container, bind, host, "tcp"))
+    return result
+
+
+def _owner(app: App, user: str | None) -> tuple[int | None, int | None]:
+    data = app.mounts.data
+    uid = data.uid if data else None
+    gid = data.gid if data else None
+    if user and (uid is None or gid is None):
+        # "1999:1999" / "1000": the image runs as this numeric user, so its data dir must be theirs.
+        parts = user.split(":")
+        if uid is None and parts[0].isdigit():
+            uid = int(parts[0])
+        if gid is None and len(parts) > 1 and parts[1].isdigit():
+            gid = int(parts[1])
+        elif gid is None and uid is not None:
+            gid = uid
+    return uid, gid
+
+
+def _model_path(app: App, model_file: str | None, store: Path) -> str | None:
+    if model_file is None:
+        return None
+    models = app.mounts.models
+    if models is None:
+        raise PlanError(
+            f"{app.name} does not mount the models store, so it cannot use a model file",
+            "launch it without --model",
+        )
+    rel = PurePosixPath(model_file)
+    if rel.is_absolute():
+        try:
+            rel = PurePosixPath(Path(model_file).relative_to(store).as_posix())
+        except ValueError:
+            raise PlanError(
+                f"model file {model_file} is not inside the models store {store}",
+                "download or move it into the models store",
+            ) from None
+    if ".." in rel.parts:
+        raise PlanError(f"model file {model_file} points outside the models store")
+    return str(PurePosixPath(models.path) / rel)
+
+
+def _check_needs(app: App, choices: LaunchChoices, env: Mapping[str, str]) -> None:
+    needs = app.needs
+    if needs.model_file:
+        formats = ", ".join(needs.model_file)
+        if choices.model_file is None:
+            raise PlanError(
+                f"{app.name} needs a model file ({formats})",
+                "download one into the models store and choose it (--model FILE)",
+            )
+        suffix = PurePosixPath(choices.model_file).suffix.lstrip(".").lower()
+        if suffix and suffix not in {f.lower() for f in needs.model_file}:
+            raise PlanError(
+                f"{app.name} reads {formats} files, not {choices.model_file}",
+                f"choose a {formats} file",
+            )
+    if needs.hf_repo and not choices.model_id:
+        raise PlanError(
+            f"{app.name} needs a Hugging Face model id", "choose one (--model-id ORG/NAME)"
+        )
+    missing = [k for k in needs.env if not env.get(k)]
+    if missing:
+        hints = []
+        for key in missing:
+            options = needs.choices.get(key)
+            hints.append(f"--env {key}={options[0] if options else '...'}")
+        raise PlanError(
+            f"{app.name} needs {', '.join(missing)} set",
+            "set "
+            + " ".join(hints)
+            + (
+                f" (choices for {missing[0]}: {', '.join(needs.choices[missing[0]])})"
+                if missing[0] in needs.choices
+                else ""
+            ),
+        )
+
+
+def _normalize_security_opt(opt: str) -> str:
+    # Compose files often write "seccomp:unconfined"; the engine's own form is "seccomp=unconfined".
+    key, sep, value = opt.partition(":")
+    if sep and "=" not in key and key in {"seccomp", "apparmor", "label", "no-new-privileges"}:
+        return f"{key}={value}"
+    return opt
+
+
+def _mount_spec(text: str) -> MountSpec:
+    parts = text.split(":")
+    if len(parts) < 2:
+        raise PlanError(f"extra mount {text!r} is not host:container[:ro]")
+    read_only = len(parts) > 2 and "ro" in parts[2].split(",")
+    return MountSpec(parts[0], parts[1], read_only)
+
+
+def plan_launch(
+    app: App,
+    hardware: HardwareReport,
+    settings: Settings,
+    choices: LaunchChoices | None = None,
+    *,
+    taken_ports: Iterable[int] = frozenset(),
+    models_store: Path | None = None,
+) -> LaunchPlan:
+    """The exact Docker create parameters for ``app`` on this box; PlanError if it cannot launch."""
+    choices = choices or LaunchChoices()
+    store = models_store or settings.models_dir
+    variant_name = choose_variant(app, hardware, choices.variant)
+    variant = app.variants[variant_name]
+    accel = accel_of_variant(variant_name)
+    warnings: list[str] = []
+    if choices.variant is not None and hardware.gpus and not hardware.usable(accel):
+        warnings.append(f"{accel.value} is not usable on this box (paitui hw says why)")
+    if variant.legacy or app.legacy:
+        warnings.append(
+            f"{app.name} ({variant_name}) is a legacy image: upstream no longer updates it"
+        )
+
+    raw_env = {**app.env, **variant.env, **choices.env}
+    _check_needs(app, choices, raw_env)
+    ports = _ports(app, settings.bind_address, choices.host_port, taken_ports, warnings)
+    values: dict[str, str | None] = {
+        "model": _model_path(app, choices.model_file, store),
+        "model_id": choices.model_id,
+        "port": str(app.ports[0].container) if app.ports else None,
+        "render_gid": str(hardware.render_gid) if hardware.render_gid is not None else None,
+    }
+    env = {k: fill(v, values, f"env {k}") for k, v in raw_env.items()}
+    entrypoint = variant.entrypoint if variant.entrypoint is not None else app.entrypoint
+    command = variant.command if variant.command is not None else app.command
+    if entrypoint is not None:
+        entrypoint = tuple(fill(a, values, "the entrypoint") for a in entrypoint)
+    if command is not None:
+        command = tuple(fill(a, values, "the command") for a in command)
+    if choices.extra_args:
+        command = (*(command or ()), *choices.extra_args)
+    user = variant.user or app.user
+
+    devices = _devices(accel, variant, hardware, choices.gpu, warnings)
+    group_add = _group_add(accel, hardware, warnings)
+    device_requests = (
+        [_cuda_request(hardware, choices.gpu, warnings)] if accel == Accel.CUDA else []
+    )
+    privileged = variant.privileged
+
+    mounts: list[MountSpec] = []
+    if app.mounts.models is not None:
+        mounts.append(MountSpec(str(store), app.mounts.models.path, app.mounts.models.read_only))
+    data_dir: str | None = None
+    uid, gid = _owner(app, user)
+    if app.mounts.data is not None:
+        data_dir = str(settings.apps_dir / app.id)
+        mounts.append(MountSpec(data_dir, app.mounts.data.path, False))
+    mounts.extend(_mount_spec(fill(m, values, "an extra mount")) for m in variant.extra_mounts)
+    if hardware.wsl2 and accel in _GPU_ACCELS:
+        # Pai README: under WSL2 the GPU is reached through /dev/dxg and the libraries in
+        # /usr/lib/wsl, which needs a privileged container.
+        privileged = True
+        if all(m.target != WSL_LIB for m in mounts):
+            mounts.append(MountSpec(WSL_LIB, WSL_LIB, False))
+        warnings.append(
+            "WSL2: the container runs privileged with /usr/lib/wsl mounted (as Pai documents)"
+        )
+
+    return LaunchPlan(
+        app_id=app.id,
+        variant=variant_name,
+        accel=accel,
+        name=container_name(app.id),
+        image=variant.image,
+        entrypoint=entrypoint,
+        command=command,
+        env=env,
+        user=user,
+        devices=tuple(devices),
+        group_add=tuple(group_add),
+        security_opt=tuple(_normalize_security_opt(o) for o in variant.security_opt),
+        cap_add=variant.cap_add,
+        shm_size=variant.shm_size or app.shm_size,
+        ipc_mode=variant.ipc or app.ipc,
+        privileged=privileged,
+        ports=tuple(ports),
+        mounts=tuple(mounts),
+        device_requests=tuple(device_requests),
+        labels={
+            MANAGED_LABEL: "true",
+            APP_LABEL: app.id,
+            VARIANT_LABEL: variant_name,
+            ENTRY_HASH_LABEL: entry_hash(app),
+        },
+        restart_policy=RESTART_POLICY,
+        data_dir=data_dir,
+        data_uid=uid if data_dir else None,
+        data_gid=gid if data_dir else None,
+        warnings=tuple(warnings),
+        local_build=bool(getattr(variant, "local_build", False)),
+    )
