@@ -88,6 +88,24 @@ def _duplicate_keys(node: yaml.Node | None, path: Loc = ()) -> Iterable[tuple[ya
             yield from _duplicate_keys(child, (*path, i))
 
 
+def _data_loc(data: Any, loc: Loc, kind: str) -> Loc:
+    """``loc`` without pydantic's union member tags (``json_fields.a.str`` -> ``json_fields.a``).
+
+    A part is kept when it exists in the data, or when it is the missing field itself.
+    """
+    kept: list[int | str] = []
+    current = data
+    for i, part in enumerate(loc):
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
+            current = current[part]
+        elif not (i == len(loc) - 1 and kind == "missing"):
+            continue
+        kept.append(part)
+    return tuple(kept)
+
+
 def _describe_error(err: Mapping[str, Any]) -> str:
     kind = err.get("type", "")
     msg = str(err.get("msg", "invalid"))
@@ -95,12 +113,34 @@ def _describe_error(err: Mapping[str, Any]) -> str:
         return "required field is missing"
     if kind == "extra_forbidden":
         return "unknown field (check its spelling)"
+    if kind == "model_type" or kind == "dict_type":
+        msg = "expected a mapping of fields here"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
+    # Speak YAML, not Python: a tuple is written as a list, a dict as a mapping.
+    msg = msg.replace("a valid tuple", "a list").replace("a valid dictionary", "a mapping")
     value = err.get("input")
-    if kind not in {"missing"} and isinstance(value, str | int | float | bool) and kind != "value_error":
+    if isinstance(value, str | int | float | bool) and kind not in {"missing", "value_error"}:
         msg += f" (got {value!r})"
     return msg
+
+
+def _join_messages(messages: list[str]) -> str:
+    if len(messages) == 1:
+        return messages[0]
+    prefix = "Input should be "
+    if all(m.startswith(prefix) for m in messages):
+        return prefix + " or ".join(m[len(prefix) :] for m in messages)
+    return "; ".join(messages)
+
+
+def _entry_id(data: Any, index: int) -> str | None:
+    """The ``id`` of ``apps[index]`` when it is a string."""
+    apps = data.get("apps") if isinstance(data, dict) else None
+    if isinstance(apps, list) and 0 <= index < len(apps) and isinstance(apps[index], dict):
+        app_id = apps[index].get("id")
+        return app_id if isinstance(app_id, str) else None
+    return None
 
 
 def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
@@ -112,7 +152,7 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
         return [], [CatalogIssue(file=name, message=f"cannot read the file: {exc}")]
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+        data = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -127,10 +167,17 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
     issues: list[CatalogIssue] = []
     for key_node, dup_loc in _duplicate_keys(root):
         line, col = _mark_of(key_node)
+        dup_app: str | None = None
+        field_loc: Loc = dup_loc
+        if len(dup_loc) > 2 and dup_loc[0] == "apps" and isinstance(dup_loc[1], int):
+            # Inside an app entry: name the app and the field within it, as other issues do.
+            dup_app = _entry_id(data, dup_loc[1])
+            field_loc = dup_loc[2:]
         issues.append(
             CatalogIssue(
-                file=name, line=line, column=col, field=".".join(map(str, dup_loc)),
-                message="key appears twice; only the last one would count",
+                file=name, line=line, column=col, app_id=dup_app,
+                field=".".join(map(str, field_loc)),
+                message="key appears twice; only the last one counts",
             )
         )
     if data is None:
@@ -144,10 +191,15 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
             )
         )
         return [], issues
-    unknown_top = sorted(set(data) - {"apps", "version"})
+    unknown_top = sorted({str(k) for k in data} - {"apps", "version"})
     for key in unknown_top:
         line, col = _mark_of(_find_key_node(root, (key,)))
-        issues.append(CatalogIssue(file=name, line=line, column=col, field=key, message="unknown top-level key"))
+        issues.append(
+            CatalogIssue(
+                file=name, line=line, column=col, field=key,
+                message="unknown top-level key: expected 'apps' (and optionally 'version')",
+            )
+        )
 
     apps: list[App] = []
     seen: dict[str, int] = {}
@@ -157,17 +209,26 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
         try:
             app = App.model_validate(entry)
         except ValidationError as exc:
+            # One issue per place: a value that fits no member of a union gives one error per
+            # member; they are merged into "expected a valid string or a valid integer".
+            merged: dict[tuple[Loc, bool], list[str]] = {}
             for err in exc.errors():
                 at_key = err["type"] == "extra_forbidden" or "[key]" in err["loc"]
-                field_loc = tuple(p for p in err["loc"] if p != "[key]")
+                raw_loc = tuple(p for p in err["loc"] if p != "[key]")
+                field_loc = _data_loc(entry, raw_loc, err["type"])
+                message = _describe_error(err)
+                messages = merged.setdefault((field_loc, at_key), [])
+                if message not in messages:
+                    messages.append(message)
+            for (field_loc, at_key), messages in merged.items():
                 loc: Loc = ("apps", index, *field_loc)
-                node = _find_key_node(root, loc) if at_key else None
+                node = _find_key_node(root, loc) if at_key and field_loc else None
                 line, col = _mark_of(node or _find_node(root, loc))
                 issues.append(
                     CatalogIssue(
                         file=name, line=line, column=col, app_id=app_id,
                         field=".".join(map(str, field_loc)) or None,
-                        message=_describe_error(err),
+                        message=_join_messages(messages),
                     )
                 )
             continue
