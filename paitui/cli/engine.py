@@ -1,0 +1,160 @@
+"""``paitui compose APP`` and ``paitui run-cmd APP``: an app's launch plan for use elsewhere.
+
+The plan is the one paitui itself would execute on this box (hardware as detected, ports in
+use skipped); ``--variant`` and friends choose as the launch dialog does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from paitui.domain.hardware import HardwareReport
+    from paitui.domain.launch import LaunchPlan
+    from paitui.services.registry import Services
+
+
+def _add_choices(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "app", metavar="APP", help="app id from the catalog (paitui catalog lists them)"
+    )
+    parser.add_argument("--variant", help="image variant (default: the best one for this box)")
+    parser.add_argument("--model", metavar="FILE", help="model file, relative to the models store")
+    parser.add_argument(
+        "--model-id", metavar="ORG/NAME", help="Hugging Face repo id for {model_id}"
+    )
+    parser.add_argument("--gpu", metavar="PCI_SLOT", help="only this GPU (e.g. 0000:03:00.0)")
+    parser.add_argument("--port", type=int, metavar="N", help="host port for the app's first port")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment (repeatable)",
+    )
+    parser.add_argument(
+        "--arg", action="append", default=[], metavar="ARG", help="extra argument after the command"
+    )
+    parser.add_argument(
+        "--no-hw", action="store_true", help="plan without detecting this box's hardware"
+    )
+
+
+def register(subparsers: Any) -> None:
+    """Add ``paitui compose`` and ``paitui run-cmd``."""
+    compose = subparsers.add_parser(
+        "compose",
+        help="print an app's launch plan as a docker-compose service",
+        description="Print the exact container paitui would start for APP as a compose file.",
+    )
+    _add_choices(compose)
+    compose.set_defaults(func=run_compose)
+    run = subparsers.add_parser(
+        "run-cmd",
+        help="print an app's launch plan as a docker run line",
+        description="Print the exact container paitui would start for APP as a docker run line.",
+    )
+    _add_choices(run)
+    run.add_argument("--json", action="store_true", help="print the argv list as JSON")
+    run.set_defaults(func=run_run_cmd)
+
+
+def _hardware(services: Services, skip: bool) -> HardwareReport:
+    from paitui.domain.hardware import HardwareReport
+
+    if skip:
+        return HardwareReport()
+    try:
+        from paitui.services.hardware import detect_hardware
+    except ImportError:
+        print(
+            "paitui: note: hardware detection is not available; planning without it",
+            file=sys.stderr,
+        )
+        return HardwareReport()
+    try:
+        return detect_hardware(services.settings)
+    except Exception as exc:  # any failure here must not stop an export
+        print(
+            f"paitui: note: hardware detection failed ({exc}); planning without it", file=sys.stderr
+        )
+        return HardwareReport()
+
+
+def _plan(args: argparse.Namespace) -> LaunchPlan | int:
+    from paitui.cli.common import services_from_args
+    from paitui.domain.launch import LaunchChoices
+    from paitui.services.host_ports import taken_ports
+    from paitui.services.planner import PlanError, plan_launch
+
+    services = services_from_args(args)
+    catalog = services.catalog
+    app = catalog.apps.get(args.app)
+    if app is None:
+        known = ", ".join(sorted(catalog.apps)) or "none (the catalog is empty)"
+        print(f"paitui: error: no app {args.app!r} in the catalog; known: {known}", file=sys.stderr)
+        return 2
+    env: dict[str, str] = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"paitui: error: --env {item!r} is not KEY=VALUE", file=sys.stderr)
+            return 2
+        env[key] = value
+    choices = LaunchChoices(
+        variant=args.variant,
+        model_file=args.model,
+        model_id=args.model_id,
+        gpu=args.gpu,
+        host_port=args.port,
+        env=env,
+        extra_args=tuple(args.arg),
+    )
+    hardware = _hardware(services, args.no_hw)
+    wanted = [p.container for p in app.ports] + ([args.port] if args.port else [])
+    try:
+        return plan_launch(
+            app,
+            hardware,
+            services.settings,
+            choices,
+            taken_ports=taken_ports(wanted, services.settings.bind_address),
+        )
+    except PlanError as exc:
+        print(f"paitui: error: {exc.message}", file=sys.stderr)
+        if exc.fix:
+            print(f"  fix: {exc.fix}", file=sys.stderr)
+        return 2
+
+
+def run_compose(args: argparse.Namespace) -> int:
+    """Print the plan as a compose file."""
+    from paitui.services.export import compose_text
+
+    plan = _plan(args)
+    if isinstance(plan, int):
+        return plan
+    sys.stdout.write(compose_text(plan))
+    return 0
+
+
+def run_run_cmd(args: argparse.Namespace) -> int:
+    """Print the plan as a docker run line."""
+    from paitui.services.export import run_argv, run_line
+
+    plan = _plan(args)
+    if isinstance(plan, int):
+        return plan
+    if args.json:
+        from paitui.cli.common import print_json
+
+        print_json(
+            {"argv": run_argv(plan), "data_dir": plan.data_dir, "warnings": list(plan.warnings)}
+        )
+        return 0
+    for warning in plan.warnings:
+        print(f"# note: {warning}")
+    print(run_line(plan))
+    return 0
