@@ -220,9 +220,11 @@ def hub_error(
         return HubError(
             "offline: HF_HUB_OFFLINE is set (unset it to contact the hub)", kind="offline"
         )
-    if isinstance(exc, httpx.TimeoutException):
+    # huggingface_hub 2.x talks through its own copy of httpx ("httpx2"): match by class name.
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if isinstance(exc, httpx.TimeoutException) or "TimeoutException" in names:
         return HubError(f"cannot {what}: the hub did not answer in time", kind="connection")
-    if isinstance(exc, httpx.TransportError | ConnectionError):
+    if isinstance(exc, httpx.TransportError | ConnectionError) or "TransportError" in names:
         return HubError(f"cannot {what}: the hub is unreachable ({_short(exc)})", kind="connection")
     if isinstance(exc, errors.HfHubHTTPError):
         status = exc.response.status_code if exc.response is not None else "?"
