@@ -294,8 +294,8 @@ def conclude(r: HardwareReport) -> HardwareReport:
                 Finding(
                     Severity.INFO,
                     "display-only",
-                    f"{g.label} ({g.driver or 'no driver'}) is a server/BMC display, "
-                    "not an accelerator.",
+                    f"{g.name} at {g.pci_slot} (driver {g.driver or 'none'}) is a "
+                    "server/BMC display, not an accelerator.",
                 )
             )
     cuda = _assess_cuda(r, findings)
@@ -305,7 +305,18 @@ def conclude(r: HardwareReport) -> HardwareReport:
     cpu = AccelStatus(Accel.CPU, True, ("always available",))
     _access_findings(r, findings)
     _docker_findings(r, findings)
-    if not _compute(r.gpus) and not r.wsl2:
+    for g in _compute(r.gpus):
+        if g.vendor == Vendor.OTHER:
+            findings.append(
+                Finding(
+                    Severity.INFO,
+                    "unknown-gpu",
+                    f"{g.label} (driver {g.driver or 'none'}) is from a vendor no app variant "
+                    "supports; it is not used.",
+                )
+            )
+    known = [g for g in _compute(r.gpus) if g.vendor != Vendor.OTHER]
+    if not known and not r.wsl2:
         findings.append(
             Finding(Severity.INFO, "no-gpu", "No GPU accelerator found: only CPU variants can run.")
         )
