@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +83,7 @@ def issue_record(issue: CatalogIssue) -> dict[str, Any]:
 
 
 _NAME_WIDTH = 28
+_LINE_WIDTH = 100
 
 
 def _clip(text: str, width: int) -> str:
@@ -95,13 +97,17 @@ def format_list(catalog: Catalog) -> str:
     width_name = min(max((len(a.name) for a in apps), default=4), _NAME_WIDTH)
     lines = [f"{'ID':<{width_id}}  {'NAME':<{width_name}}  {'KIND':<6}  VARIANTS"]
     for app in apps:
-        variants = ", ".join(app.variants)
-        legacy = "  (legacy)" if app.legacy else ""
-        lines.append(
+        prefix = (
             f"{app.id:<{width_id}}  {_clip(app.name, width_name):<{width_name}}  "
             f"{app.kind.value:<6}  "
-            f"{variants}{legacy}"
         )
+        variants = ", ".join(app.variants) + ("  (legacy)" if app.legacy else "")
+        # Long variant lists wrap under their column so a line stays readable in 100 columns.
+        wrapped = textwrap.wrap(
+            variants, max(_LINE_WIDTH - len(prefix), 20), break_on_hyphens=False
+        ) or [""]
+        lines.append(prefix + wrapped[0])
+        lines.extend(" " * len(prefix) + rest for rest in wrapped[1:])
         pinned = [(n, v.pinned) for n, v in app.variants.items() if v.pinned]
         width_variant = max((len(n) for n, _ in pinned), default=0)
         for name, tag in pinned:
