@@ -239,6 +239,9 @@ def on_event(prev: AppStatus | None, event: EngineEvent, now: float) -> AppStatu
         return _to(prev, AppState.CREATING, when, exit_code=None, oom=False, last_logs=(),
                    detail="", pull=None, ever_ready=False, failures=0, probe=None, **same)
     if action in ("start", "restart"):
+        if (action == "start" and prev.probed and prev.container_id == event.container_id
+                and prev.started_at is not None and abs(when - prev.started_at) < 1.0):
+            return prev  # the same start, already known from a listing that arrived first
         return _to(prev, AppState.STARTING, when, started_at=when, exit_code=None, oom=False,
                    last_logs=(), detail="", ever_ready=False, failures=0, probe=None, pull=None,
                    **same)

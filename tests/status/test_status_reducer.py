@@ -193,3 +193,11 @@ def test_no_health_check_is_ready_when_running() -> None:
     assert s.state == AppState.READY
     crashed = st.on_event(started(0.0), ev("die", 1.0, 1), 1.0)
     assert crashed is not None and st.no_health_check(crashed, 2.0) is crashed
+
+
+def test_late_start_event_of_a_known_start_changes_nothing() -> None:
+    listed = st.from_container(info(ContainerStatus.RUNNING, started=50.0), 50.2)
+    ready = st.on_probe(listed, probe(ProbeOutcome.READY, 50.3), 10.0)
+    assert st.on_event(ready, ev("start", 50.001), 50.4) is ready
+    later = st.on_event(ready, ev("start", 80.0), 80.0)
+    assert later is not None and later.state == AppState.STARTING
