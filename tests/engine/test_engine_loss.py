@@ -1,0 +1,113 @@
+"""Engine loss: the engine goes away mid-session and comes back; the same Engine reports both,
+reconnects by itself, lists the managed containers again and delivers new events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paitui.domain.containers import EngineConnection, ManagedSnapshot
+from paitui.domain.hardware import HardwareReport
+from paitui.services.engine import Engine
+from paitui.services.planner import plan_launch
+from paitui.settings import Settings
+from tests.engine.conftest import Recorder, stand_in_app
+from tests.engine.second_dockerd import SecondDockerd
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def d2(registry: str) -> Iterator[SecondDockerd]:
+    if shutil.which("dockerd") is None or shutil.which("ip") is None:
+        pytest.fail("dockerd and ip (iproute2) are needed: scripts/test-env.sh up")
+    daemon = SecondDockerd()
+    try:
+        daemon.start()
+        yield daemon
+    finally:
+        daemon.close()
+
+
+@pytest.fixture
+async def d2_engine(d2: SecondDockerd, tmp_path: Path) -> AsyncIterator[Engine]:
+    settings = Settings(models_dir=tmp_path / "models", apps_dir=tmp_path / "apps", docker_host=d2.host)
+    eng = Engine(settings, backoff_initial=0.05, backoff_max=0.5)
+    yield eng
+    await eng.close()
+
+
+async def test_engine_loss_and_recovery(
+    d2: SecondDockerd, d2_engine: Engine, busybox_image: str, test_label: str, tmp_path: Path
+) -> None:
+    engine = d2_engine
+    rec = Recorder()
+    task = asyncio.create_task(rec.run(engine))
+    try:
+        await rec.wait_for(lambda: rec.connections() == [True] and rec.snapshots(), what="connect")
+        assert rec.snapshots()[0].containers == ()  # a fresh engine: nothing managed yet
+        await engine.pull(busybox_image)
+        app = stand_in_app(f"pt-{test_label}", busybox_image, port=None, data=False)
+        plan = plan_launch(app, HardwareReport(), engine.settings)
+        info = await engine.launch(plan)
+        await rec.wait_for(lambda: "start" in rec.actions(info.id), what="start on d2")
+
+        # The engine goes away: reported once, with a readable message.
+        await asyncio.to_thread(d2.stop)
+        lost = await rec.wait_for(
+            lambda: [u for u in rec.updates if isinstance(u, EngineConnection) and not u.connected],
+            what="connection lost",
+        )
+        assert "not reachable" in lost[0].message and lost[0].host == d2.host
+        mark = len(rec.updates)
+
+        # It comes back: the same Engine reconnects, lists again, and follows new events.
+        await asyncio.to_thread(d2.start)
+        await rec.wait_for(lambda: rec.connections()[-1:] == [True] and len(rec.connections()) == 3,
+                           what="reconnect")
+        # The listing follows the reconnect report.
+        found = await rec.wait_for(
+            lambda: [u for u in rec.updates[mark:] if isinstance(u, ManagedSnapshot)],
+            what="snapshot after reconnect",
+        )
+        snapshot = found[0]
+        assert [c.id for c in snapshot.containers] == [info.id]
+        assert rec.connections() == [True, False, True]
+
+        # Plain calls work again on the same Engine, and new events arrive on the old iterator.
+        current = await _retry(lambda: engine.inspect(app.id))
+        if current.status.value != "running":
+            await engine.start(app.id)
+        await engine.stop(app.id, timeout=5)
+        await rec.wait_for(
+            lambda: "stop" in [e.action for e in rec.events(info.id) if e in rec.updates[mark:]],
+            what="stop after reconnect",
+        )
+        await engine.remove(app.id)
+        await rec.wait_for(
+            lambda: "destroy" in [e.action for e in rec.events(info.id) if e in rec.updates[mark:]],
+            what="destroy after reconnect",
+        )
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _retry(call: Any, attempts: int = 3) -> Any:
+    """A pooled connection from before the restart may fail once; the Engine then reconnects."""
+    from paitui.services.engine_errors import EngineError
+
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except EngineError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
