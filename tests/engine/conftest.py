@@ -58,7 +58,9 @@ def layered_image(docker_client: Any, busybox_image: str, registry: str) -> Iter
     for line in docker_client.api.push(repo, tag="v1", stream=True, decode=True):
         assert "error" not in line, line
     accept = "application/vnd.docker.distribution.manifest.v2+json"
-    resp = httpx.get(f"http://{registry}/v2/{repo.split('/', 1)[1]}/manifests/v1", headers={"Accept": accept})
+    resp = httpx.get(
+        f"http://{registry}/v2/{repo.split('/', 1)[1]}/manifests/v1", headers={"Accept": accept}
+    )
     resp.raise_for_status()
     digest = resp.headers["Docker-Content-Digest"]
     sizes = {layer["digest"]: int(layer["size"]) for layer in resp.json()["layers"]}
@@ -121,8 +123,10 @@ class Recorder:
 
     def events(self, container_id: str | None = None) -> list[EngineEvent]:
         return [
-            u for u in self.updates
-            if isinstance(u, EngineEvent) and (container_id is None or u.container_id == container_id)
+            u
+            for u in self.updates
+            if isinstance(u, EngineEvent)
+            and (container_id is None or u.container_id == container_id)
         ]
 
     def actions(self, container_id: str) -> list[str]:

@@ -1,5 +1,5 @@
 """A second, private dockerd on its own socket, bridge and data dirs, that a test can kill and
-start again (test-infra-facts §4). Never ``--bridge=none``: that deletes the main engine's docker0."""
+start again (test-infra-facts §4). Never ``--bridge=none``: it deletes the main docker0."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ def _run(*args: str) -> None:
 
 
 def _used_subnets() -> set[int]:
-    out = subprocess.run(["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True
+    ).stdout
     used = set()
     for word in out.split():
         if word.startswith("172.31."):
@@ -52,14 +54,20 @@ class SecondDockerd:
 
         args = [
             "dockerd",
-            "--host", self.host,
-            "--data-root", str(self.root / "data"),
-            "--exec-root", str(self.root / "exec"),
-            "--pidfile", str(self.root / "dockerd.pid"),
-            "--bridge", self.bridge,
+            "--host",
+            self.host,
+            "--data-root",
+            str(self.root / "data"),
+            "--exec-root",
+            str(self.root / "exec"),
+            "--pidfile",
+            str(self.root / "dockerd.pid"),
+            "--bridge",
+            self.bridge,
             "--iptables=false",
             "--ip-masq=false",
-            "--label", f"paitest.host={self.bridge}",
+            "--label",
+            f"paitest.host={self.bridge}",
         ]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)

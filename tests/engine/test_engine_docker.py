@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import socket
 import threading
@@ -38,7 +39,9 @@ def _absent(docker_client: Any, image: str) -> None:
         docker_client.images.remove(image, force=True)
 
 
-async def test_pull_progress_adds_up(engine: Engine, layered_image: LayeredImage, docker_client: Any) -> None:
+async def test_pull_progress_adds_up(
+    engine: Engine, layered_image: LayeredImage, docker_client: Any
+) -> None:
     _absent(docker_client, layered_image.name)
     seen: list[PullProgress] = []
     final = await engine.pull(layered_image.name, seen.append, threading.Event())
@@ -53,7 +56,7 @@ async def test_pull_progress_adds_up(engine: Engine, layered_image: LayeredImage
     by_prefix = {d.split(":")[1][:12]: size for d, size in layered_image.layer_sizes.items()}
     assert {la.id: la.total for la in pulled} == {la.id: by_prefix[la.id] for la in pulled}
     # Every intermediate state adds up too, and bytes never go backwards.
-    for before, after in zip(seen, seen[1:], strict=False):
+    for before, after in itertools.pairwise(seen):
         assert after.downloaded >= before.downloaded
     for p in seen:
         assert p.total == sum(la.total for la in p.layers)
@@ -88,7 +91,11 @@ async def test_pull_errors_are_readable(engine: Engine, registry: str) -> None:
 
 
 async def test_launch_events_stop_remove(
-    engine: Engine, recorder: Recorder, busybox_image: str, settings: Settings, test_label: str,
+    engine: Engine,
+    recorder: Recorder,
+    busybox_image: str,
+    settings: Settings,
+    test_label: str,
     cleanup: list[str],
 ) -> None:
     app = stand_in_app(f"pt-{test_label}", busybox_image)
@@ -143,8 +150,13 @@ async def test_launch_events_stop_remove(
 
 
 async def test_foreign_container_is_left_alone(
-    engine: Engine, recorder: Recorder, docker_client: Any, busybox_image: str, test_label: str,
-    settings: Settings, cleanup: list[str],
+    engine: Engine,
+    recorder: Recorder,
+    docker_client: Any,
+    busybox_image: str,
+    test_label: str,
+    settings: Settings,
+    cleanup: list[str],
 ) -> None:
     name = f"{test_label}-foreign"
     cleanup.append(name)
@@ -171,7 +183,11 @@ async def test_foreign_container_is_left_alone(
 
 
 async def test_port_in_use_and_missing_device_are_clear(
-    engine: Engine, busybox_image: str, test_label: str, settings: Settings, cleanup: list[str],
+    engine: Engine,
+    busybox_image: str,
+    test_label: str,
+    settings: Settings,
+    cleanup: list[str],
 ) -> None:
     app = stand_in_app(f"pt-{test_label}", busybox_image, data=False)
     cleanup.append(f"paitui-{app.id}")
@@ -224,9 +240,19 @@ def test_permission_denied_on_the_socket_names_the_fix(tmp_path: Path) -> None:
             "    print(e.kind.value); print(e.message); print(e.fix)\n"
         )
         out = subprocess.run(
-            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-all",
-             sys.executable, "-c", code],
-            capture_output=True, text=True, timeout=60,
+            [
+                "setpriv",
+                "--bounding-set",
+                "-dac_override,-dac_read_search",
+                "--inh-caps",
+                "-all",
+                sys.executable,
+                "-c",
+                code,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     lines = out.stdout.splitlines()
     assert lines and lines[0] == "permission", out.stdout + out.stderr

@@ -37,7 +37,9 @@ def d2(registry: str) -> Iterator[SecondDockerd]:
 
 @pytest.fixture
 async def d2_engine(d2: SecondDockerd, tmp_path: Path) -> AsyncIterator[Engine]:
-    settings = Settings(models_dir=tmp_path / "models", apps_dir=tmp_path / "apps", docker_host=d2.host)
+    settings = Settings(
+        models_dir=tmp_path / "models", apps_dir=tmp_path / "apps", docker_host=d2.host
+    )
     eng = Engine(settings, backoff_initial=0.05, backoff_max=0.5)
     yield eng
     await eng.close()
@@ -69,8 +71,10 @@ async def test_engine_loss_and_recovery(
 
         # It comes back: the same Engine reconnects, lists again, and follows new events.
         await asyncio.to_thread(d2.start)
-        await rec.wait_for(lambda: rec.connections()[-1:] == [True] and len(rec.connections()) == 3,
-                           what="reconnect")
+        await rec.wait_for(
+            lambda: rec.connections()[-1:] == [True] and len(rec.connections()) == 3,
+            what="reconnect",
+        )
         # The listing follows the reconnect report.
         found = await rec.wait_for(
             lambda: [u for u in rec.updates[mark:] if isinstance(u, ManagedSnapshot)],

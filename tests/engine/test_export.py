@@ -27,8 +27,11 @@ CASES = [
     ("sd-webui-rx5500", AMD_BOX, LaunchChoices(gpu="0000:03:00.0")),
     ("livepeer-ai-runner", NV_RUNTIME, LaunchChoices(model_id="a/b", env={"PIPELINE": "llm"})),
     ("livepeer-ai-runner", NV_CDI, LaunchChoices(model_id="a/b", env={"PIPELINE": "llm"})),
-    ("livepeer-ai-runner", NV_RUNTIME,
-     LaunchChoices(model_id="a/b", env={"PIPELINE": "llm"}, gpu="0000:01:00.0")),
+    (
+        "livepeer-ai-runner",
+        NV_RUNTIME,
+        LaunchChoices(model_id="a/b", env={"PIPELINE": "llm"}, gpu="0000:01:00.0"),
+    ),
     ("runai", NV_RUNTIME, LaunchChoices()),
 ]
 
@@ -64,9 +67,13 @@ def test_compose_uses_compose_spellings(apps: dict[str, App]) -> None:
     assert svc["restart"] == "unless-stopped" and svc["container_name"] == "paitui-pai-koboldcpp"
     runner = next(p for p in _plans(apps) if p.app_id == "livepeer-ai-runner")
     gpu = yaml.safe_load(compose_text(runner))["services"]["livepeer-ai-runner"]["deploy"]
-    assert gpu == {"resources": {"reservations": {"devices": [
-        {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}
-    ]}}}
+    assert gpu == {
+        "resources": {
+            "reservations": {
+                "devices": [{"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
+            }
+        }
+    }
     text = compose_text(comfy)
     assert "mkdir -p /srv/apps/pai-comfyui && sudo chown 1999:1999 /srv/apps/pai-comfyui" in text
     assert "8189" in yaml.safe_load(text)["services"]["pai-comfyui"]["ports"][0]
@@ -79,15 +86,29 @@ def test_run_line_flags(apps: dict[str, App]) -> None:
     assert argv == run_argv(kobold)
     joined = " ".join(argv)
     for flag in (
-        "--device /dev/kfd:/dev/kfd:rwm", "--device /dev/dri:/dev/dri:rwm", "--group-add 44",
-        "--group-add 993", "--security-opt seccomp=unconfined", "-p 127.0.0.1:5001:5001/tcp",
-        "-v /srv/models:/mnt/models:ro", "--user 1999:1999", "--restart unless-stopped",
-        "--label paitui.managed=true", "--entrypoint /opt/koboldcpp/koboldcpp",
+        "--device /dev/kfd:/dev/kfd:rwm",
+        "--device /dev/dri:/dev/dri:rwm",
+        "--group-add 44",
+        "--group-add 993",
+        "--security-opt seccomp=unconfined",
+        "-p 127.0.0.1:5001:5001/tcp",
+        "-v /srv/models:/mnt/models:ro",
+        "--user 1999:1999",
+        "--restart unless-stopped",
+        "--label paitui.managed=true",
+        "--entrypoint /opt/koboldcpp/koboldcpp",
     ):
         assert flag in joined, flag
     assert argv[-9:] == [
-        "ghcr.io/futursolo/pai-apps/koboldcpp:rocm", "--contextsize", "8192", "--model",
-        "/mnt/models/q.gguf", "--usecublas", "--port", "5001", "--quiet",
+        "ghcr.io/futursolo/pai-apps/koboldcpp:rocm",
+        "--contextsize",
+        "8192",
+        "--model",
+        "/mnt/models/q.gguf",
+        "--usecublas",
+        "--port",
+        "5001",
+        "--quiet",
     ]
     sd = plans[5]
     joined = " ".join(run_argv(sd))
@@ -98,12 +119,17 @@ def test_run_line_flags(apps: dict[str, App]) -> None:
     assert "--device nvidia.com/gpu=all" in " ".join(run_argv(nv_cdi))
     assert '--gpus "device=0"' in " ".join(run_argv(nv_one))
     comfy = run_line(plans[2]).splitlines()
-    assert comfy[0] == "mkdir -p /srv/apps/pai-comfyui && sudo chown 1999:1999 /srv/apps/pai-comfyui"
+    assert (
+        comfy[0] == "mkdir -p /srv/apps/pai-comfyui && sudo chown 1999:1999 /srv/apps/pai-comfyui"
+    )
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "paitui", *args], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "paitui", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PAITUI_HW_DOCKER": "none", **_env()},
     )
 

@@ -22,35 +22,90 @@ VIDEO, RENDER = 44, 993
 KFD_DRI = (DeviceMapping("/dev/kfd", "/dev/kfd"), DeviceMapping("/dev/dri", "/dev/dri"))
 DRI = (DeviceMapping("/dev/dri", "/dev/dri"),)
 
-AMD = Gpu(Vendor.AMD, "1002:7340", "0000:03:00.0", "Radeon RX 5500 XT", "amdgpu",
-          "/dev/dri/card1", "/dev/dri/renderD129", True, True, vram_total=8 << 30)
-AMD_IGPU = Gpu(Vendor.AMD, "1002:1638", "0000:07:00.0", "Cezanne", "amdgpu",
-               "/dev/dri/card0", "/dev/dri/renderD128", True, True, integrated=True,
-               vram_total=512 << 20)
-INTEL = Gpu(Vendor.INTEL, "8086:56a0", "0000:04:00.0", "Arc A770", "i915",
-            "/dev/dri/card0", "/dev/dri/renderD128", True, True, vram_total=16 << 30)
-NV0 = Gpu(Vendor.NVIDIA, "10de:2684", "0000:01:00.0", "RTX 4090", "nvidia",
-          "/dev/dri/card0", "/dev/dri/renderD128")
-NV1 = Gpu(Vendor.NVIDIA, "10de:2684", "0000:02:00.0", "RTX 4090", "nvidia",
-          "/dev/dri/card1", "/dev/dri/renderD129")
+AMD = Gpu(
+    Vendor.AMD,
+    "1002:7340",
+    "0000:03:00.0",
+    "Radeon RX 5500 XT",
+    "amdgpu",
+    "/dev/dri/card1",
+    "/dev/dri/renderD129",
+    True,
+    True,
+    vram_total=8 << 30,
+)
+AMD_IGPU = Gpu(
+    Vendor.AMD,
+    "1002:1638",
+    "0000:07:00.0",
+    "Cezanne",
+    "amdgpu",
+    "/dev/dri/card0",
+    "/dev/dri/renderD128",
+    True,
+    True,
+    integrated=True,
+    vram_total=512 << 20,
+)
+INTEL = Gpu(
+    Vendor.INTEL,
+    "8086:56a0",
+    "0000:04:00.0",
+    "Arc A770",
+    "i915",
+    "/dev/dri/card0",
+    "/dev/dri/renderD128",
+    True,
+    True,
+    vram_total=16 << 30,
+)
+NV0 = Gpu(
+    Vendor.NVIDIA,
+    "10de:2684",
+    "0000:01:00.0",
+    "RTX 4090",
+    "nvidia",
+    "/dev/dri/card0",
+    "/dev/dri/renderD128",
+)
+NV1 = Gpu(
+    Vendor.NVIDIA,
+    "10de:2684",
+    "0000:02:00.0",
+    "RTX 4090",
+    "nvidia",
+    "/dev/dri/card1",
+    "/dev/dri/renderD129",
+)
 
 AMD_BOX = HardwareReport(
-    gpus=(AMD_IGPU, AMD), ranking=(Accel.ROCM, Accel.VULKAN, Accel.CPU),
-    render_gid=RENDER, video_gid=VIDEO, kfd_present=True, kfd_access=True,
+    gpus=(AMD_IGPU, AMD),
+    ranking=(Accel.ROCM, Accel.VULKAN, Accel.CPU),
+    render_gid=RENDER,
+    video_gid=VIDEO,
+    kfd_present=True,
+    kfd_access=True,
 )
 VULKAN_BOX = HardwareReport(
-    gpus=(AMD,), ranking=(Accel.VULKAN, Accel.CPU), render_gid=RENDER, video_gid=VIDEO,
+    gpus=(AMD,),
+    ranking=(Accel.VULKAN, Accel.CPU),
+    render_gid=RENDER,
+    video_gid=VIDEO,
 )
 INTEL_BOX = HardwareReport(
-    gpus=(INTEL,), ranking=(Accel.INTEL, Accel.VULKAN, Accel.CPU),
-    render_gid=RENDER, video_gid=VIDEO,
+    gpus=(INTEL,),
+    ranking=(Accel.INTEL, Accel.VULKAN, Accel.CPU),
+    render_gid=RENDER,
+    video_gid=VIDEO,
 )
 NV_RUNTIME = HardwareReport(
-    gpus=(NV1, NV0), ranking=(Accel.CUDA, Accel.CPU),
+    gpus=(NV1, NV0),
+    ranking=(Accel.CUDA, Accel.CPU),
     docker=DockerFacts(reachable=True, nvidia_runtime=True),
 )
 NV_CDI = HardwareReport(
-    gpus=(NV0,), ranking=(Accel.CUDA, Accel.CPU),
+    gpus=(NV0,),
+    ranking=(Accel.CUDA, Accel.CPU),
     docker=DockerFacts(reachable=True, cdi_specs=("/etc/cdi/nvidia.yaml",)),
 )
 
@@ -73,8 +128,14 @@ def test_pai_koboldcpp_rocm(apps: dict[str, App]) -> None:
     assert plan.user == "1999:1999"
     assert plan.entrypoint == ("/opt/koboldcpp/koboldcpp",)
     assert plan.command == (
-        "--contextsize", "8192", "--model", "/mnt/models/llm/qwen-7b.Q4_K_M.gguf",
-        "--usecublas", "--port", "5001", "--quiet",
+        "--contextsize",
+        "8192",
+        "--model",
+        "/mnt/models/llm/qwen-7b.Q4_K_M.gguf",
+        "--usecublas",
+        "--port",
+        "5001",
+        "--quiet",
     )
     assert plan.ports == (PortBinding(5001, "127.0.0.1", 5001),)
     assert plan.mounts == (MountSpec(str(STORE), "/mnt/models", True),)
@@ -91,7 +152,9 @@ def test_pai_koboldcpp_rocm(apps: dict[str, App]) -> None:
 
 
 def test_pai_koboldcpp_vulkan_on_a_vulkan_only_box(apps: dict[str, App]) -> None:
-    plan = plan_launch(apps["pai-koboldcpp"], VULKAN_BOX, SETTINGS, LaunchChoices(model_file="m.gguf"))
+    plan = plan_launch(
+        apps["pai-koboldcpp"], VULKAN_BOX, SETTINGS, LaunchChoices(model_file="m.gguf")
+    )
     assert plan.variant == "vulkan"
     assert plan.image == "ghcr.io/futursolo/pai-apps/koboldcpp:vulkan"
     assert plan.devices == DRI  # no /dev/kfd for vulkan
@@ -105,7 +168,9 @@ def test_pai_koboldcpp_needs_a_gguf_model(apps: dict[str, App]) -> None:
         plan_launch(apps["pai-koboldcpp"], AMD_BOX, SETTINGS)
     assert err.value.fix and "--model" in err.value.fix
     with pytest.raises(PlanError, match="gguf"):
-        plan_launch(apps["pai-koboldcpp"], AMD_BOX, SETTINGS, LaunchChoices(model_file="x.safetensors"))
+        plan_launch(
+            apps["pai-koboldcpp"], AMD_BOX, SETTINGS, LaunchChoices(model_file="x.safetensors")
+        )
     with pytest.raises(PlanError, match="outside"):
         plan_launch(apps["pai-koboldcpp"], AMD_BOX, SETTINGS, LaunchChoices(model_file="../x.gguf"))
 
@@ -155,7 +220,11 @@ def test_pai_ollama_intel(apps: dict[str, App]) -> None:
 
 def test_pai_ollama_intel_under_wsl2_is_privileged_with_usr_lib_wsl(apps: dict[str, App]) -> None:
     wsl = HardwareReport(
-        gpus=(INTEL,), ranking=(Accel.INTEL, Accel.CPU), render_gid=RENDER, video_gid=VIDEO, wsl2=True
+        gpus=(INTEL,),
+        ranking=(Accel.INTEL, Accel.CPU),
+        render_gid=RENDER,
+        video_gid=VIDEO,
+        wsl2=True,
     )
     plan = plan_launch(apps["pai-ollama-intel"], wsl, SETTINGS)
     assert plan.privileged
@@ -181,7 +250,9 @@ def test_sd_webui_rx5500_rocm(apps: dict[str, App]) -> None:
     assert (plan.data_uid, plan.data_gid) == (1000, 1000)
     assert MountSpec(str(APPS_DIR / "sd-webui-rx5500"), "/dockerx", False) in plan.mounts
     assert "--medvram" in (plan.command or ()) and "--listen" in (plan.command or ())
-    low = plan_launch(apps["sd-webui-rx5500"], AMD_BOX, SETTINGS, LaunchChoices(variant="rocm-lowvram"))
+    low = plan_launch(
+        apps["sd-webui-rx5500"], AMD_BOX, SETTINGS, LaunchChoices(variant="rocm-lowvram")
+    )
     assert "--lowvram" in (low.command or ())
 
 
@@ -222,7 +293,9 @@ def test_ai_runner_cuda_with_the_nvidia_runtime(apps: dict[str, App]) -> None:
     assert MountSpec(str(STORE), "/models", False) in plan.mounts
     # One chosen GPU: its index in PCI bus order (NV1 sits on bus 02, after NV0 on bus 01).
     one = plan_launch(
-        apps["livepeer-ai-runner"], NV_RUNTIME, SETTINGS,
+        apps["livepeer-ai-runner"],
+        NV_RUNTIME,
+        SETTINGS,
         LaunchChoices(model_id="a/b", env={"PIPELINE": "llm"}, gpu="0000:02:00.0"),
     )
     assert one.device_requests == (GpuRequest("nvidia", None, ("1",), (("gpu",),)),)
@@ -240,7 +313,9 @@ def test_ai_runner_needs_pipeline_and_model_id(apps: dict[str, App]) -> None:
         plan_launch(apps["livepeer-ai-runner"], NV_RUNTIME, SETTINGS, LaunchChoices(model_id="a/b"))
     assert err.value.fix and "text-to-image" in err.value.fix
     llm = plan_launch(
-        apps["livepeer-ai-runner"], NV_RUNTIME, SETTINGS,
+        apps["livepeer-ai-runner"],
+        NV_RUNTIME,
+        SETTINGS,
         LaunchChoices(variant="cuda-llm", model_id="meta-llama/Llama-3.1-8B-Instruct"),
     )
     assert llm.env["PIPELINE"] == "llm" and llm.env["GPU_MEMORY_UTILIZATION"] == "0.85"
@@ -259,19 +334,28 @@ def test_runai_cuda(apps: dict[str, App]) -> None:
 
 def test_taken_port_moves_with_a_warning(apps: dict[str, App]) -> None:
     plan = plan_launch(
-        apps["pai-comfyui"], AMD_BOX, SETTINGS.with_changes(bind_address="0.0.0.0"),
+        apps["pai-comfyui"],
+        AMD_BOX,
+        SETTINGS.with_changes(bind_address="0.0.0.0"),
         taken_ports={8188, 8189},
     )
     assert plan.ports == (PortBinding(8188, "0.0.0.0", 8190),)
     assert any("8188" in w and "8190" in w for w in plan.warnings)
     with pytest.raises(PlanError, match="in use"):
-        plan_launch(apps["pai-comfyui"], AMD_BOX, SETTINGS, LaunchChoices(host_port=9000),
-                    taken_ports={9000})
+        plan_launch(
+            apps["pai-comfyui"],
+            AMD_BOX,
+            SETTINGS,
+            LaunchChoices(host_port=9000),
+            taken_ports={9000},
+        )
 
 
 def test_no_fitting_variant_says_why(apps: dict[str, App]) -> None:
     cpu_box = HardwareReport(ranking=(Accel.CPU,))
-    with pytest.raises(PlanError, match=r"offers rocm \(rocm\), vulkan \(vulkan\); usable here: cpu"):
+    with pytest.raises(
+        PlanError, match=r"offers rocm \(rocm\), vulkan \(vulkan\); usable here: cpu"
+    ):
         choose_variant(apps["pai-koboldcpp"], cpu_box)
     with pytest.raises(PlanError, match="no variant 'cuda'"):
         choose_variant(apps["pai-koboldcpp"], AMD_BOX, "cuda")
@@ -279,7 +363,9 @@ def test_no_fitting_variant_says_why(apps: dict[str, App]) -> None:
 
 def test_env_merges_app_then_variant_then_choices(apps: dict[str, App]) -> None:
     plan = plan_launch(
-        apps["livepeer-ai-runner"], NV_RUNTIME, SETTINGS,
+        apps["livepeer-ai-runner"],
+        NV_RUNTIME,
+        SETTINGS,
         LaunchChoices(variant="cuda-llm", model_id="a/b", env={"TENSOR_PARALLEL_SIZE": "2"}),
     )
     assert plan.env["MAX_WORKERS"] == "1"  # app
@@ -289,8 +375,12 @@ def test_env_merges_app_then_variant_then_choices(apps: dict[str, App]) -> None:
 
 def test_every_catalog_app_and_variant_plans_with_the_device_rules(apps: dict[str, App]) -> None:
     everything = HardwareReport(
-        gpus=(AMD, INTEL, NV0), ranking=tuple(Accel), render_gid=RENDER, video_gid=VIDEO,
-        kfd_present=True, docker=DockerFacts(reachable=True, nvidia_runtime=True),
+        gpus=(AMD, INTEL, NV0),
+        ranking=tuple(Accel),
+        render_gid=RENDER,
+        video_gid=VIDEO,
+        kfd_present=True,
+        docker=DockerFacts(reachable=True, nvidia_runtime=True),
     )
     choices = LaunchChoices(model_file="m.gguf", model_id="a/b", env={"PIPELINE": "llm"})
     planned = 0
@@ -298,7 +388,9 @@ def test_every_catalog_app_and_variant_plans_with_the_device_rules(apps: dict[st
         for name in app.variants:
             fmt = app.needs.model_file[0] if app.needs.model_file else "gguf"
             plan = plan_launch(
-                app, everything, SETTINGS,
+                app,
+                everything,
+                SETTINGS,
                 LaunchChoices(
                     variant=name,
                     model_file=f"m.{fmt}" if app.mounts.models else None,
