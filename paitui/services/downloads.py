@@ -67,6 +67,25 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, parts.hostname or "", parts.port
 
 
+class _Hashes:
+    """The running sha256 (always) and git blob sha1 (non-LFS files) of the data so far."""
+
+    def __init__(self, f: RepoFile) -> None:
+        self._blob_size = f.size if (f.blob_id and not f.sha256 and f.size is not None) else None
+        self.reset()
+
+    def reset(self) -> None:
+        """Start over (the server sent the whole file again)."""
+        self.sha256 = hashlib.sha256()
+        self.blob = _blob_hasher(self._blob_size) if self._blob_size is not None else None
+
+    def update(self, data: bytes) -> None:
+        """Feed the next bytes."""
+        self.sha256.update(data)
+        if self.blob is not None:
+            self.blob.update(data)
+
+
 def _blob_hasher(size: int) -> Any:
     """git's blob id: sha1 over ``blob <size>\\0`` and the content."""
     h = hashlib.sha1(usedforsecurity=False)
@@ -441,13 +460,11 @@ class DownloadManager:
                 "etag": f.sha256 or f.blob_id,
                 "bytes_done": offset,
             }
-            sha = hashlib.sha256()
-            use_blob = f.blob_id is not None and not f.sha256 and f.size is not None
-            blob = _blob_hasher(f.size or 0) if use_blob else None
-            self._rehash(fd, offset, sha, blob, job)
+            hashes = _Hashes(f)
+            self._rehash(fd, offset, hashes, job)
             self._update(job, bytes_done=offset, resumed_from=offset)
-            offset = self._fetch(job, fd, url, offset, sha, blob, meta, meta_path)
-            self._verify(job, fd, part, meta_path, offset, sha, blob)
+            offset = self._fetch(job, fd, url, offset, hashes, meta, meta_path)
+            self._verify(job, part, meta_path, offset, hashes)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -457,7 +474,7 @@ class DownloadManager:
         with contextlib.suppress(FileNotFoundError):
             meta_path.unlink()
         self._prune_partial_dirs(part.parent)
-        digest = sha.hexdigest()
+        digest = hashes.sha256.hexdigest()
         self.store.record(d.repo_id, f.path, size=offset, sha256=digest, revision=d.revision)
         self._update(job, state=DownloadState.DONE, bytes_done=offset, speed=0.0)
 
@@ -471,7 +488,7 @@ class DownloadManager:
                 return
             d = d.parent
 
-    def _rehash(self, fd: int, length: int, sha: Any, blob: Any, job: _Job) -> None:
+    def _rehash(self, fd: int, length: int, hashes: _Hashes, job: _Job) -> None:
         """Hash the kept prefix again: the verified checksum covers every byte of the file."""
         pos = 0
         while pos < length:
@@ -480,16 +497,17 @@ class DownloadManager:
             chunk = os.pread(fd, min(self.chunk_size * 4, length - pos), pos)
             if not chunk:
                 break
-            sha.update(chunk)
-            if blob is not None:
-                blob.update(chunk)
+            hashes.update(chunk)
             pos += len(chunk)
 
     def _checkpoint(self, fd: int, meta: dict[str, Any], meta_path: Path, offset: int) -> None:
-        """Make ``offset`` bytes durable, then record them: metadata never runs ahead of data."""
+        """Make ``offset`` bytes durable, then record them: metadata never runs ahead of data.
+
+        ``meta["bytes_done"]`` changes only once the new metadata is on disk.
+        """
         os.fsync(fd)
+        write_json_atomic(meta_path, {**meta, "bytes_done": offset})
         meta["bytes_done"] = offset
-        write_json_atomic(meta_path, meta)
 
     def _open(self, client: Any, url: str, offset: int) -> Any:
         """GET ``url`` from ``offset``, following redirects; the token only goes to the hub."""
@@ -517,8 +535,7 @@ class DownloadManager:
         fd: int,
         url: str,
         offset: int,
-        sha: Any,
-        blob: Any,
+        hashes: _Hashes,
         meta: dict[str, Any],
         meta_path: Path,
     ) -> int:
@@ -543,16 +560,15 @@ class DownloadManager:
                     with self._lock:
                         job.response = response
                     try:
-                        offset, sha, blob = self._accept(response, fd, offset, sha, blob, d)
+                        offset = self._accept(response, fd, offset, hashes, d)
                         last_check = time.monotonic()
                         window_start, window_bytes = last_check, 0
-                        for chunk in response.iter_raw(self.chunk_size):
+                        # No chunk_size: every network read is kept, so a drop loses nothing.
+                        for chunk in response.iter_raw():
                             if job.stop.is_set():
                                 break
                             self._write(fd, chunk, offset, meta, meta_path)
-                            sha.update(chunk)
-                            if blob is not None:
-                                blob.update(chunk)
+                            hashes.update(chunk)
                             offset += len(chunk)
                             progressed = True
                             window_bytes += len(chunk)
@@ -597,9 +613,7 @@ class DownloadManager:
                         raise _Stop from None
                     self._update(job, error=None)
 
-    def _accept(
-        self, response: Any, fd: int, offset: int, sha: Any, blob: Any, d: Download
-    ) -> tuple[int, Any, Any]:
+    def _accept(self, response: Any, fd: int, offset: int, hashes: _Hashes, d: Download) -> int:
         """Check the status of a (ranged) answer; restart from 0 when the server ignored Range."""
         status = response.status_code
         if status == 206:
@@ -609,22 +623,20 @@ class DownloadManager:
             except (IndexError, ValueError):
                 start = -1
             if start == offset:
-                return offset, sha, blob
+                return offset
         elif status == 200:
             if offset == 0:
-                return 0, sha, blob
+                return 0
         elif status == 416 and d.file.size is not None and offset >= d.file.size:
-            return offset, sha, blob
+            return offset
         else:
             raise DownloadError(_http_message(status, response.headers, d))
         # A full body (or a range we did not ask for): start over cleanly.
-        os.ftruncate(fd, 0)
-        sha = hashlib.sha256()
-        blob = _blob_hasher(d.file.size) if blob is not None and d.file.size is not None else None
         if status == 206:
-            response.close()
             raise DownloadError(f"{d.id}: the server sent an unexpected byte range ({crange})")
-        return 0, sha, blob
+        os.ftruncate(fd, 0)
+        hashes.reset()
+        return 0
 
     def _write(
         self, fd: int, chunk: bytes, offset: int, meta: dict[str, Any], meta_path: Path
@@ -638,11 +650,17 @@ class DownloadManager:
                 view = view[n:]
                 pos += n
         except OSError as exc:
-            # Keep the partial consistent: drop the torn chunk, record what is whole.
+            # Keep the partial consistent: drop the torn chunk and record what is whole; if even
+            # the small metadata file cannot be written, cut the data back to what it records.
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, offset)
-            with contextlib.suppress(OSError):
+            try:
                 self._checkpoint(fd, meta, meta_path, offset)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, int(meta["bytes_done"]))
+                    os.fsync(fd)
+                offset = int(meta["bytes_done"])
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 free, mount = free_space(meta_path.parent)
                 raise DownloadError(
@@ -652,18 +670,12 @@ class DownloadManager:
             raise DownloadError(f"cannot write the download: {exc.strerror}") from None
 
     def _verify(
-        self,
-        job: _Job,
-        fd: int,
-        part: Path,
-        meta_path: Path,
-        offset: int,
-        sha: Any,
-        blob: Any,
+        self, job: _Job, part: Path, meta_path: Path, offset: int, hashes: _Hashes
     ) -> None:
         d = job.download
         f = d.file
         self._update(job, state=DownloadState.VERIFYING, bytes_done=offset, speed=0.0)
+        sha, blob = hashes.sha256, hashes.blob
         problem = None
         if f.size is not None and offset != f.size:
             problem = f"size mismatch: expected {f.size} bytes, got {offset}"
