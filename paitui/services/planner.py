@@ -361,7 +361,7 @@ def plan_launch(
     variant = app.variants[variant_name]
     accel = accel_of_variant(variant_name)
     warnings: list[str] = []
-    if choices.variant is not None and hardware.gpus and not hardware.usable(accel):
+    if choices.variant is not None and hardware.accels and not hardware.usable(accel):
         warnings.append(f"{accel.value} is not usable on this box (paitui hw says why)")
     if variant.legacy or app.legacy:
         warnings.append(
