@@ -55,7 +55,8 @@ _APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 #: ``{model_id}`` = the chosen Hugging Face repo id, ``{port}`` = the app's first container port,
 #: ``{render_gid}`` = the host's numeric ``render`` group id. ``{{`` and ``}}`` stand for braces.
 PLACEHOLDERS: frozenset[str] = frozenset({"model", "model_id", "port", "render_gid"})
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+#: ``{name}`` around an identifier; JSON (``{"a": 1}``) and shell ``${VAR}`` are left alone.
+_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def placeholders_in(text: str) -> list[str]:

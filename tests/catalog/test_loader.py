@@ -64,6 +64,8 @@ def test_variant_families_map_to_accelerators() -> None:
 def test_placeholders() -> None:
     assert placeholders_in("--model {model} --port {port}") == ["model", "port"]
     assert placeholders_in("literal {{braces}}") == []
+    assert placeholders_in('{"json": 1} and ${SHELL_VAR}') == []
+    assert placeholders_in("{Model}") == ["Model"]
     assert set(PLACEHOLDERS) == {"model", "model_id", "port", "render_gid"}
 
 
