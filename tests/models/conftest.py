@@ -94,7 +94,9 @@ def make_manager(
     """Build managers on the local server; all are shut down after the test."""
     made: list[DownloadManager] = []
 
-    def make(*, token: str | None = None, root: ModelStore | None = None, **kw: Any) -> DownloadManager:
+    def make(
+        *, token: str | None = None, root: ModelStore | None = None, **kw: Any
+    ) -> DownloadManager:
         kw.setdefault("read_timeout", 5.0)
         kw.setdefault("backoff", 0.05)
         cfg = HubConfig(endpoint=hub_server.url, token=token)

@@ -14,6 +14,7 @@ Run alone for benchmarks: ``python tests/models/hub_server.py --file org/repo:na
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -201,20 +202,30 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def handle(self) -> None:
-        try:
+        # The client went away (a cancel, a test's fault): not a server error.
+        with contextlib.suppress(ConnectionError, TimeoutError):
             super().handle()
-        except (ConnectionError, BrokenPipeError, TimeoutError):
-            pass  # the client went away (a cancel, a test's fault): not a server error
 
     # --- helpers ---
 
     def _record(self, status: int) -> None:
         self.hub.record(
-            Recorded(self.role, self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, status)
+            Recorded(
+                self.role,
+                self.command,
+                self.path,
+                {k.lower(): v for k, v in self.headers.items()},
+                status,
+            )
         )
 
-    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-              content_type: str = "application/json") -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         self._record(status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -228,8 +239,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(obj).encode(), headers)
 
-    def _error(self, status: int, code: str, message: str, extra: dict[str, str] | None = None) -> None:
-        self._json({"error": message}, status, {"X-Error-Code": code, "X-Error-Message": message, **(extra or {})})
+    def _error(
+        self, status: int, code: str, message: str, extra: dict[str, str] | None = None
+    ) -> None:
+        self._json(
+            {"error": message},
+            status,
+            {"X-Error-Code": code, "X-Error-Message": message, **(extra or {})},
+        )
 
     def _authorized(self, repo: HubRepo) -> bool:
         if not (repo.gated or repo.private):
@@ -372,17 +389,25 @@ class _Handler(BaseHTTPRequestHandler):
         for f in sorted(repo.files.values(), key=lambda f: f.path):
             if not f.path.startswith(prefix):
                 continue
-            rest = f.path[len(prefix):]
+            rest = f.path[len(prefix) :]
             parts = rest.split("/")
             for i in range(1, len(parts)):
                 d = prefix + "/".join(parts[:i])
                 if d not in dirs and (recursive or i == 1):
                     dirs.add(d)
-                    out.append({"type": "directory", "oid": hashlib.sha1(d.encode()).hexdigest(), "path": d})
+                    out.append(
+                        {
+                            "type": "directory",
+                            "oid": hashlib.sha1(d.encode()).hexdigest(),
+                            "path": d,
+                        }
+                    )
             if recursive or len(parts) == 1:
                 out.append(self._tree_entry(f))
         if sub and not out:
-            self._error(404, "EntryNotFound", f"{sub} does not exist", {"X-Repo-Commit": repo.commit})
+            self._error(
+                404, "EntryNotFound", f"{sub} does not exist", {"X-Repo-Commit": repo.commit}
+            )
             return
         self._json(out)
 
@@ -394,25 +419,33 @@ class _Handler(BaseHTTPRequestHandler):
             return
         f = repo.files.get(path)
         if f is None:
-            self._error(404, "EntryNotFound", f"{path} does not exist", {"X-Repo-Commit": repo.commit})
+            self._error(
+                404, "EntryNotFound", f"{path} does not exist", {"X-Repo-Commit": repo.commit}
+            )
             return
         common = {"X-Repo-Commit": repo.commit, "Accept-Ranges": "bytes"}
         if f.lfs:
             location = f"http://127.0.0.1:{self.hub.cdn_port}/repos/{repo.repo_id}/{f.sha256}?path={quote(path)}"
-            self._send(302, b"", {
-                **common,
-                "Location": location,
-                "ETag": f'"{f.blob_id}"',
-                "X-Linked-Etag": f'"{f.sha256}"',
-                "X-Linked-Size": str(f.size),
-            })
+            self._send(
+                302,
+                b"",
+                {
+                    **common,
+                    "Location": location,
+                    "ETag": f'"{f.blob_id}"',
+                    "X-Linked-Etag": f'"{f.sha256}"',
+                    "X-Linked-Size": str(f.size),
+                },
+            )
             return
         self._body(f, {**common, "ETag": f'"{f.blob_id}"'})
 
     def _cdn(self, path: str) -> None:
         m = re.match(r"^/repos/([^/]+/[^/]+)/([0-9a-f]{64})$", path)
         repo = self.hub.repos.get(m.group(1)) if m else None
-        f = next((f for f in (repo.files.values() if repo else ()) if m and f.sha256 == m.group(2)), None)
+        f = next(
+            (f for f in (repo.files.values() if repo else ()) if m and f.sha256 == m.group(2)), None
+        )
         if f is None:
             self._send(404, b"NoSuchKey", content_type="text/plain")
             return
@@ -460,7 +493,10 @@ class _Handler(BaseHTTPRequestHandler):
         corrupt = f.path in faults.corrupt
         sock: socket.socket = self.connection
         if (
-            f.disk is not None and drop is None and stall is None and not corrupt
+            f.disk is not None
+            and drop is None
+            and stall is None
+            and not corrupt
             and not faults.throttle
         ):
             with open(f.disk, "rb") as fh:
@@ -486,18 +522,14 @@ class _Handler(BaseHTTPRequestHandler):
             sent += n
             if drop is not None and sent >= drop:
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 return
             if stall is not None and sent >= stall:
                 faults.release.wait(60)
                 self.close_connection = True
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 return
             if faults.throttle:
                 due = began + sent / faults.throttle
@@ -520,16 +552,16 @@ def main() -> None:
     repos: dict[str, HubRepo] = {}
     for spec in args.file:
         repo_id, name, disk = spec.split(":", 2)
-        repos.setdefault(repo_id, HubRepo(repo_id, commit=hashlib.sha1(repo_id.encode()).hexdigest()))
+        repos.setdefault(
+            repo_id, HubRepo(repo_id, commit=hashlib.sha1(repo_id.encode()).hexdigest())
+        )
         repos[repo_id].files[name] = HubFile(name, disk=Path(disk))
     with HubServer(list(repos.values())) as server:
         if args.ready_file:
             Path(args.ready_file).write_text(server.url)
         print(server.url, flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
     os._exit(0)
 
 

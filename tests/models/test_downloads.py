@@ -286,7 +286,9 @@ def test_unsafe_file_names_are_rejected(
 
 
 def test_not_enough_space_is_refused_before_starting(
-    hub: HubService, make_manager: MakeManager, small_fs: Callable[[str], Path],
+    hub: HubService,
+    make_manager: MakeManager,
+    small_fs: Callable[[str], Path],
     hub_server: HubServer,
 ) -> None:
     small = ModelStore(small_fs("2m"))
@@ -300,7 +302,9 @@ def test_not_enough_space_is_refused_before_starting(
 
 
 def test_full_disk_mid_transfer_leaves_nothing_corrupt(
-    hub: HubService, make_manager: MakeManager, small_fs: Callable[[str], Path],
+    hub: HubService,
+    make_manager: MakeManager,
+    small_fs: Callable[[str], Path],
     hub_server: HubServer,
 ) -> None:
     root = small_fs("5m")
@@ -344,9 +348,7 @@ def test_full_disk_mid_transfer_leaves_nothing_corrupt(
     assert final.read_bytes() == BIG
 
 
-def test_killed_pull_process_resumes_from_the_partial(
-    hub_env: HubServer, tmp_path: Path
-) -> None:
+def test_killed_pull_process_resumes_from_the_partial(hub_env: HubServer, tmp_path: Path) -> None:
     """SIGKILL a real ``paitui models pull``; the next run continues with a 206."""
     env = {**os.environ, "PAITUI_STATE_DIR": str(tmp_path / "state"), "HF_TOKEN": TOKEN}
     store = ModelStore(tmp_path / "state" / "models")
@@ -355,8 +357,7 @@ def test_killed_pull_process_resumes_from_the_partial(
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_until(
-            lambda: int(str((_meta(store, "acme/big", "big.gguf") or {}).get("bytes_done", 0)))
-            > 0,
+            lambda: int(str((_meta(store, "acme/big", "big.gguf") or {}).get("bytes_done", 0))) > 0,
             timeout=20,
             what="a checkpoint of the partial",
         )
@@ -399,13 +400,13 @@ def test_token_never_in_logs_or_messages(
         bad.repo_info("acme/gated", revision="nope")
     texts = [caplog.text, repr(hub.config), str(caught.value), *(repr(d) for d in seen)]
     assert all(TOKEN not in t for t in texts)
-    assert any("Authorization" in str(r.headers) or "authorization" in r.headers
-               for r in hub_server.requests)  # it was sent, just never shown
+    assert any(
+        "Authorization" in str(r.headers) or "authorization" in r.headers
+        for r in hub_server.requests
+    )  # it was sent, just never shown
 
 
-def test_store_remove(
-    hub: HubService, store: ModelStore, make_manager: MakeManager
-) -> None:
+def test_store_remove(hub: HubService, store: ModelStore, make_manager: MakeManager) -> None:
     commit, files = _files(hub, "acme/tiny-gguf")
     manager = make_manager()
     manager.enqueue("acme/tiny-gguf", commit, files)

@@ -128,7 +128,12 @@ def test_huggingface_hub_downloads_from_the_server(hub_server: HubServer, tmp_pa
     assert (Path(snap) / "unet" / "diffusion_pytorch_model.safetensors").stat().st_size == 50_000
     api = HfApi(endpoint=hub_server.url, token=False)
     tree = {e.path for e in api.list_repo_tree("acme/tiny-sd", recursive=True)}
-    assert tree == {"model_index.json", "unet", "unet/diffusion_pytorch_model.safetensors", "v1.ckpt"}
+    assert tree == {
+        "model_index.json",
+        "unet",
+        "unet/diffusion_pytorch_model.safetensors",
+        "v1.ckpt",
+    }
     from huggingface_hub.errors import (
         GatedRepoError,
         RemoteEntryNotFoundError,
@@ -137,14 +142,21 @@ def test_huggingface_hub_downloads_from_the_server(hub_server: HubServer, tmp_pa
     )
 
     with pytest.raises(RemoteEntryNotFoundError):
-        hf_hub_download("acme/tiny-gguf", "nope.gguf", cache_dir=tmp_path / "c", endpoint=hub_server.url)
+        hf_hub_download(
+            "acme/tiny-gguf", "nope.gguf", cache_dir=tmp_path / "c", endpoint=hub_server.url
+        )
     with pytest.raises(RevisionNotFoundError):
         hf_hub_download(
-            "acme/tiny-gguf", "README.md", revision="v9", cache_dir=tmp_path / "c",
+            "acme/tiny-gguf",
+            "README.md",
+            revision="v9",
+            cache_dir=tmp_path / "c",
             endpoint=hub_server.url,
         )
     with pytest.raises(GatedRepoError):
-        hf_hub_download("acme/gated", "config.json", cache_dir=tmp_path / "c", endpoint=hub_server.url)
+        hf_hub_download(
+            "acme/gated", "config.json", cache_dir=tmp_path / "c", endpoint=hub_server.url
+        )
     with pytest.raises(RepositoryNotFoundError):
         hf_hub_download("acme/absent", "x", cache_dir=tmp_path / "c", endpoint=hub_server.url)
 
