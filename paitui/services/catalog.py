@@ -7,13 +7,15 @@ once as data and once as a node tree, so a pydantic error location maps back to 
 
 from __future__ import annotations
 
+import difflib
+import functools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from paitui.domain.catalog import App, Catalog, CatalogIssue
 from paitui.resources import bundled
@@ -106,13 +108,35 @@ def _data_loc(data: Any, loc: Loc, kind: str) -> Loc:
     return tuple(kept)
 
 
+@functools.cache
+def _known_fields() -> tuple[str, ...]:
+    """Every field name of the catalog schema, for "did you mean" hints."""
+    seen: set[str] = set()
+    todo: list[type[BaseModel]] = [App]
+    while todo:
+        model = todo.pop()
+        for name, info in model.model_fields.items():
+            seen.add(name)
+            todo.extend(_models_in(info.annotation))
+    return tuple(sorted(seen))
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
 def _describe_error(err: Mapping[str, Any]) -> str:
     kind = err.get("type", "")
     msg = str(err.get("msg", "invalid"))
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
-        return "unknown field (check its spelling)"
+        loc = err.get("loc") or ("",)
+        close = difflib.get_close_matches(str(loc[-1]), _known_fields(), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else "check its spelling"
+        return f"unknown field ({hint})"
     if kind == "model_type" or kind == "dict_type":
         msg = "expected a mapping of fields here"
     if msg.startswith("Value error, "):

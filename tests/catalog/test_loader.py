@@ -250,6 +250,14 @@ def test_unknown_key_located_at_the_key(tmp_path: Path) -> None:
         """)
     _, issue = only_issue(path)
     assert where(issue) == (9, 9, "a", "variants.rocm.shm-size")
+    assert issue.message == "unknown field (did you mean 'shm_size'?)"
+
+
+def test_unknown_key_without_a_close_match(tmp_path: Path) -> None:
+    path = tmp_path / "key.yml"
+    path.write_text("apps:\n" + GOOD_APP.format(id="a", name="A") + "    zzzzzz: 1\n")
+    _, issue = only_issue(path)
+    assert where(issue) == (8, 5, "a", "zzzzzz")
     assert issue.message == "unknown field (check its spelling)"
 
 
