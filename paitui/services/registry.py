@@ -15,8 +15,13 @@ from paitui.domain.catalog import Catalog
 from paitui.settings import Settings
 
 if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+
+    from paitui.domain.hardware import HardwareReport
     from paitui.services.downloads import DownloadManager
     from paitui.services.engine import Engine
+    from paitui.services.hardware_udev import HardwareMonitor
     from paitui.services.hub import HubService
     from paitui.services.store import ModelStore
 
@@ -68,3 +73,15 @@ class Services:
         from paitui.services.engine import Engine
 
         return Engine(self.settings)
+
+    def detect_hardware(self, cancel: threading.Event | None = None) -> HardwareReport:
+        """Detect GPUs, host and Docker facts afresh (blocking, quick; run it off the UI thread)."""
+        from paitui.services.hardware import detect_hardware
+
+        return detect_hardware(self.settings, cancel=cancel)
+
+    def hardware_monitor(self, callback: Callable[[str, str], None]) -> HardwareMonitor:
+        """A hot-plug monitor calling ``callback(action, sys_path)``; call ``start()`` on it."""
+        from paitui.services.hardware import HardwareMonitor
+
+        return HardwareMonitor(callback)
