@@ -1,0 +1,248 @@
+"""The Hardware screen: one card per GPU, the accelerator ranking, findings with copyable fixes,
+and host facts. Detection runs in a thread worker; a udev monitor refreshes on hot-plug."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import ItemGrid, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+from textual.worker import get_current_worker
+
+from paitui.domain.hardware import HardwareReport
+from paitui.ui.widgets.gpu_card import GpuCard
+from paitui.ui.widgets.hardware_panels import (
+    FindingList,
+    SectionText,
+    render_accels,
+    render_host,
+)
+
+Detect = Callable[[threading.Event], HardwareReport]
+#: Builds a hot-plug monitor around a callback(action, sys_path); it has start() and stop().
+MonitorFactory = Callable[[Callable[[str, str], None]], Any]
+
+#: Below this width the panels stack and the whole screen scrolls.
+WIDE = 120
+
+
+class HardwareScreen(Screen[None]):
+    """What this box has and what it can run."""
+
+    DEFAULT_CSS = """
+    HardwareScreen #hw-status { height: 1; padding: 0 1; color: $text-muted; }
+    HardwareScreen #hw-body { height: 1fr; }
+    HardwareScreen #hw-summary, HardwareScreen #hw-gpus { height: auto; }
+    HardwareScreen.wide #hw-body { layout: horizontal; overflow-y: hidden; }
+    HardwareScreen.wide #hw-summary { width: 2fr; height: 1fr; overflow-y: auto; }
+    HardwareScreen.wide #hw-gpus { width: 3fr; height: 1fr; overflow-y: auto;
+        border-left: vkey $panel; }
+    HardwareScreen #gpu-cards { padding: 0 1; grid-gutter: 0 1; }
+    HardwareScreen #findings { margin: 0 1; }
+    HardwareScreen .no-gpus { padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "refresh", "Refresh"),
+        Binding("c", "copy_fix", "Copy fix"),
+    ]
+
+    class Detected(Message):
+        """A detection finished."""
+
+        def __init__(self, report: HardwareReport, seconds: float) -> None:
+            super().__init__()
+            self.report = report
+            self.seconds = seconds
+
+    class DetectFailed(Message):
+        """A detection raised; the previous report stays on screen."""
+
+        def __init__(self, error: str) -> None:
+            super().__init__()
+            self.error = error
+
+    class HotPlug(Message):
+        """A DRM device came or went (posted from the monitor's thread)."""
+
+        def __init__(self, action: str, sys_path: str) -> None:
+            super().__init__()
+            self.action = action
+            self.sys_path = sys_path
+
+    def __init__(
+        self,
+        detect: Detect | None = None,
+        monitor_factory: MonitorFactory | None = None,
+        watch_hotplug: bool = True,
+    ) -> None:
+        super().__init__()
+        self._detect = detect
+        self._monitor_factory = monitor_factory
+        self._watch_hotplug = watch_hotplug
+        self._monitor: Any = None
+        self._hotplug_note = ""
+        self.report: HardwareReport | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Detecting hardware…", id="hw-status")
+        with VerticalScroll(id="hw-body"):
+            with Vertical(id="hw-summary"):
+                yield Static("Accelerators", classes="section-title")
+                yield SectionText(id="accels")
+                yield Static("Findings  (c copies the highlighted fix)", classes="section-title")
+                yield FindingList(id="findings")
+                yield Static("Host", classes="section-title")
+                yield SectionText(id="host")
+            with Vertical(id="hw-gpus"):
+                yield Static("GPUs", classes="section-title", id="gpus-title")
+                yield ItemGrid(id="gpu-cards", min_column_width=46)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Hardware"
+        self.set_class(self.size.width >= WIDE, "wide")
+        changed = getattr(self.app, "hardware_changed", None)
+        if changed is not None:
+            changed.subscribe(self, self._show)
+        existing = getattr(self.app, "hardware_report", None)
+        if isinstance(existing, HardwareReport):
+            self._show(existing)
+        else:
+            self.refresh_report()
+        if self._watch_hotplug:
+            self._start_monitor()
+        self.query_one(FindingList).focus()
+
+    def on_unmount(self) -> None:
+        self._stop_monitor()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width >= WIDE, "wide")
+
+    # Detection -------------------------------------------------------------------------
+
+    def _detector(self) -> Detect:
+        if self._detect is not None:
+            return self._detect
+        services = getattr(self.app, "services", None)
+        method = getattr(services, "detect_hardware", None)
+        if method is not None:
+            return lambda cancel: method(cancel=cancel)
+        from paitui.services.hardware import detect_hardware
+
+        settings = getattr(self.app, "settings", None)
+        return lambda cancel: detect_hardware(settings, cancel=cancel)
+
+    @work(thread=True, exclusive=True, group="hardware-detect", exit_on_error=False)
+    def refresh_report(self) -> None:
+        """Detect in a thread; the result comes back as a Detected message."""
+        worker = get_current_worker()
+        started = time.monotonic()
+        try:
+            report = self._detector()(worker.cancelled_event)
+        except Exception as exc:  # DetectionCancelled included: nothing to show then
+            if not worker.is_cancelled:
+                self.post_message(self.DetectFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        if not worker.is_cancelled:
+            self.post_message(self.Detected(report, time.monotonic() - started))
+
+    @on(Detected)
+    def _detected(self, message: Detected) -> None:
+        self._show(message.report)
+        publish = getattr(self.app, "set_hardware_report", None)
+        if publish is not None:
+            publish(message.report)  # other screens follow the new report
+        self._status(f"detected in {message.seconds * 1000:.0f} ms")
+
+    @on(DetectFailed)
+    def _failed(self, message: DetectFailed) -> None:
+        self._status(f"detection failed: {message.error}")
+        self.notify(message.error, title="Hardware detection failed", severity="error")
+
+    def action_refresh(self) -> None:
+        """Detect again."""
+        self._status("detecting…")
+        self.refresh_report()
+
+    # Hot-plug --------------------------------------------------------------------------
+
+    def _start_monitor(self) -> None:
+        factory = self._monitor_factory
+        if factory is None:
+            services = getattr(self.app, "services", None)
+            factory = getattr(services, "hardware_monitor", None)
+        if factory is None:
+            from paitui.services.hardware import HardwareMonitor
+
+            factory = HardwareMonitor
+        def on_event(action: str, path: str) -> None:
+            self.post_message(self.HotPlug(action, path))  # thread-safe
+
+        try:
+            monitor = factory(on_event)
+            monitor.start()
+        except Exception as exc:  # no udev (container), no netlink: refresh by hand still works
+            self._hotplug_note = f"hot-plug not watched ({exc})"
+            return
+        self._monitor = monitor
+        self._hotplug_note = "hot-plug watched"
+
+    def _stop_monitor(self) -> None:
+        monitor, self._monitor = self._monitor, None
+        if monitor is not None:
+            monitor.stop()
+
+    @on(HotPlug)
+    def _hotplug(self, message: HotPlug) -> None:
+        name = message.sys_path.rsplit("/", 1)[-1]
+        self._status(f"{name} {message.action}: detecting…")
+        self.refresh_report()
+
+    # Rendering -------------------------------------------------------------------------
+
+    def _status(self, note: str) -> None:
+        parts = []
+        if self.report is not None:
+            count = len(self.report.gpus)
+            parts.append(f"{count} GPU{'s' if count != 1 else ''} via {self.report.source}")
+        parts.append(note)
+        if self._hotplug_note:
+            parts.append(self._hotplug_note)
+        parts.append("r refreshes")
+        self.query_one("#hw-status", Static).update(" · ".join(parts))
+
+    def _show(self, report: HardwareReport) -> None:
+        if report is self.report:
+            return
+        self.report = report
+        self.query_one("#accels", SectionText).update(render_accels(report))
+        self.query_one("#host", SectionText).update(render_host(report))
+        self.query_one(FindingList).show(report.findings)
+        grid = self.query_one("#gpu-cards", ItemGrid)
+        grid.remove_children()
+        cards = [GpuCard(g, report.kfd_present, report.kfd_access) for g in report.gpus]
+        if cards:
+            grid.mount_all(cards)
+        else:
+            grid.mount(Static("No GPU found.", classes="no-gpus"))
+        self.query_one("#gpus-title", Static).update(f"GPUs ({len(report.gpus)})")
+        self._status("ready")
+
+    def action_copy_fix(self) -> None:
+        """Copy the highlighted finding's fix to the clipboard."""
+        finding = self.query_one(FindingList).selected_finding
+        if finding is None or not finding.fix:
+            self.notify("This finding has no command to copy.", severity="warning")
+            return
+        self.app.copy_to_clipboard(finding.fix)
+        self.notify(finding.fix, title="Fix copied")
