@@ -1,0 +1,392 @@
+"""The Models screen: search the hub, pick files, watch the download queue, manage the library.
+
+Hub calls, enqueueing and deletes run in thread workers and report back as messages. The
+download manager lives in ``Services``, so downloads go on while other screens are shown; its
+progress reaches this screen as ``DownloadsChanged`` messages that coalesce when they flood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Select
+
+from paitui.domain.models import (
+    Download,
+    DownloadState,
+    InstalledModel,
+    ModelSearchResult,
+    RepoFile,
+    RepoInfo,
+    apps_for_file,
+    group_by_repo,
+    human_size,
+    vram_fit,
+)
+from paitui.ui.widgets.confirm_dialog import ConfirmDialog
+from paitui.ui.widgets.download_queue import DownloadQueue, DownloadRow
+
+_FORMATS: list[tuple[str, str]] = [
+    ("any format", ""),
+    ("GGUF", "gguf"),
+    ("diffusers", "diffusers"),
+    ("safetensors", "safetensors"),
+]
+_SORTS: list[tuple[str, str]] = [("most downloaded", "downloads"), ("most liked", "likes")]
+
+
+@dataclass(frozen=True)
+class LibraryRow:
+    """One installed file with the apps that can use it."""
+
+    model: InstalledModel
+    apps: tuple[str, ...]
+
+
+class ModelsScreen(Screen[None]):
+    """Search the Hugging Face Hub, download model files, and see what is installed."""
+
+    DEFAULT_CSS = """
+    ModelsScreen #models-search-bar { height: 1; }
+    ModelsScreen #query { width: 1fr; border: none; height: 1; padding: 0 1; background: $surface; }
+    ModelsScreen #query:focus { background: $boost; }
+    ModelsScreen Select { width: 22; height: 1; }
+    ModelsScreen Select > SelectCurrent { border: none; height: 1; padding: 0 1; }
+    ModelsScreen #models-browse { height: 1fr; }
+    ModelsScreen #results { width: 1fr; }
+    ModelsScreen #files-pane { width: 1fr; border-left: vkey $panel; }
+    ModelsScreen #files { height: 1fr; }
+    ModelsScreen #models-bottom { height: auto; max-height: 16; border-top: hkey $panel; }
+    ModelsScreen #library-pane { width: 1fr; border-left: vkey $panel; }
+    ModelsScreen #queue-pane { width: 1fr; }
+    ModelsScreen #library { height: auto; max-height: 12; }
+    ModelsScreen .pane-title { text-style: bold; color: $primary; padding: 0 1; }
+    ModelsScreen #status { color: $text-muted; padding: 0 1; height: 1; }
+    ModelsScreen #status.-error { color: $error; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_search", "Search", key_display="/"),
+        Binding("f", "focus_files", "Files", show=False),
+        Binding("l", "focus_library", "Library"),
+        Binding("delete,d", "delete_selected", "Delete", show=False),
+    ]
+
+    # --- messages from workers and the download manager ---
+
+    class SearchDone(Message):
+        """Search results arrived (or the search failed)."""
+
+        def __init__(self, results: list[ModelSearchResult], error: str | None = None) -> None:
+            super().__init__()
+            self.results = results
+            self.error = error
+
+    class FilesLoaded(Message):
+        """A repo's file list arrived (or could not be read)."""
+
+        def __init__(self, repo_id: str, info: RepoInfo | None, error: str | None = None) -> None:
+            super().__init__()
+            self.repo_id = repo_id
+            self.info = info
+            self.error = error
+
+    class DownloadsChanged(Message):
+        """The download queue changed; a newer one replaces an older one still waiting."""
+
+        def __init__(self, downloads: Sequence[Download]) -> None:
+            super().__init__()
+            self.downloads = tuple(downloads)
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ModelsScreen.DownloadsChanged)
+
+    class LibraryLoaded(Message):
+        """The installed files, with which apps can use them."""
+
+        def __init__(self, rows: list[LibraryRow], total: int) -> None:
+            super().__init__()
+            self.rows = rows
+            self.total = total
+
+    class Notice(Message):
+        """Something to tell the user in the status line (errors in red)."""
+
+        def __init__(self, text: str, error: bool = False) -> None:
+            super().__init__()
+            self.text = text
+            self.error = error
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._results: list[ModelSearchResult] = []
+        self._info: RepoInfo | None = None
+        self._library: list[LibraryRow] = []
+        self._listener: Any = None
+        self._seen_done: set[str] = set()
+
+    # --- layout ---
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="models-search-bar"):
+            yield Input(placeholder="search the Hugging Face Hub (/) and press Enter", id="query")
+            yield Select(_FORMATS, value="", allow_blank=False, id="format")
+            yield Select(_SORTS, value="downloads", allow_blank=False, id="sort")
+        yield Label("", id="status")
+        with Horizontal(id="models-browse"):
+            yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="files-pane"):
+                yield Label("Files", classes="pane-title", id="files-title")
+                yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="models-bottom"):
+            with Vertical(id="queue-pane"):
+                yield Label("Downloads", classes="pane-title")
+                yield DownloadQueue(id="queue")
+            with Vertical(id="library-pane"):
+                yield Label("Library", classes="pane-title", id="library-title")
+                yield DataTable(id="library", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Models"
+        self.query_one("#results", DataTable).add_columns("Repo", "Downloads", "Likes", "Size")
+        self.query_one("#files", DataTable).add_columns("File", "Size", "VRAM", "")
+        self.query_one("#library", DataTable).add_columns("Model file", "Size", "Apps")
+        manager = self._services().downloads
+        self._listener = self._on_download
+        manager.add_listener(self._listener)
+        self.query_one(DownloadQueue).update_downloads(manager.snapshot())
+        self.load_library()
+        self.query_one("#query", Input).focus()
+
+    def on_unmount(self) -> None:
+        if self._listener is not None:
+            self._services().downloads.remove_listener(self._listener)
+
+    def _services(self) -> Any:
+        return getattr(self.app, "services")  # noqa: B009 - PaituiApp or a test app
+
+    def _vram(self) -> int | None:
+        report = getattr(self.app, "hardware_report", None)
+        return report.max_vram() if report is not None else None
+
+    def _status(self, text: str, error: bool = False) -> None:
+        status = self.query_one("#status", Label)
+        status.update(text)
+        status.set_class(error, "-error")
+
+    # --- search ---
+
+    @on(Input.Submitted, "#query")
+    def _search_submitted(self) -> None:
+        self.run_search()
+
+    @on(Select.Changed)
+    def _filters_changed(self) -> None:
+        if self.query_one("#query", Input).value.strip():
+            self.run_search()
+
+    def run_search(self) -> None:
+        """Search with the current text, format filter and sort."""
+        query = self.query_one("#query", Input).value.strip()
+        fmt = self.query_one("#format", Select).value
+        sort = self.query_one("#sort", Select).value
+        self._status(f"searching for {query!r}…")
+        self._search(query, [fmt] if isinstance(fmt, str) and fmt else [], str(sort))
+
+    @work(thread=True, exclusive=True, group="models-search", exit_on_error=False)
+    def _search(self, query: str, formats: list[str], sort: str) -> None:
+        from paitui.services.hub import HubError
+
+        try:
+            results = self._services().hub.search(query, formats=formats, sort=sort)
+        except HubError as exc:
+            self.post_message(self.SearchDone([], str(exc)))
+            return
+        self.post_message(self.SearchDone(results))
+
+    def on_models_screen_search_done(self, message: SearchDone) -> None:
+        table = self.query_one("#results", DataTable)
+        table.clear()
+        self._results = message.results
+        if message.error:
+            self._status(message.error, error=True)
+            return
+        for r in message.results:
+            name = f"{r.repo_id} (gated)" if r.gated else r.repo_id
+            cells = (name, f"{r.downloads:,}", f"{r.likes:,}", human_size(r.size))
+            table.add_row(*cells, key=r.repo_id)
+        self._status(f"{len(message.results)} repos" if message.results else "no repos found")
+        if message.results:
+            table.focus()
+
+    # --- files of a repo ---
+
+    @on(DataTable.RowSelected, "#results")
+    def _repo_selected(self, event: DataTable.RowSelected) -> None:
+        if 0 <= event.cursor_row < len(self._results):
+            repo_id = self._results[event.cursor_row].repo_id
+            self.query_one("#files-title", Label).update(f"Files of {repo_id} (loading…)")
+            self._load_files(repo_id)
+
+    @work(thread=True, exclusive=True, group="models-files", exit_on_error=False)
+    def _load_files(self, repo_id: str) -> None:
+        from paitui.services.hub import HubError
+
+        try:
+            info = self._services().hub.repo_info(repo_id)
+        except HubError as exc:
+            self.post_message(self.FilesLoaded(repo_id, None, str(exc)))
+            return
+        self.post_message(self.FilesLoaded(repo_id, info))
+
+    def on_models_screen_files_loaded(self, message: FilesLoaded) -> None:
+        title = self.query_one("#files-title", Label)
+        table = self.query_one("#files", DataTable)
+        table.clear()
+        if message.info is None:
+            title.update(f"Files of {message.repo_id}")
+            self._status(message.error or "cannot read the repo", error=True)
+            self._info = None
+            return
+        self._info = message.info
+        vram = self._vram()
+        installed = {(m.model.repo_id, m.model.path) for m in self._library}
+        for f in self._sorted_files(message.info.files):
+            fit = vram_fit(f.size, vram) if f.path.endswith(".gguf") else None
+            mark = "installed" if (message.info.repo_id, f.path) in installed else ""
+            table.add_row(f.path, human_size(f.size), fit or "", mark, key=f.path)
+        total = human_size(message.info.total_size)
+        title.update(f"Files of {message.info.repo_id} ({total}) — Enter downloads")
+        table.focus()
+
+    @staticmethod
+    def _sorted_files(files: Sequence[RepoFile]) -> list[RepoFile]:
+        # Model files first, biggest first: the choice people make is among the weights.
+        def key(f: RepoFile) -> tuple[int, int, str]:
+            return (0 if f.lfs else 1, -(f.size or 0), f.path)
+
+        return sorted(files, key=key)
+
+    @on(DataTable.RowSelected, "#files")
+    def _file_selected(self, event: DataTable.RowSelected) -> None:
+        if self._info is None or event.row_key.value is None:
+            return
+        f = self._info.file(str(event.row_key.value))
+        if f is not None:
+            self._enqueue(self._info.repo_id, self._info.commit, [f])
+
+    @work(thread=True, group="models-enqueue", exit_on_error=False)
+    def _enqueue(self, repo_id: str, commit: str, files: list[RepoFile]) -> None:
+        from paitui.domain.models import UnsafePathError
+        from paitui.services.downloads import DownloadError
+
+        try:
+            self._services().downloads.enqueue(repo_id, commit, files)
+        except (DownloadError, UnsafePathError) as exc:
+            self.post_message(self.Notice(str(exc), error=True))
+            return
+        size = human_size(sum(f.size or 0 for f in files))
+        self.post_message(self.Notice(f"queued {', '.join(f.path for f in files)} ({size})"))
+
+    def on_models_screen_notice(self, message: Notice) -> None:
+        self._status(message.text, message.error)
+        if message.error:
+            self.notify(message.text, severity="error", timeout=8)
+
+    # --- the queue ---
+
+    def _on_download(self, _download: Download) -> None:
+        """Called from download threads: hand a snapshot of the queue to the event loop."""
+        self.post_message(self.DownloadsChanged(self._services().downloads.snapshot()))
+
+    def on_models_screen_downloads_changed(self, message: DownloadsChanged) -> None:
+        self.query_one(DownloadQueue).update_downloads(message.downloads)
+        done = {d.id for d in message.downloads if d.state == DownloadState.DONE}
+        if done - self._seen_done:
+            self._seen_done |= done
+            self.load_library()
+
+    @on(DownloadRow.Requested)
+    def _queue_action(self, event: DownloadRow.Requested) -> None:
+        manager = self._services().downloads
+        # pause/cancel/resume return at once (they only signal the download thread).
+        if event.action == "pause":
+            manager.pause(event.download_id)
+        elif event.action == "resume":
+            manager.resume(event.download_id)
+        elif event.action == "cancel":
+            manager.cancel(event.download_id)
+
+    # --- the library ---
+
+    @work(thread=True, exclusive=True, group="models-library", exit_on_error=False)
+    def load_library(self) -> None:
+        """Read the store's index (and the catalog for the apps column)."""
+        services = self._services()
+        installed = services.model_store.installed()
+        catalog = getattr(self.app, "catalog", None) or services.catalog
+        rows: list[LibraryRow] = []
+        for usage in group_by_repo(installed):
+            paths = [m.path for m in usage.files]
+            rows.extend(LibraryRow(m, apps_for_file(catalog, m.path, paths)) for m in usage.files)
+        self.post_message(self.LibraryLoaded(rows, sum(m.size for m in installed)))
+
+    def on_models_screen_library_loaded(self, message: LibraryLoaded) -> None:
+        self._library = message.rows
+        table = self.query_one("#library", DataTable)
+        table.clear()
+        for row in message.rows:
+            m = row.model
+            table.add_row(
+                f"{m.repo_id}/{m.path}",
+                human_size(m.size),
+                ", ".join(row.apps) or "-",
+                key=f"{m.repo_id}/{m.path}",
+            )
+        self.query_one("#library-title", Label).update(
+            f"Library: {len(message.rows)} files, {human_size(message.total)} — d deletes"
+        )
+
+    def action_delete_selected(self) -> None:
+        """Delete the library entry under the cursor, after a confirmation."""
+        table = self.query_one("#library", DataTable)
+        if not table.has_focus or not self._library:
+            return
+        row = self._library[min(table.cursor_row, len(self._library) - 1)]
+        m = row.model
+        question = f"Delete {m.repo_id}/{m.path} ({human_size(m.size)}) from the store?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(m.repo_id, m.path)
+
+        self.app.push_screen(ConfirmDialog(question), answered)
+
+    @work(thread=True, group="models-delete", exit_on_error=False)
+    def _delete(self, repo_id: str, path: str) -> None:
+        gone = self._services().model_store.remove(repo_id, path)
+        self.post_message(self.Notice(f"deleted {repo_id}/{path}" if gone else "nothing deleted"))
+        self.app.call_from_thread(self.load_library)
+
+    # --- focus actions ---
+
+    def action_focus_search(self) -> None:
+        """Move to the search box."""
+        self.query_one("#query", Input).focus()
+
+    def action_focus_files(self) -> None:
+        """Move to the file list."""
+        self.query_one("#files", DataTable).focus()
+
+    def action_focus_library(self) -> None:
+        """Move to the library."""
+        self.query_one("#library", DataTable).focus()

@@ -1,0 +1,141 @@
+"""Pilot tests of the Models screen against the local Hub server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, Input, Label
+
+from paitui.domain.models import DownloadState
+from paitui.services.registry import Services
+from paitui.settings import load_settings
+from paitui.ui.screens.models import ModelsScreen
+from paitui.ui.widgets.confirm_dialog import ConfirmDialog
+from paitui.ui.widgets.download_queue import DownloadQueue, DownloadRow
+from tests.models.conftest import GGUF_Q4
+from tests.models.hub_server import HubServer
+
+
+class ModelsTestApp(App[None]):
+    """The smallest app that hosts the screen: services, settings, no hardware report."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.settings = services.settings
+        self.hardware_report = None
+
+    def compose(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.push_screen(ModelsScreen())
+
+
+async def _until(pilot: object, check: object, timeout: float = 15.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+
+
+async def test_search_pick_download_library_delete(hub_env: HubServer, tmp_path: Path) -> None:
+    services = Services(load_settings())
+    app = ModelsTestApp(services)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        query = screen.query_one("#query", Input)
+        assert query.has_focus
+        await pilot.press(*"tiny", "enter")
+        results = screen.query_one("#results", DataTable)
+        await _until(pilot, lambda: results.row_count == 2, what="search results")
+        assert str(results.get_row_at(0)[0]) == "acme/tiny-gguf"
+        assert results.has_focus
+        await pilot.press("enter")  # open the first repo
+        files = screen.query_one("#files", DataTable)
+        await _until(pilot, lambda: files.row_count == 3, what="the file list")
+        rows = [files.get_row_at(i) for i in range(files.row_count)]
+        # weights first, biggest first; no hardware report: VRAM fit unknown
+        assert [str(r[0]) for r in rows] == ["tiny.Q8_0.gguf", "tiny.Q4_K_M.gguf", "README.md"]
+        assert str(rows[1][1]) == "2.0 MB"
+        assert files.has_focus
+        hub_env.faults.throttle = 4_000_000
+        await pilot.press("down", "enter")  # download the Q4 quantization
+        queue = screen.query_one(DownloadQueue)
+        await _until(pilot, lambda: len(queue.rows()) == 1, what="a queue row")
+        manager = services.downloads
+        await _until(
+            pilot,
+            lambda: any(
+                d.state == DownloadState.RUNNING and d.bytes_done > 0 for d in manager.snapshot()
+            ),
+            what="progress",
+        )
+        await _until(
+            pilot,
+            lambda: queue.rows()[0].download.bytes_done > 0,
+            what="the row to show progress",
+        )
+        await _until(
+            pilot, lambda: queue.rows()[0].download.state == DownloadState.DONE, what="done"
+        )
+        info = str(queue.rows()[0].query_one(".dl-info", Label).render())
+        assert "verified" in info
+        library = screen.query_one("#library", DataTable)
+        await _until(pilot, lambda: library.row_count == 1, what="the library")
+        cells = [str(c) for c in library.get_row_at(0)]
+        assert cells[0] == "acme/tiny-gguf/tiny.Q4_K_M.gguf"
+        assert any("llama" in a for a in cells[2].split(", "))
+        target = services.model_store.path_for("acme/tiny-gguf", "tiny.Q4_K_M.gguf")
+        assert target.read_bytes() == GGUF_Q4
+        # delete with confirmation: "n" keeps it, "y" deletes
+        await pilot.press("l", "d")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("n")
+        await _until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="dialog closed")
+        assert target.exists()
+        await pilot.press("d")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await _until(pilot, lambda: library.row_count == 0, what="the library to empty")
+        assert not target.exists()
+        services.downloads.shutdown()
+
+
+async def test_queue_pause_resume_and_errors(hub_env: HubServer, tmp_path: Path) -> None:
+    services = Services(load_settings())
+    app = ModelsTestApp(services)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        await pilot.press(*"acme/big", "enter")
+        results = screen.query_one("#results", DataTable)
+        await _until(pilot, lambda: results.row_count == 1, what="search results")
+        await pilot.press("enter")
+        files = screen.query_one("#files", DataTable)
+        await _until(pilot, lambda: files.row_count == 1, what="files")
+        hub_env.faults.throttle = 1_000_000
+        await pilot.press("enter")
+        queue = screen.query_one(DownloadQueue)
+        await _until(pilot, lambda: len(queue.rows()) == 1, what="a queue row")
+        row = queue.rows()[0]
+        await _until(pilot, lambda: row.download.bytes_done > 0, what="progress")
+        row.focus()
+        await pilot.press("p")
+        await _until(pilot, lambda: row.download.state == DownloadState.PAUSED, what="paused")
+        hub_env.faults.throttle = 0
+        manager = services.downloads
+        await _until(pilot, lambda: manager.wait(timeout=0), what="the thread to stop")
+        await pilot.press("p")
+        await _until(pilot, lambda: row.download.state == DownloadState.DONE, what="done")
+        assert row.download.resumed_from > 0
+        # a repo that does not exist: a readable error in the status line
+        screen._load_files("acme/absent")
+        status = screen.query_one("#status", Label)
+        await _until(pilot, lambda: "not found" in str(status.render()), what="the error")
+        assert status.has_class("-error")
+        services.downloads.shutdown()
