@@ -13,7 +13,7 @@ from paitui.services.registry import Services
 from paitui.settings import load_settings
 from paitui.ui.screens.models import ModelsScreen
 from paitui.ui.widgets.confirm_dialog import ConfirmDialog
-from paitui.ui.widgets.download_queue import DownloadQueue, DownloadRow
+from paitui.ui.widgets.download_queue import DownloadQueue
 from tests.models.conftest import GGUF_Q4
 from tests.models.hub_server import HubServer
 
