@@ -32,11 +32,17 @@ def theme_from_toml(path: Path) -> Theme:
     variables = doc.get("variables", {})
     if not isinstance(variables, dict):
         raise ValueError(f"{path}: 'variables' must be a table")
-    colours = {key: str(doc[key]) for key in _COLOURS if key in doc}
+    def colour(key: str) -> str | None:
+        return str(doc[key]) if key in doc else None
+
     try:
         return Theme(
-            name=str(name), dark=bool(doc.get("dark", True)),
-            variables={str(k): str(v) for k, v in variables.items()}, **colours,
+            name=str(name), primary=str(doc["primary"]), secondary=colour("secondary"),
+            warning=colour("warning"), error=colour("error"), success=colour("success"),
+            accent=colour("accent"), foreground=colour("foreground"),
+            background=colour("background"), surface=colour("surface"), panel=colour("panel"),
+            boost=colour("boost"), dark=bool(doc.get("dark", True)),
+            variables={str(k): str(v) for k, v in variables.items()},
         )
     except Exception as exc:  # Textual raises on colours it cannot parse
         raise ValueError(f"{path}: {exc}") from exc

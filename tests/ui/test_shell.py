@@ -102,7 +102,7 @@ async def test_broken_user_catalog_is_shown_and_valid_apps_still_load(tmp_path: 
         assert app.catalog is not None
         assert "alpha-llm" in app.catalog.apps and "gamma" not in app.catalog.apps
         issues = plain(app.screen.query_one("#catalog-issues", Static))
-        assert "extra.yml:21:11" in issues and "kind" in issues
+        assert "extra.yml:20:11" in issues and "kind" in issues
 
 
 async def test_help_lists_keys_and_q_quits(tmp_path: Path) -> None:

@@ -60,7 +60,7 @@ class CatalogScreen(Screen[None]):
         yield Header()
         with Horizontal(id="catalog-body"):
             with Vertical(id="catalog-left"):
-                yield Input(placeholder="type to filter apps (/)", id="filter")
+                yield Input(placeholder="type to filter apps (/)", id="filter", select_on_focus=False)
                 yield DataTable(id="apps", cursor_type="row", zebra_stripes=True)
                 yield Static(id="catalog-issues")
             with VerticalScroll(id="catalog-detail"):

@@ -100,14 +100,14 @@ class HomeScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "Desktop"
         paitui = app_of(self)
-        paitui.catalog_changed.subscribe(self, lambda _c: self._rebuild())
+        paitui.catalog_changed.subscribe(self, lambda _c: self.call_next(self._rebuild))
         paitui.hardware_changed.subscribe(self, self._on_hardware)
         paitui.statuses_changed.subscribe(self, lambda _s: self._update_states())
         self._on_hardware(paitui.hardware_report)
 
     def _on_hardware(self, report: HardwareReport | None) -> None:
         self.query_one("#hw-line", Static).update(hardware_line(report))
-        self._rebuild()
+        self.call_next(self._rebuild)
 
     def on_resize(self, event: events.Resize) -> None:
         columns = max(1, (event.size.width - 2) // TILE_WIDTH)
@@ -116,7 +116,7 @@ class HomeScreen(Screen[None]):
             for grid in self.query(Grid):
                 grid.styles.grid_size_columns = columns
 
-    def _rebuild(self) -> None:
+    async def _rebuild(self) -> None:
         paitui = app_of(self)
         if paitui.catalog is None:
             return
@@ -124,10 +124,10 @@ class HomeScreen(Screen[None]):
         focused = self.focused.data.app_id if isinstance(self.focused, AppTile) else None
         for grid_id, tiles in (("#tiles-fit", fit), ("#tiles-blocked", blocked)):
             grid = self.query_one(grid_id, Grid)
-            grid.remove_children()
-            grid.mount_all(AppTile(t) for t in tiles)
+            await grid.remove_children()
+            await grid.mount_all(AppTile(t) for t in tiles)
         self.query_one("#blocked-title").display = bool(blocked)
-        self.call_after_refresh(self._restore_focus, focused)
+        self._restore_focus(focused)
 
     def _restore_focus(self, app_id: str | None) -> None:
         tiles = list(self.query(AppTile))

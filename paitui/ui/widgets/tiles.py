@@ -76,7 +76,7 @@ class AppTile(Static, can_focus=True):
             self.app_id = app_id
 
     def __init__(self, data: TileData) -> None:
-        super().__init__(id=f"tile-{data.app_id}")
+        super().__init__()
         self.data = data
         self.set_class(data.variant is None, "blocked")
 
