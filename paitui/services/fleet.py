@@ -37,7 +37,7 @@ from paitui.settings import Settings
 CRASH_LOG_LINES = 20
 _ALL_OR_LOOPBACK = {"", "0.0.0.0", "::", "127.0.0.1", "::1"}
 
-Listener = Callable[[AppStatus], None]
+Listener = Callable[[AppStatus], object]
 
 
 class EngineLike(Protocol):
@@ -339,6 +339,10 @@ class Fleet:
         self._apply(st.on_stop_requested(prev, self.clock()))
         await self.engine.stop(container)
 
+    async def start_stopped(self, app_id: str) -> None:
+        """Start an app's stopped (exited or crashed) container again."""
+        await self.engine.start(self._container_of(app_id))
+
     async def restart(self, app_id: str) -> None:
         """Restart an app's container."""
         await self.engine.restart(self._container_of(app_id))
@@ -350,7 +354,7 @@ class Fleet:
 
     # --- stats and logs, only for what is on screen ---------------------------------------------
 
-    def watch_stats(self, container_id: str, on_sample: Callable[[StatsSample], None]) -> None:
+    def watch_stats(self, container_id: str, on_sample: Callable[[StatsSample], object]) -> None:
         """Stream stats of one container into ``on_sample`` until ``unwatch_stats``."""
         if container_id in self._stats:
             self._stats[container_id].cancel()

@@ -42,7 +42,7 @@ def _indent(text: str, by: int) -> str:
 def catalog_text(suffix: str, image: str, ready_after: float = 3.0) -> str:
     """A catalog with the stand-ins: slow (503 then 200), never ready, crash, tcp."""
     slow = _script(_CGI + f"(sleep {ready_after:g}; touch /tmp/ready) &\n"
-                   "httpd -f -p 8080 -h /www &\n")
+                   "httpd -f -p 8080 -h /www &\necho 'stand-in listening on 8080'\n")
     never = _script(_CGI + "httpd -f -p 8080 -h /www &\n")
     crash = ("echo starting the server\necho 'loading model /models/missing.gguf'\n"
              "echo 'fatal: model file not found' >&2\nexit 3\n")

@@ -1,0 +1,175 @@
+"""A log view that follows new lines, with search (``/``), pause (``p``) and wrap (``w``).
+
+It keeps the last ``max_lines`` lines itself, so search, wrap and pause can re-render them; the
+screen feeds it with ``add_line``/``add_lines`` and empties it with ``clear``. No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import Input, RichLog, Static
+
+
+class LogView(Vertical, can_focus=True):
+    """Follows a container's output; search highlights and filters, pause holds the view."""
+
+    DEFAULT_CSS = """
+    LogView { height: 1fr; }
+    LogView > #log-status { height: 1; color: $text-muted; background: $surface; padding: 0 1; }
+    LogView > #log-search { height: 1; border: none; padding: 0 1; display: none; }
+    LogView > #log-search.shown { display: block; }
+    LogView > RichLog { height: 1fr; background: $surface; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("w", "toggle_wrap", "Wrap"),
+        Binding("escape", "clear_search", "Clear search", show=False),
+    ]
+
+    paused: reactive[bool] = reactive(False)
+    wrap: reactive[bool] = reactive(False)
+    search: reactive[str] = reactive("")
+
+    def __init__(self, max_lines: int = 2000, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines: deque[str] = deque(maxlen=max_lines)
+        self.log_title = ""
+        self._held = 0  # lines that arrived while paused
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="log-status")
+        yield Input(placeholder="search the log (Enter keeps it, Esc clears)", id="log-search")
+        yield RichLog(max_lines=self.lines.maxlen, wrap=False, markup=False, highlight=False,
+                      auto_scroll=True, id="log-text")
+
+    def on_mount(self) -> None:
+        self._update_status()
+
+    @property
+    def _log(self) -> RichLog:
+        return self.query_one("#log-text", RichLog)
+
+    # --- feeding -----------------------------------------------------------------------------
+
+    def set_title(self, title: str) -> None:
+        """What the log belongs to (shown in the status line)."""
+        self.log_title = title
+        self._update_status()
+
+    def clear(self) -> None:
+        """Forget every line (another app was selected)."""
+        self.lines.clear()
+        self._held = 0
+        self._log.clear()
+        self._update_status()
+
+    def add_line(self, line: str) -> None:
+        """Append one line; shown at once unless paused or filtered out."""
+        self.lines.append(line)
+        if self.paused:
+            self._held += 1
+            self._update_status()
+            return
+        if self._matches(line):
+            self._log.write(self._render_line(line))
+
+    def add_lines(self, lines: Iterable[str]) -> None:
+        """Append several lines."""
+        for line in lines:
+            self.add_line(line)
+
+    def visible_lines(self) -> list[str]:
+        """The lines the view shows now (after the search filter)."""
+        return [line for line in self.lines if self._matches(line)]
+
+    # --- rendering -------------------------------------------------------------------------
+
+    def _matches(self, line: str) -> bool:
+        return not self.search or self.search.lower() in line.lower()
+
+    def _render_line(self, line: str) -> Text:
+        text = Text(line)
+        if self.search:
+            text.highlight_words([self.search], style="reverse", case_sensitive=False)
+        return text
+
+    def _rerender(self) -> None:
+        log = self._log
+        log.clear()
+        for line in self.visible_lines():
+            log.write(self._render_line(line))
+        self._held = 0
+        self._update_status()
+
+    def _update_status(self) -> None:
+        if not self.is_mounted:
+            return
+        parts = [self.log_title or "logs"]
+        if self.paused:
+            parts.append(f"PAUSED ({self._held} new)" if self._held else "PAUSED")
+        else:
+            parts.append("following")
+        if self.search:
+            parts.append(f"search: {self.search!r} ({len(self.visible_lines())} lines)")
+        if self.wrap:
+            parts.append("wrap")
+        self.query_one("#log-status", Static).update(Text(" · ".join(parts)))
+
+    def watch_paused(self, paused: bool) -> None:
+        if self.is_mounted:
+            if not paused:
+                self._rerender()
+            self._update_status()
+
+    def watch_wrap(self, wrap: bool) -> None:
+        if self.is_mounted:
+            self._log.wrap = wrap
+            self._rerender()
+
+    def watch_search(self, _search: str) -> None:
+        if self.is_mounted:
+            self._rerender()
+
+    # --- keys ---------------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        """Open the search box."""
+        box = self.query_one("#log-search", Input)
+        box.add_class("shown")
+        box.value = self.search
+        box.focus()
+
+    def action_clear_search(self) -> None:
+        """Close the search box and show every line again."""
+        box = self.query_one("#log-search", Input)
+        box.remove_class("shown")
+        self.search = ""
+        self.focus()
+
+    def action_toggle_pause(self) -> None:
+        """Hold the view (lines still arrive and are kept)."""
+        self.paused = not self.paused
+
+    def action_toggle_wrap(self) -> None:
+        """Wrap long lines or scroll sideways."""
+        self.wrap = not self.wrap
+
+    @on(Input.Changed, "#log-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.search = event.value
+
+    @on(Input.Submitted, "#log-search")
+    def _search_done(self, _event: Input.Submitted) -> None:
+        if not self.search:
+            self.query_one("#log-search", Input).remove_class("shown")
+        self.focus()
