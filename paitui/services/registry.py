@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from paitui.domain.hardware import HardwareReport
     from paitui.services.downloads import DownloadManager
     from paitui.services.engine import Engine
+    from paitui.services.fleet import Fleet
     from paitui.services.hardware_udev import HardwareMonitor
     from paitui.services.hub import HubService
     from paitui.services.store import ModelStore
@@ -73,6 +74,13 @@ class Services:
         from paitui.services.engine import Engine
 
         return Engine(self.settings)
+
+    @cached_property
+    def fleet(self) -> Fleet:
+        """Live status of every managed app (engine events + probes); call ``await start()``."""
+        from paitui.services.fleet import Fleet
+
+        return Fleet(self.engine, self.catalog, self.settings)
 
     def detect_hardware(self, cancel: threading.Event | None = None) -> HardwareReport:
         """Detect GPUs, host and Docker facts afresh (blocking, quick; run it off the UI thread)."""
