@@ -6,6 +6,7 @@ The ``PAITUI_HW_*`` variables documented in ``paitui.services.hardware`` apply h
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -111,7 +112,11 @@ def run(args: argparse.Namespace) -> int:
     from paitui.services.hardware import detect_hardware
 
     services = services_from_args(args)
-    report = detect_hardware(services.settings)
+    try:
+        report = detect_hardware(services.settings)
+    except ValueError as exc:  # a malformed PAITUI_HW_* variable
+        print(f"paitui hw: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print_json(report.to_json())
     else:

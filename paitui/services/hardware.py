@@ -83,12 +83,20 @@ class DetectOptions:
 
 
 def detect_options_from_env(environ: Mapping[str, str] | None = None) -> DetectOptions:
-    """Options from the ``PAITUI_HW_*`` variables (see the module docstring)."""
+    """Options from the ``PAITUI_HW_*`` variables (see the module docstring); ValueError with
+    a readable message for a malformed one."""
     env = os.environ if environ is None else environ
     root = Path(env.get("PAITUI_HW_ROOT") or "/")
     identity_text = env.get("PAITUI_HW_IDENTITY")
     if identity_text:
-        host = HostEnv(root=root, identity=Identity.parse(identity_text), identity_injected=True)
+        try:
+            identity = Identity.parse(identity_text)
+        except ValueError:
+            raise ValueError(
+                f"PAITUI_HW_IDENTITY={identity_text!r}: expected UID:GID,GID,...[:USER], "
+                "e.g. 1000:1000,44,105:alice"
+            ) from None
+        host = HostEnv(root=root, identity=identity, identity_injected=True)
     else:
         host = HostEnv(root=root)
     sys_root = env.get("PAITUI_HW_SYS_ROOT")

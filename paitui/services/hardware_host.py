@@ -271,7 +271,15 @@ def injected_docker(env: HostEnv, spec: str) -> DockerFacts | None:
     ``{"info": {...}, "api_version": "1.41"}`` or ``{"error": "..."}``."""
     if spec == "off":
         return None
-    data = json.loads(Path(spec).read_text(encoding="utf-8"))
+    try:
+        data = json.loads(Path(spec).read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"PAITUI_HW_DOCKER={spec!r}: expected 'off' or a JSON file with "
+            f'{{"info": ...}} or {{"error": ...}} ({exc})'
+        ) from None
     if "error" in data:
         return DockerFacts(reachable=False, error=str(data["error"]), cdi_specs=cdi_specs(env))
     info = data.get("info", {})

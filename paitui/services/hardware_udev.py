@@ -139,6 +139,7 @@ class HardwareMonitor:
         try:
             monitor = pyudev.Monitor.from_netlink(context)
             monitor.filter_by(subsystem="drm")
+            monitor.start()  # here, not in the observer thread, so failures surface to the caller
         except (OSError, ValueError) as exc:
             raise UdevUnavailable(f"udev events cannot be received ({exc})") from exc
 

@@ -176,3 +176,26 @@ def test_json_shape(
     assert f"render {tmp_path}/dev/dri/renderD128  ok" in text
     assert "Ranking: rocm > vulkan > cpu" in text
     assert "[info] udev is unavailable" in text
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "expected"),
+    [
+        ("PAITUI_HW_IDENTITY", "alice", "paitui hw: PAITUI_HW_IDENTITY='alice': expected UID:GID"),
+        ("PAITUI_HW_DOCKER", "/no/such.json", "paitui hw: PAITUI_HW_DOCKER='/no/such.json': "),
+    ],
+)
+def test_malformed_variables_give_one_line_errors(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    var: str,
+    value: str,
+    expected: str,
+) -> None:
+    monkeypatch.setenv("PAITUI_HW_ROOT", str(tmp_path))
+    monkeypatch.setenv("PAITUI_HW_UDEV", "off")
+    monkeypatch.setenv(var, value)
+    assert main(["hw"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(expected) and err.count("\n") == 1
