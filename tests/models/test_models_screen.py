@@ -49,8 +49,10 @@ async def test_search_pick_download_library_delete(hub_env: HubServer, tmp_path:
         screen = app.screen
         assert isinstance(screen, ModelsScreen)
         query = screen.query_one("#query", Input)
-        assert query.has_focus
-        await pilot.press(*"tiny", "enter")
+        assert screen.query_one("#results", DataTable).has_focus
+        await pilot.press(*"tiny")  # typing in the list starts a search
+        assert query.has_focus and query.value == "tiny"
+        await pilot.press("enter")
         results = screen.query_one("#results", DataTable)
         await _until(pilot, lambda: results.row_count == 2, what="search results")
         assert str(results.get_row_at(0)[0]) == "acme/tiny-gguf"
@@ -93,7 +95,7 @@ async def test_search_pick_download_library_delete(hub_env: HubServer, tmp_path:
         target = services.model_store.path_for("acme/tiny-gguf", "tiny.Q4_K_M.gguf")
         assert target.read_bytes() == GGUF_Q4
         # delete with confirmation: "n" keeps it, "y" deletes
-        await pilot.press("l", "d")
+        await pilot.press("ctrl+l", "d")
         await _until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
         await pilot.press("n")
         await _until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="dialog closed")
@@ -112,7 +114,7 @@ async def test_queue_pause_resume_and_errors(hub_env: HubServer, tmp_path: Path)
     async with app.run_test(size=(140, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, ModelsScreen)
-        await pilot.press(*"acme/big", "enter")
+        await pilot.press("slash", *"acme/big", "enter")
         results = screen.query_one("#results", DataTable)
         await _until(pilot, lambda: results.row_count == 1, what="search results")
         await pilot.press("enter")
@@ -138,4 +140,32 @@ async def test_queue_pause_resume_and_errors(hub_env: HubServer, tmp_path: Path)
         status = screen.query_one("#status", Label)
         await _until(pilot, lambda: "not found" in str(status.render()), what="the error")
         assert status.has_class("-error")
+        services.downloads.shutdown()
+
+
+async def test_downloads_go_on_while_another_section_is_shown(
+    hub_env: HubServer, tmp_path: Path
+) -> None:
+    from paitui.ui.app import PaituiApp
+
+    services = Services(load_settings())
+    app = PaituiApp(services)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("4")
+        await _until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="models")
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        info = services.hub.repo_info("acme/big")
+        hub_env.faults.throttle = 2_000_000
+        services.downloads.enqueue(info.repo_id, info.commit, list(info.files))
+        await pilot.press("1")
+        await _until(pilot, lambda: app.current_mode == "home", what="home")
+        manager = services.downloads
+        await _until(pilot, lambda: manager.snapshot()[0].state == DownloadState.DONE, what="done")
+        await pilot.press("4")
+        await _until(pilot, lambda: app.screen is screen, what="back on models")
+        library = screen.query_one("#library", DataTable)
+        await _until(pilot, lambda: library.row_count == 1, what="the library")
+        row = screen.query_one(DownloadQueue).rows()[0]
+        assert row.download.state == DownloadState.DONE
         services.downloads.shutdown()

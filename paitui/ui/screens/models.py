@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -40,6 +40,8 @@ _FORMATS: list[tuple[str, str]] = [
     ("diffusers", "diffusers"),
     ("safetensors", "safetensors"),
 ]
+#: Keys the lists leave to the app and the screen (sections, help, quit, search).
+_RESERVED = set("q?12345/")
 _SORTS: list[tuple[str, str]] = [("most downloaded", "downloads"), ("most liked", "likes")]
 
 
@@ -74,9 +76,9 @@ class ModelsScreen(Screen[None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_search", "Search", key_display="/"),
-        Binding("f", "focus_files", "Files", show=False),
-        Binding("l", "focus_library", "Library"),
-        Binding("delete,d", "delete_selected", "Delete", show=False),
+        Binding("escape", "leave_search", "Results", show=False),
+        Binding("ctrl+l", "focus_library", "Library"),
+        Binding("delete", "delete_selected", "Delete (d)", show=False),
     ]
 
     # --- messages from workers and the download manager ---
@@ -137,7 +139,11 @@ class ModelsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="models-search-bar"):
-            yield Input(placeholder="search the Hugging Face Hub (/) and press Enter", id="query")
+            yield Input(
+                placeholder="search the Hugging Face Hub (/) and press Enter",
+                id="query",
+                select_on_focus=False,
+            )
             yield Select(_FORMATS, value="", allow_blank=False, id="format")
             yield Select(_SORTS, value="downloads", allow_blank=False, id="sort")
         yield Label("", id="status")
@@ -165,7 +171,22 @@ class ModelsScreen(Screen[None]):
         manager.add_listener(self._listener)
         self.query_one(DownloadQueue).update_downloads(manager.snapshot())
         self.load_library()
-        self.query_one("#query", Input).focus()
+        self.query_one("#results", DataTable).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        # In the library "d" deletes; in the lists typing starts a search (as in the Catalog).
+        focused = self.focused
+        char = event.character
+        if focused is None or not char or not char.isprintable() or char.isspace():
+            return
+        if focused.id == "library" and char == "d":
+            self.action_delete_selected()
+            event.stop()
+        elif focused.id in ("results", "files") and char not in _RESERVED:
+            query = self.query_one("#query", Input)
+            query.focus()
+            query.insert_text_at_cursor(char)
+            event.stop()
 
     def on_unmount(self) -> None:
         if self._listener is not None:
@@ -383,9 +404,9 @@ class ModelsScreen(Screen[None]):
         """Move to the search box."""
         self.query_one("#query", Input).focus()
 
-    def action_focus_files(self) -> None:
-        """Move to the file list."""
-        self.query_one("#files", DataTable).focus()
+    def action_leave_search(self) -> None:
+        """Leave the search box for the results (section keys work again there)."""
+        self.query_one("#results", DataTable).focus()
 
     def action_focus_library(self) -> None:
         """Move to the library."""
