@@ -334,6 +334,20 @@ def _overdue(prev: AppStatus, now: float, start_period_s: float) -> bool:
     return now - started > start_period_s
 
 
+def format_uptime(seconds: float | None) -> str:
+    """``42s``, ``3m 05s``, ``2h 07m``, ``3d 4h``; empty when not running."""
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
 def no_health_check(prev: AppStatus, now: float) -> AppStatus:
     """An app without a health check and without ports is ready once it runs."""
     if prev.state != AppState.STARTING:

@@ -122,6 +122,27 @@ class Fleet:
         else:
             self._apply_listing(containers)
 
+    async def snapshot(self) -> list[AppStatus]:
+        """Every managed app's status from one listing and one probe each (for ``paitui ls``)."""
+        now = self.clock()
+        statuses = [st.from_container(info, now) for info in await self.engine.list_managed()]
+
+        async def probed(status: AppStatus) -> AppStatus:
+            target = self.probe_target(status)
+            if not status.probed or target is None:
+                if status.state == AppState.STARTING and self._never_probed(status):
+                    return st.no_health_check(status, now)
+                return status
+            result = await self.prober.probe(target)
+            app = self.app(status.app_id)
+            period = app.health.start_period_s if app is not None and app.health else 600.0
+            return st.on_probe(status, result, period)
+
+        try:
+            return list(await asyncio.gather(*(probed(s) for s in statuses)))
+        finally:
+            await self.prober.aclose()
+
     async def close(self) -> None:
         """Stop following, probing and streaming."""
         self.scheduler.close()
@@ -164,7 +185,10 @@ class Fleet:
         seen = set()
         for info in containers:
             seen.add(info.app_id)
-            self._apply(st.from_container(info, now, self.statuses.get(info.app_id)))
+            status = st.from_container(info, now, self.statuses.get(info.app_id))
+            self._apply(status)
+            if status.state == AppState.CRASHED and not status.last_logs:
+                self._spawn(self._attach_crash_logs(status.app_id, info.id))
         if complete:
             # Containers removed while the engine was away.
             for app_id, status in list(self.statuses.items()):
@@ -308,7 +332,8 @@ class Fleet:
 
         try:
             if pull is None:
-                pull = not await self.engine.image_present(plan.image)
+                local_build = bool(getattr(plan, "local_build", False))
+                pull = not local_build and not await self.engine.image_present(plan.image)
             if pull:
                 progress(PullProgress(image=plan.image, status="pulling"))
                 await self.engine.pull(plan.image, progress, cancel)

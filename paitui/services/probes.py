@@ -97,7 +97,7 @@ def classify_http(check: HealthCheck, status: int, body: str) -> tuple[ProbeOutc
     if _expect_matches(check.ready, status, body, data):
         return ProbeOutcome.READY, f"HTTP {status}"
     if check.loading is not None and _expect_matches(check.loading, status, body, data):
-        return ProbeOutcome.LOADING, f"loading ({said})"
+        return ProbeOutcome.LOADING, said
     if error is not None and _expect_matches(error, status, body, data):
         return ProbeOutcome.ERROR, f"the app reports an error ({said})"
     return ProbeOutcome.UNHEALTHY, said

@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Footer, Header, Sparkline, Static
 
 from paitui.domain.containers import StatsSample
 from paitui.domain.links import AppLinks, app_links, can_open_browser, over_ssh
-from paitui.domain.status import AppState, AppStatus
+from paitui.domain.status import AppState, AppStatus, format_uptime
 from paitui.ui.screens.confirm import ConfirmDialog
 from paitui.ui.widgets.log_view import LogView
 from paitui.ui.widgets.state_badge import badge_text
@@ -41,20 +41,6 @@ COLUMNS = (("App", "app"), ("Variant", "variant"), ("State", "state"), ("Uptime"
 HISTORY = 60
 _STOPPABLE = frozenset({AppState.CREATING, AppState.STARTING, AppState.LOADING, AppState.READY,
                         AppState.UNHEALTHY, AppState.PAUSED})
-
-
-def format_uptime(seconds: float | None) -> str:
-    """``42s``, ``3m 05s``, ``2h 07m``, ``3d 4h``; empty when not running."""
-    if seconds is None:
-        return ""
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
 
 
 def format_bytes(n: float) -> str:

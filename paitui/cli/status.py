@@ -1,0 +1,333 @@
+"""``paitui ls``, ``paitui start``, ``paitui stop`` and ``paitui wait``: running apps for scripts.
+
+``ls`` lists the managed apps with their live state (one probe each) and links; ``start`` plans,
+pulls (with progress) and launches an app and prints its link; ``stop`` stops it; ``wait``
+follows the engine's events and the probes until the app is ready (exit 0), or crashed,
+stopped or out of time (exit 1, with the reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from paitui.domain.containers import PullProgress
+    from paitui.domain.status import AppStatus
+    from paitui.services.fleet import Fleet
+    from paitui.services.registry import Services
+
+
+def register(subparsers: Any) -> None:
+    """Add ``ls``, ``start``, ``stop`` and ``wait``."""
+    from paitui.cli.engine import _add_choices
+
+    ls = subparsers.add_parser(
+        "ls", help="list managed apps with their state and links",
+        description="List the apps paitui manages: state (probed now), uptime, ports and links.")
+    ls.add_argument("--json", action="store_true", help="print JSON for scripts")
+    ls.set_defaults(func=run_ls)
+
+    start = subparsers.add_parser(
+        "start", help="start an app from the catalog",
+        description="Plan, pull (with progress) and start APP; prints its link.")
+    _add_choices(start)
+    start.add_argument("--pull", action="store_true",
+                       help="pull the image even when it is present (update a moving tag)")
+    start.add_argument("--json", action="store_true", help="print the result as JSON")
+    start.set_defaults(func=run_start)
+
+    stop = subparsers.add_parser("stop", help="stop a running app",
+                                 description="Stop APP's container (it can be started again).")
+    stop.add_argument("app", metavar="APP", help="app id (paitui ls lists them)")
+    stop.add_argument("--timeout", type=int, default=10, metavar="SECONDS",
+                      help="seconds to wait for a clean stop before killing (default 10)")
+    stop.set_defaults(func=run_stop)
+
+    wait = subparsers.add_parser(
+        "wait", help="wait until an app is ready",
+        description="Wait until APP answers its health check. Exit 0 when ready; 1 when it "
+                    "crashed, stopped or did not become ready in time.")
+    wait.add_argument("app", metavar="APP", help="app id")
+    wait.add_argument("--ready", action="store_true", default=True,
+                      help="wait for the ready state (the default and only condition)")
+    wait.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                      help="give up after this many seconds (default 600)")
+    wait.add_argument("--quiet", "-q", action="store_true", help="print only failures")
+    wait.set_defaults(func=run_wait)
+
+
+def _error(message: str) -> int:
+    print(f"paitui: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _services(args: argparse.Namespace) -> Services:
+    from paitui.cli.common import services_from_args
+
+    return services_from_args(args)
+
+
+def _uptime(seconds: float | None) -> str:
+    from paitui.domain.status import format_uptime
+
+    return format_uptime(seconds)
+
+
+def _status_json(fleet: Fleet, status: AppStatus) -> dict[str, Any]:
+    from paitui.domain.links import app_links
+
+    links = app_links(fleet.app(status.app_id), status.ports, os.environ, socket.gethostname())
+    return {
+        "app": status.app_id,
+        "variant": status.variant,
+        "state": str(status.state),
+        "detail": status.detail,
+        "exit_code": status.exit_code,
+        "container": status.name,
+        "container_id": status.container_id,
+        "image": status.image,
+        "uptime_s": status.uptime(time.time()),
+        "ports": [{"host_ip": p.host_ip, "host_port": p.host_port,
+                   "container_port": p.container_port, "protocol": p.protocol}
+                  for p in status.ports],
+        "links": [{"label": x.label, "url": x.url, "kind": x.kind} for x in links.links],
+        "ssh_tunnel": links.ssh_tunnel,
+        "warnings": list(links.warnings),
+        "last_logs": list(status.last_logs),
+    }
+
+
+def _fleet(services: Services) -> Fleet:
+    from paitui.services.fleet import Fleet
+
+    return Fleet(services.engine, services.catalog, services.settings)
+
+
+# --- ls ---------------------------------------------------------------------------------------
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    """List managed apps."""
+    from paitui.services.engine_errors import EngineError
+
+    services = _services(args)
+    fleet = _fleet(services)
+
+    async def snapshot() -> list[AppStatus]:
+        try:
+            return await fleet.snapshot()
+        finally:
+            await services.engine.close()
+
+    try:
+        statuses = sorted(asyncio.run(snapshot()), key=lambda s: s.app_id)
+    except EngineError as exc:
+        return _error(str(exc))
+    rows = [_status_json(fleet, s) for s in statuses]
+    if args.json:
+        from paitui.cli.common import print_json
+
+        print_json(rows)
+        return 0
+    if not rows:
+        print("No managed apps. Start one with: paitui start APP")
+        return 0
+    table = [("APP", "STATE", "UPTIME", "PORTS", "LINK")]
+    for row, status in zip(rows, statuses, strict=True):
+        state = row["state"] + (f" ({row['exit_code']})" if row["exit_code"] is not None
+                                and row["state"] in ("exited", "crashed") else "")
+        ports = " ".join(sorted({f"{p['host_port']}->{p['container_port']}"
+                                 for p in row["ports"]}))
+        link = row["links"][0]["url"] if row["links"] else ""
+        table.append((row["app"], state, _uptime(status.uptime(time.time())), ports, link))
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+    notes = {(row["ssh_tunnel"] or "") for row in rows} - {""}
+    for tunnel in sorted(notes):
+        print(f"\nOver SSH, run on your laptop first: {tunnel}")
+    for row in rows:
+        for warning in row["warnings"]:
+            print(f"warning: {row['app']}: {warning}", file=sys.stderr)
+    return 0
+
+
+# --- start ------------------------------------------------------------------------------------
+
+
+class _ProgressLine:
+    """Pull progress on one line of stderr (a new line every few seconds when not a tty)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, progress: PullProgress) -> None:
+        now = time.monotonic()
+        if not progress.done and now - self.last < (0.2 if self.tty else 3.0):
+            return
+        self.last = now
+        mib = 1024 * 1024
+        if progress.total:
+            pct = 100 * progress.downloaded / progress.total
+            eta = f", {progress.eta:.0f} s left" if progress.eta else ""
+            line = (f"pulling {progress.image}: {pct:5.1f} % of {progress.total / mib:.1f} MiB "
+                    f"at {progress.speed / mib:.1f} MiB/s{eta}")
+        else:
+            line = f"pulling {progress.image}: {progress.status or 'starting'}"
+        if progress.done:
+            line = f"pulled {progress.image}"
+        if self.tty:
+            sys.stderr.write("\r\x1b[2K" + line + ("\n" if progress.done else ""))
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def run_start(args: argparse.Namespace) -> int:
+    """Plan, pull and start an app; print its links."""
+    from paitui.cli.engine import _plan
+    from paitui.domain.links import app_links
+    from paitui.services.engine_errors import EngineError
+
+    plan = _plan(args)
+    if isinstance(plan, int):
+        return plan
+    services = _services(args)
+    fleet = _fleet(services)
+    for warning in plan.warnings:
+        print(f"note: {warning}", file=sys.stderr)
+
+    async def launch() -> AppStatus:
+        try:
+            return await fleet.launch(plan, on_progress=_ProgressLine(),
+                                      pull=True if args.pull else None)
+        finally:
+            await fleet.close()
+            await services.engine.close()
+
+    try:
+        status = asyncio.run(launch())
+    except EngineError as exc:
+        return _error(str(exc))
+    if args.json:
+        from paitui.cli.common import print_json
+
+        print_json(_status_json(fleet, status))
+        return 0
+    print(f"started {plan.app_id} ({plan.variant}) as {plan.name}")
+    links = app_links(fleet.app(plan.app_id), status.ports, os.environ, socket.gethostname())
+    for link in links.links:
+        print(f"  {link.label}: {link.url}")
+    if links.ssh_tunnel:
+        print(f"Over SSH, run on your laptop first: {links.ssh_tunnel}")
+    for warning in links.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"(paitui wait {plan.app_id} --ready tells when it answers)")
+    return 0
+
+
+# --- stop -------------------------------------------------------------------------------------
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    """Stop an app's container."""
+    from paitui.services.engine_errors import EngineError
+
+    services = _services(args)
+
+    async def stop() -> int | None:
+        try:
+            info = await services.engine.stop(args.app, timeout=args.timeout)
+            return info.exit_code
+        finally:
+            await services.engine.close()
+
+    try:
+        code = asyncio.run(stop())
+    except EngineError as exc:
+        return _error(str(exc))
+    print(f"stopped {args.app}" + (f" (exit code {code})" if code is not None else ""))
+    return 0
+
+
+# --- wait -------------------------------------------------------------------------------------
+
+
+async def wait_ready(fleet: Fleet, app_id: str, timeout: float,
+                     say: Any = None) -> tuple[bool, str]:
+    """Follow ``app_id`` until ready (True) or crashed/stopped/timed out (False, why)."""
+    from paitui.domain.status import AppState
+
+    changed = asyncio.Event()
+    last_said: list[str] = []
+
+    def on_change(status: AppStatus) -> None:
+        if status.app_id != app_id:
+            return
+        changed.set()
+        line = f"{app_id}: {status.state}" + (f" ({status.detail})" if status.detail else "")
+        if say is not None and (not last_said or last_said[-1] != line):
+            last_said.append(line)
+            say(line)
+
+    fleet.subscribe(on_change)
+    deadline = time.monotonic() + timeout
+    await fleet.start()
+    crash_seen: float | None = None
+    while True:
+        status = fleet.get(app_id)
+        if status is not None:
+            if status.state == AppState.READY:
+                return True, f"{app_id} is ready"
+            if status.final:
+                # A crash's last log lines arrive just after the crash: give them a moment.
+                crash_seen = crash_seen or time.monotonic()
+                if (status.state != AppState.CRASHED or status.last_logs
+                        or time.monotonic() - crash_seen > 3.0):
+                    return False, _why(status)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            if status is None:
+                return False, f"{app_id} has no container after {timeout:g} s (start it first)"
+            detail = f": {status.detail}" if status.detail else ""
+            return False, f"{app_id} not ready after {timeout:g} s (state {status.state}{detail})"
+        changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), min(remaining, 0.5) if crash_seen else remaining)
+
+
+def _why(status: AppStatus) -> str:
+    why = f"{status.app_id} {status.detail or status.state}"
+    if status.last_logs:
+        why += "\nlast log lines:\n" + "\n".join(f"  {x}" for x in status.last_logs)
+    return why
+
+
+def run_wait(args: argparse.Namespace) -> int:
+    """Wait until an app is ready."""
+    services = _services(args)
+    fleet = _fleet(services)
+    say = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+
+    async def wait() -> tuple[bool, str]:
+        try:
+            return await wait_ready(fleet, args.app, args.timeout, say)
+        finally:
+            await fleet.close()
+            await services.engine.close()
+
+    ok, why = asyncio.run(wait())
+    if ok:
+        if not args.quiet:
+            print(why)
+        return 0
+    print(f"paitui: {why}", file=sys.stderr)
+    return 1
