@@ -127,15 +127,19 @@ class Engine:
 
     async def _call(self, func: Callable[[], T], *, image: str | None = None) -> T:
         def run() -> T:
-            try:
-                return func()
-            except EngineError:
-                raise
-            except Exception as exc:
-                error = translate(exc, host=self.host, image=image)
-                if error.kind == ErrorKind.UNREACHABLE:
+            for attempt in (1, 2):
+                try:
+                    return func()
+                except Exception as exc:
+                    error = translate(exc, host=self.host, image=image)
+                    if error.kind != ErrorKind.UNREACHABLE:
+                        raise error from None
+                    # A pooled connection from before an engine restart fails once; a fresh
+                    # client either works or fails fast when the engine is really gone.
                     self._drop_client()
-                raise error from None
+                    if attempt == 2:
+                        raise error from None
+            raise AssertionError("not reached")
 
         return await asyncio.to_thread(run)
 
@@ -164,32 +168,31 @@ class Engine:
         import docker.errors
 
         client = self.client()
-        container = None
+        foreign = None
         for ref in (target, container_name(target)):
             try:
-                container = client.containers.get(ref)
-                break
+                found = client.containers.get(ref)
             except docker.errors.NotFound:
                 continue
-        if container is None:
-            found = client.containers.list(all=True, filters={"label": f"{APP_LABEL}={target}"})
-            container = next(
-                (c for c in found if (c.labels or {}).get(MANAGED_LABEL) == "true"), None
-            )
-        if container is None:
-            raise EngineError(
-                ErrorKind.NOT_FOUND,
-                f"no paitui container for {target!r}",
-                "it may have been removed; see paitui ls",
-            )
-        if (container.labels or {}).get(MANAGED_LABEL) != "true":
+            if (found.labels or {}).get(MANAGED_LABEL) == "true":
+                return found
+            foreign = foreign or found
+        by_label = client.containers.list(all=True, filters={"label": f"{APP_LABEL}={target}"})
+        for found in by_label:
+            if (found.labels or {}).get(MANAGED_LABEL) == "true":
+                return found
+        if foreign is not None:
             raise EngineError(
                 ErrorKind.NOT_MANAGED,
-                f"container {container.name} was not started by paitui (no {MANAGED_LABEL} label); "
+                f"container {foreign.name} was not started by paitui (no {MANAGED_LABEL} label); "
                 "paitui leaves it alone",
-                f"manage it with docker directly (docker stop {container.name})",
+                f"manage it with docker directly (docker stop {foreign.name})",
             )
-        return container
+        raise EngineError(
+            ErrorKind.NOT_FOUND,
+            f"no paitui container for {target!r}",
+            "it may have been removed; see paitui ls",
+        )
 
     async def list_managed(self) -> list[ContainerInfo]:
         """Every container carrying paitui's label, running or not."""

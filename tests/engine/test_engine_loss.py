@@ -8,13 +8,13 @@ import contextlib
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from paitui.domain.containers import EngineConnection, ManagedSnapshot
 from paitui.domain.hardware import HardwareReport
 from paitui.services.engine import Engine
+from paitui.services.engine_errors import EngineError, ErrorKind
 from paitui.services.planner import plan_launch
 from paitui.settings import Settings
 from tests.engine.conftest import Recorder, stand_in_app
@@ -68,6 +68,10 @@ async def test_engine_loss_and_recovery(
         )
         assert "not reachable" in lost[0].message and lost[0].host == d2.host
         mark = len(rec.updates)
+        # Calls in the meantime fail with the same readable error, not a traceback.
+        with pytest.raises(EngineError) as err:
+            await engine.list_managed()
+        assert err.value.kind == ErrorKind.UNREACHABLE and err.value.fix
 
         # It comes back: the same Engine reconnects, lists again, and follows new events.
         await asyncio.to_thread(d2.start)
@@ -85,7 +89,7 @@ async def test_engine_loss_and_recovery(
         assert rec.connections() == [True, False, True]
 
         # Plain calls work again on the same Engine, and new events arrive on the old iterator.
-        current = await _retry(lambda: engine.inspect(app.id))
+        current = await engine.inspect(app.id)
         if current.status.value != "running":
             await engine.start(app.id)
         await engine.stop(app.id, timeout=5)
@@ -103,15 +107,3 @@ async def test_engine_loss_and_recovery(
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-
-async def _retry(call: Any, attempts: int = 3) -> Any:
-    """A pooled connection from before the restart may fail once; the Engine then reconnects."""
-    from paitui.services.engine_errors import EngineError
-
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except EngineError:
-            if attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
