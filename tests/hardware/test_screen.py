@@ -17,7 +17,7 @@ from paitui.services.hardware_verdict import conclude
 from paitui.settings import Settings
 from paitui.ui.screens.hardware import HardwareScreen
 from paitui.ui.widgets.gpu_card import GpuCard
-from paitui.ui.widgets.hardware_panels import FindingList
+from paitui.ui.widgets.hardware_panels import FindingList, accels_plain
 from tests.hardware.sysfs_tree import workstation
 
 
@@ -88,8 +88,10 @@ async def test_cards_findings_ranking_copy_and_refresh(tmp_path: Path) -> None:
         parts = ("AMD GPU 1002:7340", "amdgpu", "8.0 GiB", "renderD128", "no access", "/dev/kfd")
         for part in parts:
             assert part in amd, part
-        accels = text_of(screen.query_one("#accels", Static))
+        accels = accels_plain(screen.report)  # type: ignore[arg-type]
         assert "Best first: rocm > vulkan > cpu" in accels
+        assert "✔ rocm   1 AMD GPU(s) on amdgpu; /dev/kfd present" in accels
+        assert "✘ cuda   no NVIDIA GPU" in accels
         findings = screen.query_one(FindingList)
         assert [f.code for f in findings.findings] == [
             "not-in-render-group", "sysfs-fallback", "unknown-gpu",

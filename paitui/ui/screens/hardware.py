@@ -100,11 +100,11 @@ class HardwareScreen(Screen[None]):
                 yield SectionText(id="accels")
                 yield Static("Findings  (c copies the highlighted fix)", classes="section-title")
                 yield FindingList(id="findings")
-                yield Static("Host", classes="section-title")
-                yield SectionText(id="host")
             with Vertical(id="hw-gpus"):
                 yield Static("GPUs", classes="section-title", id="gpus-title")
                 yield ItemGrid(id="gpu-cards", min_column_width=46)
+                yield Static("Host", classes="section-title")
+                yield SectionText(id="host")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -3,6 +3,10 @@ and the list of findings with their fixes."""
 
 from __future__ import annotations
 
+import io
+
+from rich.console import Console, Group
+from rich.table import Table
 from rich.text import Text
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -17,21 +21,32 @@ _SEVERITY_STYLE = {
 }
 
 
-def render_accels(report: HardwareReport) -> Text:
-    """Ranking line, then one line per accelerator kind with its reasons."""
-    text = Text()
-    text.append("Best first: ", style="dim")
+def render_accels(report: HardwareReport) -> Group:
+    """Ranking line, then one row per accelerator kind with its reasons (wrapped, indented)."""
+    head = Text()
+    head.append("Best first: ", style="dim")
     for i, accel in enumerate(report.ranking):
         if i:
-            text.append(" ")  # leading blanks stay outside styled spans (Textual moves them)
-            text.append("> ", style="dim")
-        text.append(accel.value, style="bold green" if i == 0 else "bold")
+            head.append(" ")  # leading blanks stay outside styled spans (Textual moves them)
+            head.append("> ", style="dim")
+        head.append(accel.value, style="bold green" if i == 0 else "bold")
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column(ratio=1)
     for status in report.accels:
-        text.append("\n")
-        text.append("✔ " if status.usable else "✘ ", style="green" if status.usable else "red")
-        text.append(f"{status.accel.value:<7}", style="bold" if status.usable else "dim")
-        text.append("; ".join(status.reasons), style="" if status.usable else "dim")
-    return text
+        name = Text()
+        name.append("✔ " if status.usable else "✘ ", style="green" if status.usable else "red")
+        name.append(status.accel.value, style="bold" if status.usable else "dim")
+        table.add_row(name, Text("; ".join(status.reasons), style="" if status.usable else "dim"))
+    return Group(head, table)
+
+
+def accels_plain(report: HardwareReport) -> str:
+    """The accelerator panel as plain text (for tests and logs)."""
+    console = Console(width=200, color_system=None, file=io.StringIO())
+    with console.capture() as capture:
+        console.print(render_accels(report))
+    return capture.get()
 
 
 def render_host(report: HardwareReport) -> Text:
@@ -92,7 +107,8 @@ def finding_prompt(finding: Finding) -> Text:
     text.append(f"{mark} ", style=style)
     text.append(finding.message)
     if finding.fix:
-        text.append("\n  fix: ", style="dim")
+        text.append("\n  ")  # blanks outside the styled span (Textual moves them)
+        text.append("fix: ", style="dim")
         text.append(finding.fix, style="bold")
     return text
 
