@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import threading
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from paitui.domain.containers import (
@@ -30,9 +27,11 @@ from paitui.domain.containers import (
 )
 from paitui.domain.launch import LaunchPlan
 from paitui.services.engine_connect import Endpoint, make_client, resolve_endpoint
+from paitui.services.engine_create import create_kwargs, prepare_data_dir
 from paitui.services.engine_errors import EngineError, ErrorKind, translate
 from paitui.services.engine_events import EngineUpdate, EventPump, info_from_attrs, list_managed
 from paitui.services.engine_pull import PullTracker, split_image
+from paitui.services.engine_streams import LineSplitter, iterate_in_thread, stats_sample
 from paitui.services.planner import container_name
 from paitui.settings import Settings
 
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 T = TypeVar("T")
-_END = object()
 
 
 class Subscription:
@@ -58,30 +56,6 @@ class Subscription:
     def close(self) -> None:
         """Stop following events."""
         self._pump.close()
-
-
-def stats_sample(container_id: str, raw: dict[str, Any]) -> StatsSample | None:
-    """CPU % and memory from one ``/stats`` reading, the way ``docker stats`` computes them."""
-    cpu = raw.get("cpu_stats") or {}
-    pre = raw.get("precpu_stats") or {}
-    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (
-        pre.get("cpu_usage") or {}
-    ).get("total_usage", 0)
-    system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
-    online = (
-        cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or ()) or 1
-    )
-    percent = (
-        cpu_delta / system_delta * online * 100.0 if system_delta > 0 and cpu_delta > 0 else 0.0
-    )
-    mem = raw.get("memory_stats") or {}
-    if not mem and not cpu:
-        return None
-    detail = mem.get("stats") or {}
-    # Page cache (v1: total_inactive_file, v2: inactive_file) is not counted, as in docker stats.
-    cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
-    usage = max(int(mem.get("usage", 0)) - int(cache), 0)
-    return StatsSample(container_id, percent, usage, int(mem.get("limit", 0)), time.time())
 
 
 class Engine:
@@ -309,31 +283,6 @@ class Engine:
 
     # -- launch and lifecycle ------------------------------------------------------------------
 
-    def _prepare_data_dir(self, plan: LaunchPlan) -> None:
-        if not plan.data_dir:
-            return
-        path = Path(plan.data_dir)
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise EngineError(
-                ErrorKind.DATA_DIR,
-                f"cannot create the data dir {path}: {exc.strerror}",
-                "check apps_dir in config.toml and its permissions",
-            ) from None
-        if plan.data_uid is None:
-            return
-        gid = plan.data_gid if plan.data_gid is not None else plan.data_uid
-        st = path.stat()
-        if (st.st_uid, st.st_gid) == (plan.data_uid, gid):
-            return
-        try:
-            os.chown(path, plan.data_uid, gid)
-        except PermissionError:
-            # Not root: let the engine do it in a throw-away container of the same image, which
-            # also maps the owner right under rootless Docker.
-            self._chown_in_container(plan, gid)
-
     def _chown_in_container(self, plan: LaunchPlan, gid: int) -> None:
         assert plan.data_dir is not None
         try:
@@ -354,48 +303,6 @@ class Engine:
                 f"({translate(exc).message})",
                 f"run: sudo chown {plan.data_uid}:{gid} {plan.data_dir}",
             ) from None
-
-    def _create_kwargs(self, plan: LaunchPlan) -> dict[str, Any]:
-        from docker.types import DeviceRequest, Mount
-
-        kwargs: dict[str, Any] = {
-            "name": plan.name,
-            "labels": dict(plan.labels),
-            "environment": dict(plan.env),
-            "detach": True,
-            "restart_policy": {"Name": plan.restart_policy}
-            if plan.restart_policy != "no"
-            else None,
-            "ports": {
-                f"{p.container_port}/{p.protocol}": (p.host_ip, p.host_port) for p in plan.ports
-            },
-            "mounts": [
-                Mount(m.target, m.source, type="bind", read_only=m.read_only) for m in plan.mounts
-            ],
-            "devices": [f"{d.host}:{d.container}:{d.permissions}" for d in plan.devices],
-            "group_add": list(plan.group_add),
-            "security_opt": list(plan.security_opt),
-            "cap_add": list(plan.cap_add),
-            "privileged": plan.privileged,
-            "device_requests": [
-                DeviceRequest(
-                    driver=r.driver,
-                    count=r.count if r.count is not None else 0,
-                    device_ids=list(r.device_ids),
-                    capabilities=[list(c) for c in r.capabilities],
-                )
-                for r in plan.device_requests
-            ],
-        }
-        optional = {
-            "user": plan.user,
-            "shm_size": plan.shm_size,
-            "ipc_mode": plan.ipc_mode,
-            "entrypoint": list(plan.entrypoint) if plan.entrypoint is not None else None,
-            "command": list(plan.command) if plan.command is not None else None,
-        }
-        kwargs.update({k: v for k, v in optional.items() if v is not None})
-        return {k: v for k, v in kwargs.items() if v not in (None, [], {})} | {"detach": True}
 
     def launch_blocking(
         self,
@@ -420,9 +327,9 @@ class Engine:
         except Exception as exc:
             raise translate(exc, host=self.host, image=plan.image) from None
         self._replace_stopped(plan.name)
-        self._prepare_data_dir(plan)
+        prepare_data_dir(plan, self._chown_in_container)
         try:
-            container = client.containers.create(plan.image, **self._create_kwargs(plan))
+            container = client.containers.create(plan.image, **create_kwargs(plan))
         except Exception as exc:
             raise translate(exc, host=self.host, image=plan.image) from None
         try:
@@ -528,53 +435,8 @@ class Engine:
 
     # -- streams -------------------------------------------------------------------------------
 
-    async def _iterate(
-        self, open_stream: Callable[[], Any], convert: Callable[[Any], Iterator[T]]
-    ) -> AsyncIterator[T]:
-        """Run a blocking stream in a thread and yield its converted items; closes it on exit."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        holder: dict[str, Any] = {}
-        stop = threading.Event()
-
-        def put(item: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
-        def pump() -> None:
-            try:
-                stream = open_stream()
-                holder["stream"] = stream
-                if stop.is_set():
-                    stream.close()
-                    return
-                for raw in stream:
-                    if stop.is_set():
-                        break
-                    for item in convert(raw):
-                        put(item)
-            except Exception as exc:
-                if not stop.is_set():
-                    put(translate(exc, host=self.host))
-            finally:
-                with contextlib.suppress(RuntimeError):  # the loop may be closed already
-                    put(_END)
-
-        thread = threading.Thread(target=pump, name="paitui-engine-stream", daemon=True)
-        thread.start()
-        try:
-            while True:
-                item = await queue.get()
-                if item is _END:
-                    return
-                if isinstance(item, EngineError):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            stream = holder.get("stream")
-            if stream is not None:
-                with contextlib.suppress(Exception):
-                    stream.close()
+    def _stream_error(self, exc: BaseException) -> EngineError:
+        return translate(exc, host=self.host)
 
     async def logs(
         self,
@@ -585,26 +447,20 @@ class Engine:
     ) -> AsyncIterator[str]:
         """The container's output line by line (stdout and stderr), appended to ``buffer`` too."""
         container = await self._call(lambda: self._managed_container(target))
-        partial = [b""]
+        splitter = LineSplitter()
 
         def open_stream() -> Any:
             return container.logs(stream=True, follow=follow, tail=tail)  # type: ignore[call-overload]
 
-        def convert(chunk: bytes) -> Iterator[str]:
-            data = partial[0] + chunk
-            *lines, partial[0] = data.split(b"\n")
-            for line in lines:
-                yield line.decode("utf-8", "replace").rstrip("\r")
-
-        async for line in self._iterate(open_stream, convert):
+        async for line in iterate_in_thread(open_stream, splitter.feed, self._stream_error):
             if buffer is not None:
                 buffer.append(line)
             yield line
-        if partial[0]:
-            line = partial[0].decode("utf-8", "replace")
+        last = splitter.rest()
+        if last is not None:
             if buffer is not None:
-                buffer.append(line)
-            yield line
+                buffer.append(last)
+            yield last
 
     async def stats(self, target: str) -> AsyncIterator[StatsSample]:
         """One stats stream for one container (about one sample a second) until the caller stops."""
@@ -626,7 +482,7 @@ class Engine:
             if sample is not None:
                 yield sample
 
-        async for sample in self._iterate(open_stream, convert):
+        async for sample in iterate_in_thread(open_stream, convert, self._stream_error):
             yield sample
 
     # -- events --------------------------------------------------------------------------------

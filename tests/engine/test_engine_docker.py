@@ -125,6 +125,9 @@ async def test_launch_events_stop_remove(
     lines: deque[str] = deque(maxlen=10)
     got = [line async for line in engine.logs(app.id, follow=False, buffer=lines)]
     assert got == ["hello from paitui"] and list(lines) == got
+    following = engine.logs(app.id, follow=True)
+    assert await anext(following) == "hello from paitui"
+    await following.aclose()  # leaving a followed log closes its stream
     stats = engine.stats(app.id)
     sample = await anext(stats)
     await stats.aclose()
@@ -258,3 +261,26 @@ def test_permission_denied_on_the_socket_names_the_fix(tmp_path: Path) -> None:
     assert lines and lines[0] == "permission", out.stdout + out.stderr
     assert str(sock_path) in lines[1]
     assert "sudo usermod -aG docker $USER" in lines[2]
+
+
+async def test_docker_host_and_contexts_are_honoured(tmp_path: Path, docker_client: Any) -> None:
+    from tests.engine.test_engine_units import _context
+
+    settings = Settings(models_dir=tmp_path / "m", apps_dir=tmp_path / "a")
+    real = "unix:///var/run/docker.sock"
+    home = tmp_path / "home"
+    config = home / ".docker"
+    _context(config, "box", real)
+    _context(config, "gone", f"unix://{tmp_path}/nothing-here.sock")
+    (config / "config.json").write_text('{"currentContext": "box"}')
+    by_context = Engine(settings, env={"HOME": str(home)})
+    assert by_context.endpoint.source == "context box"
+    assert (await by_context.connect())["ApiVersion"]
+    by_env = Engine(settings, env={"HOME": str(home), "DOCKER_HOST": real})
+    assert by_env.endpoint.source == "DOCKER_HOST" and (await by_env.connect())["ApiVersion"]
+    gone = Engine(settings, env={"HOME": str(home), "DOCKER_CONTEXT": "gone"})
+    with pytest.raises(EngineError) as err:
+        await gone.connect()
+    assert err.value.kind == ErrorKind.UNREACHABLE and "nothing-here.sock" in err.value.message
+    for eng in (by_context, by_env, gone):
+        await eng.close()

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 from paitui.domain.containers import ContainerStatus
-from paitui.services.engine import stats_sample
 from paitui.services.engine_connect import DEFAULT_HOST, resolve_endpoint
 from paitui.services.engine_errors import ErrorKind, translate
 from paitui.services.engine_events import event_from_raw, info_from_attrs, parse_time
 from paitui.services.engine_pull import PullTracker, split_image
+from paitui.services.engine_streams import stats_sample
 
 
 def _context(config: Path, name: str, host: str, tls: bool = False) -> None:
