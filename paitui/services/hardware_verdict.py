@@ -154,6 +154,8 @@ def _assess_rocm(r: HardwareReport, findings: list[Finding]) -> AccelStatus:
                 )
             )
     if not amdgpu:
+        if any(g.driver == "amdgpu" for g in amd):
+            return AccelStatus(Accel.ROCM, False, ("no AMD GPU on amdgpu has a render node",))
         return AccelStatus(Accel.ROCM, False, ("no AMD GPU on the amdgpu driver",))
     if not r.kfd_present:
         findings.append(
@@ -311,8 +313,22 @@ def conclude(r: HardwareReport) -> HardwareReport:
                 Finding(
                     Severity.INFO,
                     "unknown-gpu",
-                    f"{g.label} (driver {g.driver or 'none'}) is from a vendor no app variant "
-                    "supports; it is not used.",
+                    f"{g.name} at {g.pci_slot} (driver {g.driver or 'none'}) is from a vendor "
+                    "no app variant supports; it is not used.",
+                )
+            )
+    for g in _compute(r.gpus):
+        wanted = (g.vendor == Vendor.AMD and g.driver == "amdgpu") or (
+            g.vendor == Vendor.INTEL and g.driver in INTEL_COMPUTE_DRIVERS
+        )
+        if wanted and g.render_node is None:
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    "no-render-node",
+                    f"{g.label} on {g.driver} has no render node (/dev/dri/renderD*): "
+                    "containers cannot compute on it.",
+                    f"sudo dmesg | grep -i {g.driver}   # look for firmware or init errors",
                 )
             )
     known = [g for g in _compute(r.gpus) if g.vendor != Vendor.OTHER]

@@ -387,3 +387,38 @@ def test_sysfs_fallback_sees_the_same_gpus_as_udev(tmp_path: Path) -> None:
         "renderD128", "renderD129", "renderD130", "renderD131"
     ]
     assert sysfs["ranking"] == udev["ranking"]
+
+
+def test_odd_devices_never_crash(tmp_path: Path) -> None:
+    """simpledrm (no PCI parent), an unknown vendor with no vendor attribute and a garbage
+    device id, and an amdgpu card with no render node and garbage attributes."""
+    host, report = scenario(tmp_path, "odd-devices", docker=None)
+    unknown = gpu(
+        "other", "1ed5:0100", "0000:05:00.0", "Display device 1ed5:0100", None, 1, 128,
+        model=None, vendor_name=None, boot_vga=False,
+    )
+    amd = gpu(
+        "amd", "1002:73ff", "0000:06:00.0", "AMD GPU 1002:73ff", "amdgpu", 2, None,
+        model=None, vendor_name=None, boot_vga=False,
+    )
+    assert report == base_report(
+        host,
+        gpus=[unknown, amd],
+        accels=accels(rocm="no AMD GPU on amdgpu has a render node"),
+        docker=None,
+        findings=[
+            finding(
+                "warning",
+                "no-render-node",
+                "AMD GPU 1002:73ff (0000:06:00.0) on amdgpu has no render node "
+                "(/dev/dri/renderD*): containers cannot compute on it.",
+                "sudo dmesg | grep -i amdgpu   # look for firmware or init errors",
+            ),
+            finding(
+                "info",
+                "unknown-gpu",
+                "Display device 1ed5:0100 at 0000:05:00.0 (driver none) is from a vendor "
+                "no app variant supports; it is not used.",
+            ),
+        ],
+    )
