@@ -27,16 +27,32 @@ GIB = 1024**3
 def demo_report() -> HardwareReport:
     """The sample box's hardware report."""
     amd = Gpu(
-        vendor=Vendor.AMD, pci_id="1002:7340", pci_slot="0000:03:00.0",
-        name="Radeon RX 5500 XT", driver="amdgpu", card_node="/dev/dri/card1",
-        render_node="/dev/dri/renderD129", card_access=True, render_access=False,
-        integrated=False, boot_vga=False, vram_total=8 * GIB, vram_used=GIB // 2,
+        vendor=Vendor.AMD,
+        pci_id="1002:7340",
+        pci_slot="0000:03:00.0",
+        name="Radeon RX 5500 XT",
+        driver="amdgpu",
+        card_node="/dev/dri/card1",
+        render_node="/dev/dri/renderD129",
+        card_access=True,
+        render_access=False,
+        integrated=False,
+        boot_vga=False,
+        vram_total=8 * GIB,
+        vram_used=GIB // 2,
     )
     intel = Gpu(
-        vendor=Vendor.INTEL, pci_id="8086:4680", pci_slot="0000:00:02.0",
-        name="AlderLake-S GT1", driver="i915", card_node="/dev/dri/card0",
-        render_node="/dev/dri/renderD128", card_access=True, render_access=False,
-        integrated=True, boot_vga=True,
+        vendor=Vendor.INTEL,
+        pci_id="8086:4680",
+        pci_slot="0000:00:02.0",
+        name="AlderLake-S GT1",
+        driver="i915",
+        card_node="/dev/dri/card0",
+        render_node="/dev/dri/renderD128",
+        card_access=True,
+        render_access=False,
+        integrated=True,
+        boot_vga=True,
     )
     return HardwareReport(
         gpus=(amd, intel),
@@ -50,20 +66,33 @@ def demo_report() -> HardwareReport:
         ranking=(Accel.ROCM, Accel.INTEL, Accel.VULKAN, Accel.CPU),
         findings=(
             Finding(
-                Severity.WARNING, "not-in-render-group",
+                Severity.WARNING,
+                "not-in-render-group",
                 "You are not in the 'render' group: containers get the GPU, but local tools "
                 "cannot open /dev/dri/renderD*.",
                 "sudo usermod -aG render $USER   # then log out and in again",
             ),
-            Finding(Severity.INFO, "boot-vga", "The Intel iGPU drives the display; the RX 5500 XT is free for compute."),
+            Finding(
+                Severity.INFO,
+                "boot-vga",
+                "The Intel iGPU drives the display; the RX 5500 XT is free for compute.",
+            ),
         ),
-        render_gid=992, video_gid=44, user_in_render=False, user_in_video=True,
-        kfd_present=True, kfd_access=True, kernel="6.12.9-amd64",
-        vulkan_icds=("/usr/share/vulkan/icd.d/radeon_icd.x86_64.json",
-                     "/usr/share/vulkan/icd.d/intel_icd.x86_64.json"),
+        render_gid=992,
+        video_gid=44,
+        user_in_render=False,
+        user_in_video=True,
+        kfd_present=True,
+        kfd_access=True,
+        kernel="6.12.9-amd64",
+        vulkan_icds=(
+            "/usr/share/vulkan/icd.d/radeon_icd.x86_64.json",
+            "/usr/share/vulkan/icd.d/intel_icd.x86_64.json",
+        ),
         docker=DockerFacts(reachable=True, version="20.10.24", api_version="1.41"),
         models_free_bytes=412 * GIB,
-        user="demo", uid=1000,
+        user="demo",
+        uid=1000,
     )
 
 
@@ -72,15 +101,27 @@ def demo_statuses() -> dict[str, AppStatus]:
     port = PublishedPort(5001, "tcp", "127.0.0.1", 5001)
     return {
         "pai-koboldcpp": AppStatus(
-            app_id="pai-koboldcpp", state=AppState.READY, since=DEMO_NOW - 600,
-            container_id="4f1c2a9e0b7d", name="paitui-pai-koboldcpp", variant="rocm",
-            image="ghcr.io/futursolo/pai-apps/koboldcpp:rocm", started_at=DEMO_NOW - 660,
-            ports=(port,), ever_ready=True,
+            app_id="pai-koboldcpp",
+            state=AppState.READY,
+            since=DEMO_NOW - 600,
+            container_id="4f1c2a9e0b7d",
+            name="paitui-pai-koboldcpp",
+            variant="rocm",
+            image="ghcr.io/futursolo/pai-apps/koboldcpp:rocm",
+            started_at=DEMO_NOW - 660,
+            ports=(port,),
+            ever_ready=True,
         ),
         "pai-comfyui": AppStatus(
-            app_id="pai-comfyui", state=AppState.LOADING, since=DEMO_NOW - 20,
-            container_id="9a8b7c6d5e4f", name="paitui-pai-comfyui", variant="rocm",
-            image="ghcr.io/futursolo/pai-apps/comfyui:rocm", started_at=DEMO_NOW - 45,
-            ports=(PublishedPort(8188, "tcp", "127.0.0.1", 8188),), detail="loading models",
+            app_id="pai-comfyui",
+            state=AppState.LOADING,
+            since=DEMO_NOW - 20,
+            container_id="9a8b7c6d5e4f",
+            name="paitui-pai-comfyui",
+            variant="rocm",
+            image="ghcr.io/futursolo/pai-apps/comfyui:rocm",
+            started_at=DEMO_NOW - 45,
+            ports=(PublishedPort(8188, "tcp", "127.0.0.1", 8188),),
+            detail="loading models",
         ),
     }

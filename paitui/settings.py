@@ -109,9 +109,7 @@ def _convert(name: str, raw: object) -> object:
     return raw
 
 
-def load_settings(
-    path: Path | None = None, env: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read config.toml (if any) and ``PAITUI_*`` overrides; bad values become problems."""
     env = os.environ if env is None else env
     path = path or config_dir(env) / "config.toml"

@@ -20,8 +20,9 @@ def plain(widget: Static, width: int = 200) -> str:
     return console.export_text()
 
 
-def wait_until(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05,
-               what: str = "condition") -> T:
+def wait_until(
+    check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = "condition"
+) -> T:
     """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:

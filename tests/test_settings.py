@@ -18,8 +18,10 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
 
 def test_file_values_and_env_overrides(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
-    cfg.write_text('models_dir = "/srv/models"\nbind_address = "0.0.0.0"\nprobe_timeout = 2\n'
-                   'theme = "paitui-light"\n')
+    cfg.write_text(
+        'models_dir = "/srv/models"\nbind_address = "0.0.0.0"\nprobe_timeout = 2\n'
+        'theme = "paitui-light"\n'
+    )
     s = load_settings(cfg, env={"PAITUI_BIND_ADDRESS": "::1", "PAITUI_DOWNLOAD_CONCURRENCY": "4"})
     assert s.models_dir == Path("/srv/models")
     assert s.bind_address == "::1"
@@ -31,8 +33,9 @@ def test_file_values_and_env_overrides(tmp_path: Path) -> None:
 
 def test_bad_values_are_reported_and_defaults_used(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
-    cfg.write_text('bind_address = "not-an-ip"\nprobe_timeout = -1\nwat = 1\n'
-                   'download_concurrency = true\n')
+    cfg.write_text(
+        'bind_address = "not-an-ip"\nprobe_timeout = -1\nwat = 1\ndownload_concurrency = true\n'
+    )
     s = load_settings(cfg, env={"PAITUI_PROBE_READY_INTERVAL": "soon"})
     defaults = Settings()
     assert s.bind_address == defaults.bind_address

@@ -15,8 +15,9 @@ def test_registry_serves_the_test_image(registry: str, busybox_image: str) -> No
     assert "latest" in tags["tags"]
 
 
-def test_stand_in_container_answers_on_its_port(docker_client: Any, busybox_image: str,
-                                                test_label: str) -> None:
+def test_stand_in_container_answers_on_its_port(
+    docker_client: Any, busybox_image: str, test_label: str
+) -> None:
     container = docker_client.containers.run(
         busybox_image,
         ["httpd", "-f", "-p", "8080", "-h", "/www"],
@@ -26,6 +27,7 @@ def test_stand_in_container_answers_on_its_port(docker_client: Any, busybox_imag
         ports={"8080/tcp": ("127.0.0.1", None)},
     )
     try:
+
         def port() -> int | None:
             container.reload()
             bindings = container.attrs["NetworkSettings"]["Ports"].get("8080/tcp")

@@ -32,5 +32,5 @@ def run_ui(args: argparse.Namespace) -> int:
     services = services_from_args(args)
     from paitui.ui.app import PaituiApp
 
-    PaituiApp(services).run()
+    PaituiApp(services, demo=bool(getattr(args, "demo", False))).run()
     return 0

@@ -34,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="an extra catalog file merged over the bundled one (repeatable)",
     )
     parser.add_argument("--config", metavar="PATH", help="settings file instead of config.toml")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="show the UI with a fixed sample box (no hardware detection, no engine)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     import paitui.cli as package
 

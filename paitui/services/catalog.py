@@ -199,7 +199,10 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
             field_loc = dup_loc[2:]
         issues.append(
             CatalogIssue(
-                file=name, line=line, column=col, app_id=dup_app,
+                file=name,
+                line=line,
+                column=col,
+                app_id=dup_app,
                 field=".".join(map(str, field_loc)),
                 message="key appears twice; only the last one counts",
             )
@@ -210,7 +213,10 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
         line, col = _mark_of(root)
         issues.append(
             CatalogIssue(
-                file=name, line=line, column=col, field="apps",
+                file=name,
+                line=line,
+                column=col,
+                field="apps",
                 message="expected a mapping with an 'apps:' list at the top",
             )
         )
@@ -220,7 +226,10 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
         line, col = _mark_of(_find_key_node(root, (key,)))
         issues.append(
             CatalogIssue(
-                file=name, line=line, column=col, field=key,
+                file=name,
+                line=line,
+                column=col,
+                field=key,
                 message="unknown top-level key: expected 'apps' (and optionally 'version')",
             )
         )
@@ -250,7 +259,10 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
                 line, col = _mark_of(node or _find_node(root, loc))
                 issues.append(
                     CatalogIssue(
-                        file=name, line=line, column=col, app_id=app_id,
+                        file=name,
+                        line=line,
+                        column=col,
+                        app_id=app_id,
                         field=".".join(map(str, field_loc)) or None,
                         message=_join_messages(messages),
                     )
@@ -260,7 +272,11 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
             line, col = _mark_of(_find_node(root, ("apps", index, "id")))
             issues.append(
                 CatalogIssue(
-                    file=name, line=line, column=col, app_id=app.id, field="id",
+                    file=name,
+                    line=line,
+                    column=col,
+                    app_id=app.id,
+                    field="id",
                     message=f"duplicate id; the entry at line {seen[app.id]} is kept",
                 )
             )

@@ -7,52 +7,35 @@ through signals; screens subscribe on mount. Loading and detection run in thread
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.worker import get_current_worker
 
 from paitui.domain.catalog import Catalog
+from paitui.domain.containers import EngineConnection
 from paitui.domain.hardware import HardwareReport
-from paitui.domain.status import AppStatus
+from paitui.domain.links import app_links, can_open_browser
+from paitui.domain.status import AppState, AppStatus
 from paitui.resources import bundled
 from paitui.services.registry import Services
 from paitui.settings import config_dir, save_setting
 from paitui.ui.commands import PaituiCommands
+from paitui.ui.sections import SECTIONS
 from paitui.ui.themes import load_themes
-
-#: What a section not built yet will hold (shown until its module exists).
-PROMISES = {
-    "home": "tiles of the apps this box can run, running services and notifications.",
-    "hardware": "every GPU, driver, device node and permission, with fixes for what is wrong.",
-    "models": "search the Hugging Face Hub, download into the shared store, and the library.",
-    "running": "managed containers with live state, links, logs and stats.",
-}
-
-#: mode name -> (module, class, key, title)
-SECTIONS: tuple[tuple[str, str, str, str, str], ...] = (
-    ("home", "paitui.ui.screens.home", "HomeScreen", "1", "Desktop"),
-    ("hardware", "paitui.ui.screens.hardware", "HardwareScreen", "2", "Hardware"),
-    ("catalog", "paitui.ui.screens.catalog", "CatalogScreen", "3", "Catalog"),
-    ("models", "paitui.ui.screens.models", "ModelsScreen", "4", "Models"),
-    ("running", "paitui.ui.screens.running", "RunningScreen", "5", "Running"),
-)
+from paitui.ui.widgets.taskbar import Taskbar, taskbar_items
 
 
-def _screen_factory(name: str, module: str, cls: str, title: str) -> Any:
+def _screen_factory(module: str, cls: str) -> Any:
+    # Screens are imported on first visit, so start-up pays only for the first screen.
     def make() -> Screen[Any]:
-        try:
-            screen_cls = getattr(importlib.import_module(module), cls)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            from paitui.ui.screens.placeholder import PlaceholderScreen
-
-            return PlaceholderScreen(title, PROMISES.get(name, ""))
-        screen: Screen[Any] = screen_cls()
+        screen: Screen[Any] = getattr(importlib.import_module(module), cls)()
         return screen
 
     return make
@@ -63,23 +46,27 @@ class PaituiApp(App[None]):
 
     TITLE = "paitui"
     CSS_PATH = "app.tcss"
-    MODES: ClassVar[dict[str, Any]] = {
-        name: _screen_factory(name, module, cls, title) for name, module, cls, _, title in SECTIONS
-    }
+    MODES: ClassVar[dict[str, Any]] = {s.mode: _screen_factory(s.module, s.cls) for s in SECTIONS}
     DEFAULT_MODE = "home"
     COMMANDS = App.COMMANDS | {PaituiCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(
-            Binding(key, f"switch_mode('{name}')", title, key_display=key)
-            for name, _, _, key, title in SECTIONS
-        ),
+        *(Binding(s.key, f"switch_mode('{s.mode}')", s.title, show=False) for s in SECTIONS),
         Binding("question_mark", "toggle_help", "Keys", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, services: Services, **kwargs: Any) -> None:
+    #: (app id, state) of every app on the taskbar; each screen's Taskbar follows it.
+    fleet_items: reactive[list[tuple[str, str]]] = reactive(list, always_update=True)
+
+    def __init__(
+        self, services: Services, *, live: bool = True, demo: bool = False, **kwargs: Any
+    ) -> None:
+        """``live=False`` starts no hardware detection and no engine follow (tests);
+        ``demo`` shows the fixed sample box of ``paitui.demo`` instead."""
         super().__init__(**kwargs)
         self.services = services
+        self.live = live and not demo
+        self.demo = demo
         self.settings = services.settings
         self.catalog: Catalog | None = None
         self.hardware_report: HardwareReport | None = None
@@ -104,6 +91,149 @@ class PaituiApp(App[None]):
         for problem in (*self.settings.problems, *self.theme_problems):
             self.notify(problem, title="Settings", severity="warning", timeout=10)
         self.load_catalog()
+        if self.demo:
+            from paitui.demo import demo_report, demo_statuses
+
+            self.set_hardware_report(demo_report())
+            self._publish_statuses(demo_statuses())
+        if self.live:
+            self.detect_hardware()
+            self.start_fleet()
+
+    # --- hardware ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="hardware", exit_on_error=False)
+    def detect_hardware(self) -> None:
+        """Detect GPUs, host and Docker facts off the event loop, then publish the report."""
+        report = self.services.detect_hardware(cancel=get_current_worker().cancelled_event)
+        self.call_from_thread(self.set_hardware_report, report)
+
+    # --- the fleet of managed apps ---------------------------------------------------------------
+
+    @work(exclusive=True, group="fleet", exit_on_error=False)
+    async def start_fleet(self) -> None:
+        """Follow the managed containers (engine events + probes) for the whole session."""
+        import asyncio
+
+        # Building the engine imports the docker SDK: do it off the event loop.
+        fleet = await asyncio.to_thread(lambda: self.services.fleet)
+        fleet.subscribe(lambda _status: self._publish_statuses(dict(fleet.statuses)))
+        fleet.subscribe_connection(self._engine_connection)
+        await fleet.start()
+
+    def _publish_statuses(self, statuses: dict[str, AppStatus]) -> None:
+        for app_id, new in statuses.items():
+            old = self.statuses.get(app_id)
+            if old is not None and old.state == new.state:
+                continue
+            name = self.app_name(app_id)
+            if new.state == AppState.READY and old is not None:
+                self.notify(f"{name} is ready.", title="Ready", timeout=6)
+            elif new.state == AppState.CRASHED:
+                tail = "\n".join(new.last_logs[-3:])
+                self.notify(
+                    f"{name}: {new.detail}" + (f"\n{tail}" if tail else ""),
+                    title="Crashed",
+                    severity="error",
+                    timeout=12,
+                )
+        self.fleet_items = taskbar_items(statuses.values())
+        self.set_statuses(statuses)
+
+    def _engine_connection(self, connection: EngineConnection) -> None:
+        self.notify(
+            connection.message,
+            title="Docker engine",
+            severity="information" if connection.connected else "error",
+            timeout=8 if connection.connected else 15,
+        )
+
+    def open_launch(self, app_id: str) -> None:
+        """Open the launch flow for a catalog app."""
+        if self.catalog is None or app_id not in self.catalog.apps:
+            self.notify(f"{app_id} is not in the catalog.", severity="warning")
+            return
+        if self.hardware_report is None:
+            self.notify("Still detecting the hardware; try again in a moment.")
+            return
+        self._gather_launch(app_id)
+
+    @work(thread=True, exclusive=True, group="launch-form", exit_on_error=False)
+    def _gather_launch(self, app_id: str) -> None:
+        """Read the installed models (disk I/O) before showing the launch form."""
+        models = self.services.model_store.installed()
+        self.call_from_thread(self._show_launch, app_id, models)
+
+    def _show_launch(self, app_id: str, models: list[Any]) -> None:
+        from paitui.ui.screens.launch import LaunchRequest, LaunchScreen
+
+        assert self.catalog is not None and self.hardware_report is not None
+        taken = {p.host_port for s in self.statuses.values() if not s.final for p in s.ports}
+        app = self.catalog.apps[app_id]
+
+        def chosen(request: LaunchRequest | None) -> None:
+            if request is None:
+                return
+            if request.plan is None:
+                self.switch_mode("models")
+                formats = ", ".join(request.download_formats) or "model"
+                self.notify(
+                    f"Search for a {formats} file for {app.name}, then launch again.",
+                    title="Download a model",
+                )
+                return
+            self.switch_mode("running")
+            self.launch_plan(request.plan)
+
+        self.push_screen(
+            LaunchScreen(app, self.hardware_report, self.settings, models, taken), chosen
+        )
+
+    @work(group="launch", exit_on_error=False)
+    async def launch_plan(self, plan: Any) -> None:
+        """Pull (with progress), create and start; states arrive through the fleet."""
+        try:
+            await self.services.fleet.launch(plan)
+        except Exception as exc:
+            self.notify(
+                str(exc),
+                title=f"Could not start {self.app_name(plan.app_id)}",
+                severity="error",
+                timeout=15,
+            )
+
+    def stop_app(self, app_id: str) -> None:
+        """Stop a managed app."""
+        self._stop(app_id)
+
+    @work(group="stop", exit_on_error=False)
+    async def _stop(self, app_id: str) -> None:
+        try:
+            await self.services.fleet.stop(app_id)
+        except Exception as exc:
+            self.notify(str(exc), title=f"Could not stop {self.app_name(app_id)}", severity="error")
+
+    def open_app_link(self, app_id: str) -> None:
+        """Open the app's web UI, or copy its link (and the ssh -L command over SSH)."""
+        status = self.statuses.get(app_id)
+        app = self.catalog.apps.get(app_id) if self.catalog else None
+        links = app_links(app, status.ports if status else (), os.environ)
+        link = links.primary
+        if link is None:
+            self.notify(f"{self.app_name(app_id)} publishes no port.", severity="warning")
+            return
+        if can_open_browser(os.environ):
+            self.open_url(link.url)
+            return
+        self.copy_to_clipboard(links.ssh_tunnel or link.url)
+        what = "ssh -L command" if links.ssh_tunnel else "link"
+        self.notify(
+            f"Copied the {what}: {links.ssh_tunnel or link.url}", title=self.app_name(app_id)
+        )
+
+    def on_taskbar_selected(self, event: Taskbar.Selected) -> None:
+        """A click on the taskbar goes to the Running screen."""
+        self.switch_mode("running")
 
     @work(thread=True, exclusive=True, group="catalog", exit_on_error=False)
     def load_catalog(self) -> None:
@@ -113,10 +243,13 @@ class PaituiApp(App[None]):
 
     def _set_catalog(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        if "fleet" in self.services.__dict__:  # built already: keep its catalog current
+            self.services.fleet.catalog = catalog
         if catalog.issues:
             count = len(catalog.issues)
+            plural = "s" if count > 1 else ""
             self.notify(
-                f"{count} problem{'s' if count > 1 else ''} in the catalog; see the Catalog screen (3).",
+                f"{count} problem{plural} in the catalog; see the Catalog screen (3).",
                 title="Catalog",
                 severity="warning",
                 timeout=8,

@@ -1,4 +1,4 @@
-"""The command palette (ctrl+p): start, stop and open apps, download a model, switch theme, go to a section."""
+"""The command palette (ctrl+p): start, stop and open apps, download a model, switch theme."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from paitui.ui.context import app_of
+from paitui.ui.sections import SECTIONS
 
 Command = tuple[str, str, Callable[[], object]]
 
@@ -18,30 +19,48 @@ class PaituiCommands(Provider):
     def _commands(self) -> list[Command]:
         app = app_of(self.screen)
         commands: list[Command] = []
-        from paitui.ui.app import SECTIONS
-
-        for name, _, _, key, title in SECTIONS:
-            commands.append((f"Go to {title}", f"key {key}", partial(app.switch_mode, name)))
-        commands.append(("Hardware report", "GPUs, drivers, permissions and fixes",
-                         partial(app.switch_mode, "hardware")))
-        commands.append(("Download model…", "search the Hugging Face Hub",
-                         partial(app.switch_mode, "models")))
-        commands.append(("Reload catalog", "read catalog.yml and catalog.d again", app.load_catalog))
+        for s in SECTIONS:
+            commands.append((f"Go to {s.title}", f"key {s.key}", partial(app.switch_mode, s.mode)))
+        commands.append(
+            (
+                "Hardware report",
+                "GPUs, drivers, permissions and fixes",
+                partial(app.switch_mode, "hardware"),
+            )
+        )
+        commands.append(
+            ("Download model…", "search the Hugging Face Hub", partial(app.switch_mode, "models"))
+        )
+        commands.append(
+            ("Reload catalog", "read catalog.yml and catalog.d again", app.load_catalog)
+        )
         if app.catalog is not None:
             for catalog_app in app.catalog.sorted_apps():
-                commands.append((f"Start {catalog_app.name}", f"launch {catalog_app.id}",
-                                 partial(app.open_launch, catalog_app.id)))
+                commands.append(
+                    (
+                        f"Start {catalog_app.name}",
+                        f"launch {catalog_app.id}",
+                        partial(app.open_launch, catalog_app.id),
+                    )
+                )
         for status in app.statuses.values():
             if not status.final:
                 name = app.app_name(status.app_id)
-                commands.append((f"Stop {name}", f"stop {status.app_id}",
-                                 partial(app.stop_app, status.app_id)))
-                commands.append((f"Open {name}", "open its link",
-                                 partial(app.open_app_link, status.app_id)))
+                commands.append(
+                    (f"Stop {name}", f"stop {status.app_id}", partial(app.stop_app, status.app_id))
+                )
+                commands.append(
+                    (f"Open {name}", "open its link", partial(app.open_app_link, status.app_id))
+                )
         for theme in sorted(app.available_themes):
             if theme.startswith("paitui") or theme in app.user_themes:
-                commands.append((f"Switch theme: {theme}", "remembered in config.toml",
-                                 partial(app.use_theme, theme)))
+                commands.append(
+                    (
+                        f"Switch theme: {theme}",
+                        "remembered in config.toml",
+                        partial(app.use_theme, theme),
+                    )
+                )
         return commands
 
     async def discover(self) -> Hits:

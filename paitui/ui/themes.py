@@ -12,8 +12,17 @@ from pathlib import Path
 from textual.theme import Theme
 
 _COLOURS = (
-    "primary", "secondary", "accent", "warning", "error", "success",
-    "foreground", "background", "surface", "panel", "boost",
+    "primary",
+    "secondary",
+    "accent",
+    "warning",
+    "error",
+    "success",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
 )
 
 
@@ -32,16 +41,25 @@ def theme_from_toml(path: Path) -> Theme:
     variables = doc.get("variables", {})
     if not isinstance(variables, dict):
         raise ValueError(f"{path}: 'variables' must be a table")
+
     def colour(key: str) -> str | None:
         return str(doc[key]) if key in doc else None
 
     try:
         return Theme(
-            name=str(name), primary=str(doc["primary"]), secondary=colour("secondary"),
-            warning=colour("warning"), error=colour("error"), success=colour("success"),
-            accent=colour("accent"), foreground=colour("foreground"),
-            background=colour("background"), surface=colour("surface"), panel=colour("panel"),
-            boost=colour("boost"), dark=bool(doc.get("dark", True)),
+            name=str(name),
+            primary=str(doc["primary"]),
+            secondary=colour("secondary"),
+            warning=colour("warning"),
+            error=colour("error"),
+            success=colour("success"),
+            accent=colour("accent"),
+            foreground=colour("foreground"),
+            background=colour("background"),
+            surface=colour("surface"),
+            panel=colour("panel"),
+            boost=colour("boost"),
+            dark=bool(doc.get("dark", True)),
             variables={str(k): str(v) for k, v in variables.items()},
         )
     except Exception as exc:  # Textual raises on colours it cannot parse

@@ -38,7 +38,7 @@ def make_app(tmp_path: Path, extra: str | None = None) -> PaituiApp:
         path = tmp_path / "extra.yml"
         path.write_text(extra)
         paths.append(path)
-    return PaituiApp(Services(load_settings(), paths))
+    return PaituiApp(Services(load_settings(), paths), live=False)
 
 
 async def _wait_catalog(app: PaituiApp, pilot: object) -> None:
@@ -50,8 +50,13 @@ async def test_each_section_is_one_key_away(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         seen = {}
-        for key, mode in [("2", "hardware"), ("3", "catalog"), ("4", "models"),
-                          ("5", "running"), ("1", "home")]:
+        for key, mode in [
+            ("2", "hardware"),
+            ("3", "catalog"),
+            ("4", "models"),
+            ("5", "running"),
+            ("1", "home"),
+        ]:
             await pilot.press(key)
             await pilot.pause()
             seen[mode] = app.current_mode
@@ -93,8 +98,10 @@ async def test_catalog_detail_shows_stack_and_ports(tmp_path: Path) -> None:
 
 
 async def test_broken_user_catalog_is_shown_and_valid_apps_still_load(tmp_path: Path) -> None:
-    broken = SMALL_CATALOG + "  - id: gamma\n    name: G\n    description: x\n    kind: nope\n" \
+    broken = (
+        SMALL_CATALOG + "  - id: gamma\n    name: G\n    description: x\n    kind: nope\n"
         "    variants: {cpu: {image: x}}\n"
+    )
     app = make_app(tmp_path, broken)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("3")

@@ -9,22 +9,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from paitui.domain.catalog import App, Catalog
 from paitui.domain.hardware import HardwareReport
-from paitui.ui.widgets.app_detail import render_app_detail, variants_cell
 from paitui.ui.context import app_of
+from paitui.ui.widgets.app_detail import render_app_detail, variants_cell
+from paitui.ui.widgets.section_bar import SectionBar
+from paitui.ui.widgets.taskbar import Taskbar
 
 #: Keys the screen leaves to the app even while the table has focus.
-_RESERVED = set("q?12345")
+_RESERVED = set("q?12345/r")
 
 
 def matches(app: App, query: str) -> bool:
-    """Whether every word of the query appears in the app's id, name, kind, variants or description."""
-    hay = " ".join(
-        [app.id, app.name, app.kind.value, app.description, *app.variants]
-    ).lower()
+    """Whether every word of the query is in the app's id, name, kind, variants or description."""
+    hay = " ".join([app.id, app.name, app.kind.value, app.description, *app.variants]).lower()
     return all(word in hay for word in query.lower().split())
 
 
@@ -57,14 +57,17 @@ class CatalogScreen(Screen[None]):
         self._shown: list[App] = []
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SectionBar()
         with Horizontal(id="catalog-body"):
             with Vertical(id="catalog-left"):
-                yield Input(placeholder="type to filter apps (/)", id="filter", select_on_focus=False)
+                yield Input(
+                    placeholder="type to filter apps (/)", id="filter", select_on_focus=False
+                )
                 yield DataTable(id="apps", cursor_type="row", zebra_stripes=True)
                 yield Static(id="catalog-issues")
             with VerticalScroll(id="catalog-detail"):
                 yield Static("Loading the catalog…", id="detail")
+        yield Taskbar()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -135,12 +138,12 @@ class CatalogScreen(Screen[None]):
         # Typing a letter in the list starts filtering, as in a file manager.
         table = self.query_one("#apps", DataTable)
         char = event.character
-        if table.has_focus and char and char.isprintable() and not char.isspace():
-            if char not in _RESERVED and char != "/" and char != "r":
-                flt = self.query_one("#filter", Input)
-                flt.focus()
-                flt.insert_text_at_cursor(char)
-                event.stop()
+        typed = bool(char) and char.isprintable() and not char.isspace()
+        if table.has_focus and typed and char not in _RESERVED:
+            flt = self.query_one("#filter", Input)
+            flt.focus()
+            flt.insert_text_at_cursor(char)
+            event.stop()
 
     def action_focus_filter(self) -> None:
         """Move the focus to the filter box."""

@@ -1,4 +1,4 @@
-"""The desktop: tiles of the apps this box can run, the ones it cannot (and why), a hardware line."""
+"""The desktop: tiles of the apps this box can run, those it cannot (and why), a hardware line."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from paitui.domain.catalog import Catalog
 from paitui.domain.fit import best_variant, why_not
 from paitui.domain.hardware import HardwareReport, Severity
 from paitui.domain.status import AppStatus
 from paitui.ui.context import app_of
+from paitui.ui.widgets.section_bar import SectionBar
+from paitui.ui.widgets.taskbar import Taskbar
 from paitui.ui.widgets.tiles import AppTile, TileData
 
 TILE_WIDTH = 30
@@ -45,12 +47,15 @@ def hardware_line(report: HardwareReport | None) -> Text:
             text.append("Docker unreachable", style="bold red")
     worst = [f for f in report.findings if f.severity != Severity.INFO]
     if worst:
-        text.append(f"  ·  ⚠ {len(worst)} finding{'s' if len(worst) > 1 else ''} (2)", style="yellow")
+        text.append(
+            f"  ·  ⚠ {len(worst)} finding{'s' if len(worst) > 1 else ''} (2)", style="yellow"
+        )
     return text
 
 
-def tile_data(catalog: Catalog, report: HardwareReport | None,
-              statuses: dict[str, AppStatus]) -> tuple[list[TileData], list[TileData]]:
+def tile_data(
+    catalog: Catalog, report: HardwareReport | None, statuses: dict[str, AppStatus]
+) -> tuple[list[TileData], list[TileData]]:
     """Tiles for the apps that fit and for those that do not, in display order."""
     fit: list[TileData] = []
     blocked: list[TileData] = []
@@ -70,9 +75,9 @@ class HomeScreen(Screen[None]):
     """What this box can run, and what runs."""
 
     DEFAULT_CSS = """
-    HomeScreen #hw-line { height: 1; padding: 0 1; background: $surface; }
-    HomeScreen #desk { height: 1fr; padding: 0 0 0 1; }
-    HomeScreen Grid { grid-size: 2; grid-gutter: 0; height: auto; }
+    HomeScreen #hw-line { height: auto; max-height: 2; padding: 0 1; background: $surface; }
+    HomeScreen #desk { height: 1fr; padding: 0 1; }
+    HomeScreen Grid { grid-size: 2; grid-gutter: 0 1; grid-rows: 4; height: auto; }
     HomeScreen .section-title { margin: 1 0 0 0; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -88,13 +93,14 @@ class HomeScreen(Screen[None]):
         self._columns = 2
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SectionBar()
         yield Static(hardware_line(None), id="hw-line")
         with VerticalScroll(id="desk"):
             yield Static("Runs on this box", classes="section-title")
             yield Grid(id="tiles-fit")
             yield Static("Needs other hardware", classes="section-title", id="blocked-title")
             yield Grid(id="tiles-blocked")
+        yield Taskbar()
         yield Footer()
 
     def on_mount(self) -> None:

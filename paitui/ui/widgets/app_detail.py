@@ -34,7 +34,9 @@ def stack_of(image: str) -> str:
     return parse_image(image).stack_summary()
 
 
-def render_app_detail(app: App, report: HardwareReport | None, source: str | None) -> RenderableType:
+def render_app_detail(
+    app: App, report: HardwareReport | None, source: str | None
+) -> RenderableType:
     """The detail pane of one app: description, variants, ports, health, mounts, needs, notes."""
     head = Text()
     head.append(app.name, style="bold")

@@ -61,7 +61,7 @@ class AppTile(Static, can_focus=True):
 
     DEFAULT_CSS = """
     AppTile {
-        width: 1fr; height: 4; padding: 0 1; margin: 0 1 1 0;
+        width: 1fr; height: 4; padding: 0 1;
         background: $surface; border: tall $panel;
     }
     AppTile:focus { border: tall $primary; background: $boost; }
@@ -105,4 +105,3 @@ class AppTile(Static, can_focus=True):
 
     def on_click(self) -> None:
         self.post_message(self.Chosen(self.data.app_id))
-
