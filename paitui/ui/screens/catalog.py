@@ -138,8 +138,9 @@ class CatalogScreen(Screen[None]):
         # Typing a letter in the list starts filtering, as in a file manager.
         table = self.query_one("#apps", DataTable)
         char = event.character
-        typed = bool(char) and char.isprintable() and not char.isspace()
-        if table.has_focus and typed and char not in _RESERVED:
+        if char is None or not char.isprintable() or char.isspace():
+            return
+        if table.has_focus and char not in _RESERVED:
             flt = self.query_one("#filter", Input)
             flt.focus()
             flt.insert_text_at_cursor(char)
