@@ -101,19 +101,25 @@ class Engine:
 
     async def _call(self, func: Callable[[], T], *, image: str | None = None) -> T:
         def run() -> T:
-            for attempt in (1, 2):
-                try:
-                    return func()
-                except Exception as exc:
-                    error = translate(exc, host=self.host, image=image)
-                    if error.kind != ErrorKind.UNREACHABLE:
-                        raise error from None
-                    # A pooled connection from before an engine restart fails once; a fresh
-                    # client either works or fails fast when the engine is really gone.
+            had_client = self._client is not None
+            try:
+                return func()
+            except Exception as exc:
+                error = translate(exc, host=self.host, image=image)
+                if error.kind != ErrorKind.UNREACHABLE:
+                    raise error from None
+                self._drop_client()
+                if not had_client:
+                    raise error from None
+            # A pooled connection from before an engine restart fails once; a fresh client
+            # either works or fails the way the engine really is.
+            try:
+                return func()
+            except Exception as exc:
+                error = translate(exc, host=self.host, image=image)
+                if error.kind == ErrorKind.UNREACHABLE:
                     self._drop_client()
-                    if attempt == 2:
-                        raise error from None
-            raise AssertionError("not reached")
+                raise error from None
 
         return await asyncio.to_thread(run)
 
@@ -292,7 +298,8 @@ class Engine:
                 command=[],
                 user="0:0",
                 volumes={plan.data_dir: {"bind": "/paitui-data", "mode": "rw"}},
-                labels={MANAGED_LABEL: "true", APP_LABEL: plan.app_id, "paitui.helper": "chown"},
+                # Not labelled managed: it is gone in a moment and must not show up as the app.
+                labels={"paitui.helper": "chown", "paitui.helper-for": plan.app_id},
                 remove=True,
                 network_mode="none",
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import socket
@@ -207,8 +208,6 @@ async def test_port_in_use_and_missing_device_are_clear(
     # The failed container does not block the next try.
     assert not [c for c in await engine.list_managed() if c.app_id == app.id]
 
-    import dataclasses
-
     missing = f"/dev/paitui-missing-{test_label}"
     plan = dataclasses.replace(
         plan_launch(app, HardwareReport(), settings, LaunchChoices(host_port=_free_port())),
@@ -284,3 +283,33 @@ async def test_docker_host_and_contexts_are_honoured(tmp_path: Path, docker_clie
     assert err.value.kind == ErrorKind.UNREACHABLE and "nothing-here.sock" in err.value.message
     for eng in (by_context, by_env, gone):
         await eng.close()
+
+
+async def test_data_dir_owner_set_by_a_helper_container_when_not_root(
+    engine: Engine, busybox_image: str, settings: Settings, test_label: str, docker_client: Any
+) -> None:
+    """Without the right to chown, the engine gives the data dir to the image's user."""
+    app = stand_in_app(f"pt-{test_label}", busybox_image, port=None)
+    plan = plan_launch(app, HardwareReport(), settings)
+    assert plan.data_dir is not None
+    data = Path(plan.data_dir)
+    data.mkdir(parents=True)
+    assert data.stat().st_uid == os.getuid() != 1999
+    # The stand-in image has no chown applet link; real app images (Ubuntu based) have chown.
+    maker = docker_client.containers.run(
+        busybox_image, ["/bin/busybox", "ln", "-s", "busybox", "/bin/chown"], detach=True
+    )
+    maker.wait(timeout=30)
+    repo = f"paitest/with-chown-{test_label}"
+    maker.commit(repository=repo, tag="v1")
+    maker.remove(force=True)
+    try:
+        with_chown = dataclasses.replace(plan, image=f"{repo}:v1")
+        await asyncio.to_thread(engine._chown_in_container, with_chown, 1999)
+    finally:
+        docker_client.images.remove(f"{repo}:v1", force=True)
+    assert (data.stat().st_uid, data.stat().st_gid) == (1999, 1999)
+    helpers = docker_client.containers.list(
+        all=True, filters={"label": f"paitui.helper-for={app.id}"}
+    )
+    assert helpers == []  # removed after use
