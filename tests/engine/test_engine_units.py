@@ -7,6 +7,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 from paitui.domain.containers import ContainerStatus
 from paitui.services.engine_connect import DEFAULT_HOST, resolve_endpoint
 from paitui.services.engine_errors import ErrorKind, translate
@@ -187,3 +189,23 @@ def test_event_and_inspect_parsing() -> None:
     assert info.name == "paitui-x" and info.status == ContainerStatus.EXITED and info.exit_code == 0
     assert info.ports[0].host_port == 9000 and info.finished_at is None
     assert parse_time("2026-11-21T23:00:00.123456789Z") == parse_time("2026-11-21T23:00:00.123456Z")
+
+
+async def test_events_report_an_unreachable_engine_and_keep_trying(tmp_path: Path) -> None:
+    import asyncio
+
+    from paitui.domain.containers import EngineConnection
+    from paitui.services.engine import Engine
+    from paitui.settings import Settings
+
+    missing = f"unix://{tmp_path}/no-engine.sock"
+    engine = Engine(Settings(docker_host=missing), backoff_initial=0.01, backoff_max=0.02)
+    events = engine.events()
+    first = await asyncio.wait_for(anext(events), 10)
+    assert isinstance(first, EngineConnection) and not first.connected
+    assert "not reachable" in first.message and first.host == missing
+    # Retries go on quietly: no second report while the engine stays away.
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(anext(events), 0.3)
+    await events.aclose()
+    await engine.close()
