@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import ItemGrid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from paitui.domain.hardware import HardwareReport
@@ -25,6 +25,8 @@ from paitui.ui.widgets.hardware_panels import (
     render_accels,
     render_host,
 )
+from paitui.ui.widgets.section_bar import SectionBar
+from paitui.ui.widgets.taskbar import Taskbar
 
 Detect = Callable[[threading.Event], HardwareReport]
 #: Builds a hot-plug monitor around a callback(action, sys_path); it has start() and stop().
@@ -92,7 +94,7 @@ class HardwareScreen(Screen[None]):
         self.report: HardwareReport | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SectionBar()
         yield Static("Detecting hardware…", id="hw-status")
         with VerticalScroll(id="hw-body"):
             with Vertical(id="hw-summary"):
@@ -105,6 +107,7 @@ class HardwareScreen(Screen[None]):
                 yield ItemGrid(id="gpu-cards", min_column_width=46)
                 yield Static("Host", classes="section-title")
                 yield SectionText(id="host")
+        yield Taskbar()
         yield Footer()
 
     def on_mount(self) -> None:
