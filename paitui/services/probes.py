@@ -117,9 +117,12 @@ class Prober:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.timeout),
+                # No kept-alive connections: probes come seconds apart (ready ones 30 s), and
+                # httpcore's pool scans every idle connection per request, which made a round
+                # of 200 probes 3-6x slower with keep-alive than without (bench/probes.py).
                 limits=httpx.Limits(
                     max_connections=self.max_connections,
-                    max_keepalive_connections=self.max_connections,
+                    max_keepalive_connections=0,
                 ),
                 follow_redirects=False,
                 # A proxy from the environment must not stand between paitui and localhost.
