@@ -7,11 +7,11 @@ from paitui.domain.hardware import HardwareReport
 
 #: What each accelerator kind needs, in words a user understands.
 NEEDS_TEXT: dict[Accel, str] = {
-    Accel.CUDA: "an NVIDIA GPU with CUDA in Docker",
-    Accel.ROCM: "an AMD GPU with ROCm (/dev/kfd)",
-    Accel.INTEL: "an Intel GPU (oneAPI)",
-    Accel.VULKAN: "a Vulkan GPU",
-    Accel.CPU: "nothing special",
+    Accel.CUDA: "NVIDIA CUDA",
+    Accel.ROCM: "AMD ROCm",
+    Accel.INTEL: "Intel oneAPI",
+    Accel.VULKAN: "Vulkan",
+    Accel.CPU: "a CPU",
 }
 
 

@@ -63,6 +63,7 @@ class AppTile(Static, can_focus=True):
     AppTile {
         width: 1fr; height: 4; padding: 0 1;
         background: $surface; border: tall $panel;
+        text-wrap: nowrap; text-overflow: ellipsis;
     }
     AppTile:focus { border: tall $primary; background: $boost; }
     AppTile.blocked { color: $text-muted; }
@@ -79,6 +80,7 @@ class AppTile(Static, can_focus=True):
         super().__init__()
         self.data = data
         self.set_class(data.variant is None, "blocked")
+        self.tooltip = data.reason or None
 
     def update_data(self, data: TileData) -> None:
         """Show new data (a state change) without rebuilding the tile."""
