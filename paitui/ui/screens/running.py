@@ -22,14 +22,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+from textual.widgets import DataTable, Footer, Sparkline, Static
 
 from paitui.domain.containers import StatsSample
 from paitui.domain.links import AppLinks, app_links, can_open_browser, over_ssh
 from paitui.domain.status import AppState, AppStatus, format_uptime
 from paitui.ui.screens.confirm import ConfirmDialog
 from paitui.ui.widgets.log_view import LogView
+from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.state_badge import badge_text
+from paitui.ui.widgets.taskbar import Taskbar
 
 if TYPE_CHECKING:
     from paitui.domain.catalog import App
@@ -125,7 +127,7 @@ class RunningScreen(Screen[None]):
     # --- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SectionBar()
         with Vertical(id="running-body"):
             yield DataTable(id="running-apps", cursor_type="row", zebra_stripes=True)
             yield Static(
@@ -139,6 +141,7 @@ class RunningScreen(Screen[None]):
                     yield Static("Memory", classes="spark-label", id="mem-label")
                     yield Sparkline([], id="spark-mem", summary_function=max)
                 yield LogView(id="running-logs")
+        yield Taskbar()
         yield Footer()
 
     @property
@@ -219,7 +222,8 @@ class RunningScreen(Screen[None]):
     def _cells(self, status: AppStatus) -> dict[str, Any]:
         app = self._app(status.app_id)
         name = Text(app.name if app is not None else status.app_id)
-        selected = status.app_id == self.selected and self.last_sample is not None
+        selected = (status.app_id == self.selected and self.last_sample is not None
+                    and status.state in _STOPPABLE)
         sample = self.last_sample if selected else None
         return {
             "app": name,
@@ -249,9 +253,12 @@ class RunningScreen(Screen[None]):
         cells = self._cells(status)
         if key in table.rows:
             for column, value in cells.items():
-                table.update_cell(key, column, value)
+                table.update_cell(key, column, value, update_width=True)
         else:
             table.add_row(*cells.values(), key=key)
+            if status.state in (AppState.PULLING, AppState.CREATING):
+                # Just launched: that is the app the user wants to watch.
+                table.move_cursor(row=table.get_row_index(key))
             if self.selected is None:
                 self._select_current()
         if key == self.selected:
@@ -268,7 +275,8 @@ class RunningScreen(Screen[None]):
         now = time.time()
         for key, status in self.statuses.items():
             if key in self.table.rows:
-                self.table.update_cell(key, "uptime", format_uptime(status.uptime(now)))
+                self.table.update_cell(key, "uptime", format_uptime(status.uptime(now)),
+                                       update_width=True)
 
     @on(StatusChanged)
     def _status_changed(self, message: StatusChanged) -> None:
@@ -341,8 +349,9 @@ class RunningScreen(Screen[None]):
         self.mem_history.append(sample.memory_bytes)
         key = status.app_id
         if key in self.table.rows:
-            self.table.update_cell(key, "cpu", f"{sample.cpu_percent:.1f} %")
-            self.table.update_cell(key, "mem", format_bytes(sample.memory_bytes))
+            self.table.update_cell(key, "cpu", f"{sample.cpu_percent:.1f} %", update_width=True)
+            self.table.update_cell(key, "mem", format_bytes(sample.memory_bytes),
+                                   update_width=True)
         self._update_sparklines()
 
     def _update_sparklines(self) -> None:
