@@ -256,6 +256,8 @@ class Engine:
                 progress = tracker.feed(msg)
                 if on_progress is not None:
                     on_progress(progress)
+                if cancel.is_set():
+                    break  # closing the stream below makes the engine abandon the pull
         except EngineError:
             raise
         except Exception as exc:

@@ -78,6 +78,8 @@ async def test_pull_cancel(engine: Engine, layered_image: LayeredImage, docker_c
     with pytest.raises(EngineError) as err:
         await engine.pull(layered_image.name, on_progress, cancel)
     assert err.value.kind == ErrorKind.CANCELLED
+    # Closing the stream made the engine abandon the pull: the image was never tagged.
+    assert not await engine.image_present(layered_image.name)
 
 
 async def test_pull_errors_are_readable(engine: Engine, registry: str) -> None:
