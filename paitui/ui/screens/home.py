@@ -127,6 +127,8 @@ class HomeScreen(Screen[None]):
         if paitui.catalog is None:
             return
         fit, blocked = tile_data(paitui.catalog, paitui.hardware_report, paitui.statuses)
+        if [t.data for t in self.query(AppTile)] == [*fit, *blocked]:
+            return  # same tiles: keep them, and the focus
         focused = self.focused.data.app_id if isinstance(self.focused, AppTile) else None
         for grid_id, tiles in (("#tiles-fit", fit), ("#tiles-blocked", blocked)):
             grid = self.query_one(grid_id, Grid)
