@@ -2,7 +2,8 @@
 # Test environment for paitui: Debian packages, a Docker engine, a local registry and the test images.
 #   scripts/test-env.sh up     install what is missing (as root), start what is not running, build images
 #   scripts/test-env.sh down   stop only what `up` started
-# Idempotent; records what it started in $PAITUI_TEST_STATE so `down` leaves everything else alone.
+# Idempotent. Each `up` records in $PAITUI_TEST_STATE/started only what it started itself, so the
+# matching `down` never stops an engine or registry that was already running (someone else's).
 set -euo pipefail
 
 STATE=${PAITUI_TEST_STATE:-/tmp/paitui-test-env}
@@ -35,7 +36,7 @@ start_dockerd() {
   command -v dockerd >/dev/null || { log "dockerd not found"; return 1; }
   log "starting dockerd"
   nohup dockerd --host unix:///var/run/docker.sock >"$STATE/dockerd.log" 2>&1 &
-  echo $! >"$STATE/dockerd.pid"
+  echo "dockerd $!" >>"$STATE/started"
   for _ in $(seq 1 150); do engine_up && return 0; sleep 0.2; done
   log "dockerd did not come up; see $STATE/dockerd.log"; tail -20 "$STATE/dockerd.log" >&2; return 1
 }
@@ -57,7 +58,7 @@ http:
 EOF
   log "starting docker-registry on $REGISTRY"
   nohup docker-registry serve "$STATE/registry.yml" >"$STATE/registry.log" 2>&1 &
-  echo $! >"$STATE/registry.pid"
+  echo "registry $!" >>"$STATE/started"
   for _ in $(seq 1 100); do registry_up && return 0; sleep 0.1; done
   log "registry did not come up; see $STATE/registry.log"; return 1
 }
@@ -65,7 +66,15 @@ EOF
 # A busybox rootfs: enough for sh, httpd, nc and sleep to stand in for an app.
 build_images() {
   local img="$REGISTRY/paitest/busybox:latest"
-  if docker image inspect "$img" >/dev/null 2>&1; then log "test images present"; return; fi
+  if docker image inspect "$img" >/dev/null 2>&1; then
+    # A registry started afresh may lack the image the engine still has.
+    if ! curl -fsS "http://$REGISTRY/v2/paitest/busybox/manifests/latest" \
+        -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' >/dev/null 2>&1; then
+      docker push "$img" >/dev/null
+      log "pushed $img to the registry"
+    fi
+    log "test images present"; return
+  fi
   local root
   root=$(mktemp -d)
   mkdir -p "$root"/{bin,www,tmp,etc}
@@ -84,6 +93,7 @@ build_images() {
 
 up() {
   mkdir -p "$STATE"
+  : >"$STATE/started"
   need_packages
   start_dockerd
   start_registry
@@ -91,18 +101,16 @@ up() {
 }
 
 down() {
-  for name in registry dockerd; do
-    if [[ -f "$STATE/$name.pid" ]]; then
-      local pid
-      pid=$(cat "$STATE/$name.pid")
-      if kill -0 "$pid" 2>/dev/null; then
-        log "stopping $name ($pid)"
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      fi
-      rm -f "$STATE/$name.pid"
+  [[ -f "$STATE/started" ]] || return 0
+  # Newest first: the registry, then the engine.
+  tac "$STATE/started" | while read -r name pid; do
+    if kill -0 "$pid" 2>/dev/null; then
+      log "stopping $name ($pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
   done
+  rm -f "$STATE/started"
 }
 
 case "${1:-up}" in
