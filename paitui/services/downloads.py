@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -68,22 +69,57 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 class _Hashes:
-    """The running sha256 (always) and git blob sha1 (non-LFS files) of the data so far."""
+    """The running sha256 (always) and git blob sha1 (non-LFS files) of the data so far.
+
+    Hashing runs on its own thread (hashlib releases the GIL), so it overlaps with receiving
+    and writing: measured here that doubles throughput on 2 cores (bench/README.md).
+    ``digests`` and ``reset`` wait until every byte fed so far is hashed.
+    """
 
     def __init__(self, f: RepoFile) -> None:
         self._blob_size = f.size if (f.blob_id and not f.sha256 and f.size is not None) else None
-        self.reset()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=256)
+        self._thread: threading.Thread | None = None
+        self._new()
 
-    def reset(self) -> None:
-        """Start over (the server sent the whole file again)."""
+    def _new(self) -> None:
         self.sha256 = hashlib.sha256()
         self.blob = _blob_hasher(self._blob_size) if self._blob_size is not None else None
 
+    def _work(self) -> None:
+        while True:
+            data = self._queue.get()
+            try:
+                if data is None:
+                    return
+                self.sha256.update(data)
+                if self.blob is not None:
+                    self.blob.update(data)
+            finally:
+                self._queue.task_done()
+
     def update(self, data: bytes) -> None:
-        """Feed the next bytes."""
-        self.sha256.update(data)
-        if self.blob is not None:
-            self.blob.update(data)
+        """Feed the next bytes (returns at once unless the hasher is far behind)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="sha256", daemon=True)
+            self._thread.start()
+        self._queue.put(data)
+
+    def wait(self) -> None:
+        """Block until everything fed is hashed."""
+        self._queue.join()
+
+    def reset(self) -> None:
+        """Start over (the server sent the whole file again)."""
+        self.wait()
+        self._new()
+
+    def close(self) -> None:
+        """Stop the hashing thread."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
 
 def _blob_hasher(size: int) -> Any:
@@ -461,10 +497,14 @@ class DownloadManager:
                 "bytes_done": offset,
             }
             hashes = _Hashes(f)
-            self._rehash(fd, offset, hashes, job)
-            self._update(job, bytes_done=offset, resumed_from=offset)
-            offset = self._fetch(job, fd, url, offset, hashes, meta, meta_path)
-            self._verify(job, part, meta_path, offset, hashes)
+            try:
+                self._rehash(fd, offset, hashes, job)
+                self._update(job, bytes_done=offset, resumed_from=offset)
+                offset = self._fetch(job, fd, url, offset, hashes, meta, meta_path)
+                hashes.wait()
+                self._verify(job, part, meta_path, offset, hashes)
+            finally:
+                hashes.close()
             os.fsync(fd)
         finally:
             os.close(fd)
