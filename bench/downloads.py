@@ -9,7 +9,9 @@ port, like LFS files on the real hub), and times each client downloading it into
 - ``curl -L`` (no checks at all: the ceiling)
 
 Each client runs ``--runs`` times (median reported); the output is deleted between runs.
-Run: ``python bench/downloads.py [--size-mib 1024] [--runs 3]``.
+With ``--ui`` it also downloads the file once inside a headless Models screen and reports the
+event loop's lag (how long a 20 ms sleep overshoots) while progress flows in.
+Run: ``python bench/downloads.py [--size-mib 1024] [--runs 3] [--ui]``.
 """
 
 from __future__ import annotations
@@ -70,11 +72,82 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     return took
 
 
+def ui_lag(endpoint: str, work: Path) -> None:
+    """Event-loop lag of the Models screen while it shows the same download's progress."""
+    import asyncio
+
+    os.environ["HF_ENDPOINT"] = endpoint
+    os.environ["PAITUI_STATE_DIR"] = str(work / "ui-state")
+    os.environ["PAITUI_CONFIG_DIR"] = str(work / "config")
+    from textual.app import App
+
+    from paitui.domain.models import DownloadState
+    from paitui.services.registry import Services
+    from paitui.settings import load_settings
+    from paitui.ui.screens.models import ModelsScreen
+
+    services = Services(load_settings())
+
+    class Host(App[None]):
+        def __init__(self) -> None:
+            super().__init__()
+            self.services = services
+            self.settings = services.settings
+            self.hardware_report = None
+
+        def on_mount(self) -> None:
+            self.push_screen(ModelsScreen())
+
+    handled = 0
+    posted = 0
+    original = ModelsScreen.on_models_screen_downloads_changed
+
+    def counting(self: ModelsScreen, message: ModelsScreen.DownloadsChanged) -> None:
+        nonlocal handled
+        handled += 1
+        original(self, message)
+
+    # Handlers are looked up on the class: count there (bench only).
+    ModelsScreen.on_models_screen_downloads_changed = counting  # type: ignore[method-assign]
+
+    def count_posted(_: object) -> None:
+        nonlocal posted
+        posted += 1
+
+    async def run() -> None:
+        app = Host()
+        async with app.run_test(size=(140, 40)) as pilot:
+            services.downloads.add_listener(count_posted)
+            info = services.hub.repo_info(REPO_ID)
+            start = time.perf_counter()
+            services.downloads.enqueue(info.repo_id, info.commit, list(info.files))
+            lags: list[float] = []
+            while services.downloads.snapshot()[0].state not in (
+                DownloadState.DONE,
+                DownloadState.FAILED,
+            ):
+                t = time.perf_counter()
+                await asyncio.sleep(0.02)
+                lags.append(time.perf_counter() - t - 0.02)
+            took = time.perf_counter() - start
+            await pilot.pause()
+            lags.sort()
+            p50, p99 = lags[len(lags) // 2] * 1000, lags[int(len(lags) * 0.99)] * 1000
+            print(
+                f"UI while downloading ({took:.2f} s): event-loop lag p50 {p50:.1f} ms, "
+                f"p99 {p99:.1f} ms, max {lags[-1] * 1000:.1f} ms over {len(lags)} samples; "
+                f"{posted} progress updates posted, {handled} handled (coalesced)"
+            )
+
+    asyncio.run(run())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tmp", default=None, help="where to put the file and the downloads")
+    parser.add_argument("--ui", action="store_true", help="also measure the UI's event-loop lag")
     args = parser.parse_args()
     hf = shutil.which("hf")
     curl = shutil.which("curl")
@@ -121,6 +194,8 @@ def main() -> None:
                         shutil.rmtree(out)
                     else:
                         out.unlink()
+            if args.ui:
+                ui_lag(endpoint, work)
         finally:
             server.terminate()
             server.wait(10)
