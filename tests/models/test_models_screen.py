@@ -169,3 +169,21 @@ async def test_downloads_go_on_while_another_section_is_shown(
         row = screen.query_one(DownloadQueue).rows()[0]
         assert row.download.state == DownloadState.DONE
         services.downloads.shutdown()
+
+
+async def test_file_picker_shows_vram_fit(hub_env: HubServer) -> None:
+    from paitui.domain.hardware import Gpu, HardwareReport, Vendor
+
+    services = Services(load_settings())
+    app = ModelsTestApp(services)
+    gpu = Gpu(Vendor.AMD, "1002:7340", "0000:03:00.0", "test GPU", "amdgpu", vram_total=2_500_000)
+    app.hardware_report = HardwareReport(gpus=(gpu,))  # type: ignore[assignment]
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        screen._load_files("acme/tiny-gguf")
+        files = screen.query_one("#files", DataTable)
+        await _until(pilot, lambda: files.row_count == 3, what="the file list")
+        fit = {str(files.get_row_at(i)[0]): str(files.get_row_at(i)[2]) for i in range(3)}
+        # 2.0 MB fits in 85% of 2.5 MB; 3.5 MB does not fit at all; README is no model
+        assert fit == {"tiny.Q8_0.gguf": "too big", "tiny.Q4_K_M.gguf": "fits", "README.md": ""}
