@@ -506,13 +506,15 @@ class DownloadManager:
             finally:
                 hashes.close()
             os.fsync(fd)
+            # Rename while still holding the lock, so no other process can open this inode as
+            # its partial and truncate it.
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(part, target)
+            fsync_dir(target.parent)
+            with contextlib.suppress(FileNotFoundError):
+                meta_path.unlink()
         finally:
             os.close(fd)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(part, target)
-        fsync_dir(target.parent)
-        with contextlib.suppress(FileNotFoundError):
-            meta_path.unlink()
         self._prune_partial_dirs(part.parent)
         digest = hashes.sha256.hexdigest()
         self.store.record(d.repo_id, f.path, size=offset, sha256=digest, revision=d.revision)

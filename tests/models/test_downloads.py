@@ -419,3 +419,24 @@ def test_store_remove(hub: HubService, store: ModelStore, make_manager: MakeMana
     assert store.installed() == []
     assert not (store.root / "acme").exists()
     shutil.rmtree(store.root)
+
+
+def test_same_file_in_two_managers_is_refused(
+    hub: HubService, store: ModelStore, make_manager: MakeManager, hub_server: HubServer
+) -> None:
+    """Two pulls of one file (a UI and a CLI, say) never write the same partial."""
+    commit, files = _files(hub, "acme/big")
+    hub_server.faults.throttle = 2_000_000
+    first = make_manager()
+    first.enqueue("acme/big", commit, files)
+    wait_until(lambda: first.snapshot()[0].bytes_done > 0, what="the first to start")
+    second = make_manager()
+    second.enqueue("acme/big", commit, files, check_space=False)
+    assert second.wait(timeout=10)
+    d = second.snapshot()[0]
+    assert d.state == DownloadState.FAILED
+    assert "another paitui process" in (d.error or "")
+    hub_server.faults.throttle = 0
+    assert first.wait(timeout=30)
+    assert first.snapshot()[0].state == DownloadState.DONE
+    assert store.path_for("acme/big", "big.gguf").read_bytes() == BIG
