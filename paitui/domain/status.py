@@ -200,7 +200,7 @@ def from_container(info: ContainerInfo, now: float, prev: AppStatus | None = Non
     if status in (ContainerStatus.RUNNING, ContainerStatus.RESTARTING):
         # Keep what probes found so far for the same container; the engine cannot tell.
         if base is not None and base.probed:
-            return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+            return with_container(base, info)
         state = AppState.STARTING
         fields.update(exit_code=None, detail="")
     elif status == ContainerStatus.PAUSED:
@@ -275,10 +275,14 @@ def on_event(prev: AppStatus | None, event: EngineEvent, now: float) -> AppStatu
 
 def with_container(prev: AppStatus, info: ContainerInfo) -> AppStatus:
     """Refresh ports, image and start time from an inspect, keeping the state."""
+    started = prev.started_at
+    # The start event's time and the inspected StartedAt differ by milliseconds; keep the first
+    # so that watchers do not take the same start for a restart.
+    if info.started_at is not None and (started is None or abs(info.started_at - started) > 1):
+        started = info.started_at
     return dataclasses.replace(
         prev, container_id=info.id, name=info.name, variant=info.variant or prev.variant,
-        image=info.image, ports=info.ports or prev.ports,
-        started_at=info.started_at if info.started_at is not None else prev.started_at,
+        image=info.image, ports=info.ports or prev.ports, started_at=started,
     )
 
 

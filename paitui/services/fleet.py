@@ -86,6 +86,8 @@ class Fleet:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stats: dict[str, asyncio.Task[None]] = {}
         self._started = False
+        #: Apps this process is launching right now (the UI selects them as they appear).
+        self.launching: set[str] = set()
 
     # --- subscribers -------------------------------------------------------------------------
 
@@ -317,6 +319,21 @@ class Fleet:
         app_id = plan.app_id
         cancel = cancel or threading.Event()
         loop = asyncio.get_running_loop()
+        self.launching.add(app_id)
+        try:
+            return await self._launch(plan, app_id, cancel, loop, on_progress, pull)
+        finally:
+            self.launching.discard(app_id)
+
+    async def _launch(
+        self,
+        plan: LaunchPlan,
+        app_id: str,
+        cancel: threading.Event,
+        loop: asyncio.AbstractEventLoop,
+        on_progress: Callable[[PullProgress], None] | None,
+        pull: bool | None,
+    ) -> AppStatus:
 
         def progress(p: PullProgress) -> None:
             # The engine reports from its pull thread; fold the progress in on the loop.

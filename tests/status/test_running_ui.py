@@ -80,6 +80,7 @@ async def test_running_screen_follows_a_stand_in(
             await fleet.launch(plan)
             table = screen.query_one("#running-apps", DataTable)
             await until(pilot, lambda: app_id in table.rows, what="the row")
+            assert screen.selected == app_id  # launched from here: selected as it appears
             await until(pilot, lambda: screen.statuses[app_id].state == AppState.READY,
                         what="ready")
             state_cell = table.get_cell(app_id, "state")

@@ -201,3 +201,11 @@ def test_late_start_event_of_a_known_start_changes_nothing() -> None:
     assert st.on_event(ready, ev("start", 50.001), 50.4) is ready
     later = st.on_event(ready, ev("start", 80.0), 80.0)
     assert later is not None and later.state == AppState.STARTING
+
+
+def test_inspected_start_time_does_not_look_like_a_restart() -> None:
+    s = started(50.0)  # from the start event
+    same = st.with_container(s, info(ContainerStatus.RUNNING, started=50.004))
+    assert same.started_at == 50.0 and same.ports
+    later = st.with_container(s, info(ContainerStatus.RUNNING, started=90.0))
+    assert later.started_at == 90.0

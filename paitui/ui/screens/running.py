@@ -70,6 +70,10 @@ def ports_cell(status: AppStatus) -> Text:
     return text
 
 
+def _plain(value: Any) -> str:
+    return value.plain if isinstance(value, Text) else str(value)
+
+
 class RunningScreen(Screen[None]):
     """Managed apps: state, uptime, ports, links, logs, CPU and memory of the selected one."""
 
@@ -80,7 +84,7 @@ class RunningScreen(Screen[None]):
     RunningScreen #running-empty.shown { display: block; }
     RunningScreen #running-lower { height: 3fr; border-top: hkey $panel; }
     RunningScreen #running-detail { width: 1fr; min-width: 40; padding: 0 1; }
-    RunningScreen #running-logs { width: 2fr; border-left: vkey $panel; }
+    RunningScreen #running-logs { width: 1fr; border-left: vkey $panel; }
     RunningScreen .spark-label { height: 1; color: $text-muted; margin-top: 1; }
     RunningScreen Sparkline { height: 2; }
     RunningScreen #spark-mem > .sparkline--max-color { color: $accent; }
@@ -122,6 +126,8 @@ class RunningScreen(Screen[None]):
         self._stats_container: str | None = None
         self._logs_for: tuple[str | None, float | None] | None = None
         self._unsubscribe: Any = None
+        #: The text each cell shows, to skip updates that change nothing.
+        self._shown_cells: dict[str, dict[str, str]] = {}
         self._shown = False
 
     # --- layout -----------------------------------------------------------------------------
@@ -240,6 +246,7 @@ class RunningScreen(Screen[None]):
         key = status.app_id
         if status.state == AppState.REMOVED:
             self.statuses.pop(key, None)
+            self._shown_cells.pop(key, None)
             if key in table.rows:
                 table.remove_row(key)
             if key == self.selected:
@@ -252,13 +259,15 @@ class RunningScreen(Screen[None]):
         self.statuses[key] = status
         cells = self._cells(status)
         if key in table.rows:
-            for column, value in cells.items():
-                table.update_cell(key, column, value, update_width=True)
+            self._set_cells(key, cells)
         else:
+            self._shown_cells[key] = {c: _plain(v) for c, v in cells.items()}
             table.add_row(*cells.values(), key=key)
-            if status.state in (AppState.PULLING, AppState.CREATING):
-                # Just launched: that is the app the user wants to watch.
+            if self.fleet is not None and key in self.fleet.launching:
+                # Just launched from here: that is the app the user wants to watch.
                 table.move_cursor(row=table.get_row_index(key))
+                # Scroll it into view once the table knows its new height.
+                self.call_after_refresh(table.move_cursor, row=table.get_row_index(key))
             if self.selected is None:
                 self._select_current()
         if key == self.selected:
@@ -271,12 +280,28 @@ class RunningScreen(Screen[None]):
     def _update_empty(self) -> None:
         self.query_one("#running-empty", Static).set_class(not self.statuses, "shown")
 
+    def _set_cells(self, key: str, cells: dict[str, Any]) -> None:
+        """Update only the cells whose text changed (a table of hundreds stays cheap)."""
+        shown = self._shown_cells.setdefault(key, {})
+        for column, value in cells.items():
+            plain = _plain(value)
+            if shown.get(column) != plain:
+                shown[column] = plain
+                self.table.update_cell(key, column, value, update_width=True)
+
     def _tick(self) -> None:
+        """Advance the uptime of the rows on screen (none while the screen is hidden)."""
+        if not self._shown_now():
+            return
+        table = self.table
+        first = int(table.scroll_y)
+        visible = table.ordered_rows[first:first + table.size.height + 1]
         now = time.time()
-        for key, status in self.statuses.items():
-            if key in self.table.rows:
-                self.table.update_cell(key, "uptime", format_uptime(status.uptime(now)),
-                                       update_width=True)
+        for row in visible:
+            key = row.key.value
+            status = self.statuses.get(key or "")
+            if key is not None and status is not None and status.started_at is not None:
+                self._set_cells(key, {"uptime": format_uptime(status.uptime(now))})
 
     @on(StatusChanged)
     def _status_changed(self, message: StatusChanged) -> None:
@@ -305,8 +330,7 @@ class RunningScreen(Screen[None]):
         self.mem_history.clear()
         self.last_sample = None
         if previous is not None and previous in self.table.rows:
-            self.table.update_cell(previous, "cpu", "")
-            self.table.update_cell(previous, "mem", "")
+            self._set_cells(previous, {"cpu": "", "mem": ""})
         self._update_sparklines()
         self._show_detail()
         self._watch_selected()
@@ -349,9 +373,8 @@ class RunningScreen(Screen[None]):
         self.mem_history.append(sample.memory_bytes)
         key = status.app_id
         if key in self.table.rows:
-            self.table.update_cell(key, "cpu", f"{sample.cpu_percent:.1f} %", update_width=True)
-            self.table.update_cell(key, "mem", format_bytes(sample.memory_bytes),
-                                   update_width=True)
+            self._set_cells(key, {"cpu": f"{sample.cpu_percent:.1f} %",
+                                  "mem": format_bytes(sample.memory_bytes)})
         self._update_sparklines()
 
     def _update_sparklines(self) -> None:
