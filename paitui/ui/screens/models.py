@@ -7,6 +7,7 @@ progress reaches this screen as ``DownloadsChanged`` messages that coalesce when
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -17,7 +18,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Select
+from textual.widgets import DataTable, Footer, Input, Label, Select
+from textual.widgets.data_table import CellDoesNotExist
 
 from paitui.domain.models import (
     Download,
@@ -33,6 +35,8 @@ from paitui.domain.models import (
 )
 from paitui.ui.widgets.confirm_dialog import ConfirmDialog
 from paitui.ui.widgets.download_queue import DownloadQueue, DownloadRow
+from paitui.ui.widgets.section_bar import SectionBar
+from paitui.ui.widgets.taskbar import Taskbar
 
 _FORMATS: list[tuple[str, str]] = [
     ("any format", ""),
@@ -132,12 +136,13 @@ class ModelsScreen(Screen[None]):
         self._info: RepoInfo | None = None
         self._library: list[LibraryRow] = []
         self._listener: Any = None
+        self._store_column: Any = None
         self._seen_done: set[str] = set()
 
     # --- layout ---
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SectionBar()
         with Horizontal(id="models-search-bar"):
             yield Input(
                 placeholder="search the Hugging Face Hub (/) and press Enter",
@@ -159,12 +164,15 @@ class ModelsScreen(Screen[None]):
             with Vertical(id="library-pane"):
                 yield Label("Library", classes="pane-title", id="library-title")
                 yield DataTable(id="library", cursor_type="row", zebra_stripes=True)
+        yield Taskbar()
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "Models"
         self.query_one("#results", DataTable).add_columns("Repo", "Downloads", "Likes", "Size")
-        self.query_one("#files", DataTable).add_columns("File", "Size", "VRAM", "")
+        self._store_column = self.query_one("#files", DataTable).add_columns(
+            "File", "Size", "VRAM", "Store"
+        )[3]
         self.query_one("#library", DataTable).add_columns("Model file", "Size", "Apps")
         manager = self._services().downloads
         self._listener = self._on_download
@@ -376,6 +384,14 @@ class ModelsScreen(Screen[None]):
         self.query_one("#library-title", Label).update(
             f"Library: {len(message.rows)} files, {human_size(message.total)} — d deletes"
         )
+        if self._info is not None:  # keep the file list's "installed" marks current
+            files = self.query_one("#files", DataTable)
+            repo_id = self._info.repo_id
+            installed = {r.model.path for r in message.rows if r.model.repo_id == repo_id}
+            for f in self._info.files:
+                mark = "installed" if f.path in installed else ""
+                with contextlib.suppress(CellDoesNotExist):  # the list may be reloading
+                    files.update_cell(f.path, self._store_column, mark, update_width=True)
 
     def action_delete_selected(self) -> None:
         """Delete the library entry under the cursor, after a confirmation."""

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, ProgressBar
 
@@ -32,6 +32,8 @@ def _eta(seconds: float | None) -> str:
 def describe(d: Download) -> str:
     """The status text of a row: sizes, speed and ETA while running, else the state/error."""
     sizes = f"{human_size(d.bytes_done)}/{human_size(d.bytes_total)}"
+    if d.fraction is not None:
+        sizes = f"{100 * d.fraction:.0f}%  {sizes}"
     if d.state == DownloadState.RUNNING:
         text = f"{sizes}  {human_size(d.speed)}/s  {_eta(d.eta_seconds)}".rstrip()
         return f"{text}  ({d.error})" if d.error else text
@@ -42,15 +44,17 @@ def describe(d: Download) -> str:
     return f"{d.state.value}  {sizes}"
 
 
-class DownloadRow(Horizontal, can_focus=True):
-    """One download: name, progress bar, numbers."""
+class DownloadRow(Vertical, can_focus=True):
+    """One download on two lines: name and numbers, then the progress bar."""
 
     DEFAULT_CSS = """
-    DownloadRow { height: 1; }
+    DownloadRow { height: 2; padding: 0 1; }
     DownloadRow:focus { background: $boost; }
-    DownloadRow .dl-name { width: 1fr; min-width: 16; }
-    DownloadRow ProgressBar { width: 30; }
-    DownloadRow .dl-info { width: 2fr; color: $text-muted; }
+    DownloadRow > Horizontal { height: 1; }
+    DownloadRow .dl-name { width: 1fr; text-style: bold; }
+    DownloadRow .dl-info { width: auto; color: $text-muted; }
+    DownloadRow ProgressBar { width: 1fr; }
+    DownloadRow ProgressBar Bar { width: 1fr; }
     DownloadRow.-failed .dl-info { color: $error; }
     DownloadRow.-done .dl-info { color: $success; }
     """
@@ -72,9 +76,10 @@ class DownloadRow(Horizontal, can_focus=True):
         self.download = download
 
     def compose(self) -> ComposeResult:
-        yield Label(self.download.file.path, classes="dl-name")
-        yield ProgressBar(total=None, show_eta=False, show_percentage=True)
-        yield Label("", classes="dl-info")
+        with Horizontal():
+            yield Label(self.download.file.path, classes="dl-name")
+            yield Label("", classes="dl-info")
+        yield ProgressBar(total=None, show_eta=False, show_percentage=False)
 
     def on_mount(self) -> None:
         self.show(self.download)
@@ -103,7 +108,7 @@ class DownloadQueue(VerticalScroll):
     """All downloads, newest last; rows are kept and updated in place."""
 
     DEFAULT_CSS = """
-    DownloadQueue { height: auto; max-height: 10; }
+    DownloadQueue { height: auto; max-height: 12; }
     DownloadQueue .dl-empty { color: $text-muted; }
     """
 
