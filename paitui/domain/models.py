@@ -223,7 +223,6 @@ _SUFFIX_FORMATS = {
     ".ckpt": "ckpt",
     ".pt": "ckpt",
     ".pth": "ckpt",
-    ".bin": "ckpt",
 }
 
 
@@ -248,7 +247,10 @@ def repo_formats(paths: Iterable[str]) -> tuple[str, ...]:
                 found.append(fmt)
     basenames = {PurePosixPath(n).name for n in names}
     top = {n for n in names if "/" not in n}
-    has_weights = any(f in found for f in ("safetensors", "ckpt"))
+    # pytorch_model.bin is weights too, but no checkpoint an image UI loads: only for hf-repo.
+    has_weights = any(f in found for f in ("safetensors", "ckpt")) or any(
+        n.endswith(".bin") for n in names
+    )
     if "model_index.json" in top:
         found.append("diffusers")
     if "config.json" in basenames and has_weights and "model_index.json" not in top:

@@ -87,6 +87,8 @@ def test_formats_and_apps() -> None:
     assert repo_formats(["m.Q4_K_M.gguf"]) == ("gguf",)
     assert repo_formats(["model_index.json", "unet/x.safetensors"]) == ("safetensors", "diffusers")
     assert repo_formats(["config.json", "model.safetensors"]) == ("safetensors", "hf-repo")
+    assert repo_formats(["config.json", "pytorch_model.bin"]) == ("hf-repo",)
+    assert apps_for_file(CATALOG, "pytorch_model.bin") == ()
     assert apps_for_formats(CATALOG, ["gguf"]) == ("koboldcpp", "llama-cpp")
     assert apps_for_file(CATALOG, "x.gguf") == ("koboldcpp", "llama-cpp")
     assert apps_for_file(CATALOG, "v1-5.ckpt") == ("comfyui",)
