@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.status.servers import free_port
-from tests.status.standins import write_catalog
+from tests.status.standins import remove_containers, write_catalog
 
 pytestmark = [pytest.mark.tmux, pytest.mark.docker]
 
@@ -125,5 +125,4 @@ def test_launch_from_the_palette_see_ready_with_link_and_stop(
         assert container.status == "exited"
         pane.keys("q")
     finally:
-        for container in docker_client.containers.list(all=True, filters={"name": app_id}):
-            container.remove(force=True)
+        remove_containers(docker_client, test_label)

@@ -11,6 +11,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from paitui.domain.status import AppState, AppStatus
 
@@ -80,7 +81,7 @@ def catalog_text(suffix: str, image: str, ready_after: float = 3.0) -> str:
         protocol: tcp"""
     return "apps:\n" + "".join([
         app("slow", "Slow stand-in", slow, http_port, health.format(period=60)),
-        app("never", "Never-ready stand-in", never, http_port, health.format(period=2)),
+        app("never", "Never-ready stand-in", never, http_port, health.format(period=3)),
         app("crash", "Crashing stand-in", crash, http_port, health.format(period=60)),
         app("tcp", "TCP stand-in", tcp, tcp_port, "    health: {type: tcp, start_period_s: 30}\n"),
     ])
@@ -91,6 +92,16 @@ def write_catalog(folder: Path, suffix: str, image: str, ready_after: float = 3.
     path = folder / f"standins-{suffix}.yml"
     path.write_text(catalog_text(suffix, image, ready_after), encoding="utf-8")
     return path
+
+
+def remove_containers(docker_client: Any, suffix: str) -> None:
+    """Remove this test's containers (``paitui-<app>-<suffix>``), whatever state they are in."""
+    import docker.errors
+
+    for container in docker_client.containers.list(all=True, filters={"name": suffix}):
+        if container.name.startswith("paitui-") and container.name.endswith(suffix):
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                container.remove(force=True)
 
 
 class Recorder:

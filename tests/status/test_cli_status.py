@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.status.servers import free_port
-from tests.status.standins import write_catalog
+from tests.status.standins import remove_containers, write_catalog
 
 pytestmark = pytest.mark.docker
 
@@ -31,9 +31,7 @@ def cli(tmp_path: Path, test_label: str, busybox_image: str,
                               capture_output=True, timeout=timeout)
 
     yield run
-    for container in docker_client.containers.list(all=True):
-        if container.name.startswith("paitui-") and container.name.endswith(test_label):
-            container.remove(force=True)
+    remove_containers(docker_client, test_label)
 
 
 def test_start_wait_ls_stop(cli: Any, test_label: str) -> None:

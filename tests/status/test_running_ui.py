@@ -28,7 +28,7 @@ from paitui.ui.screens.running import RunningScreen, format_uptime
 from paitui.ui.widgets.log_view import LogView
 from paitui.ui.widgets.taskbar import Taskbar, taskbar_items
 from tests.status.servers import free_port
-from tests.status.standins import write_catalog
+from tests.status.standins import remove_containers, write_catalog
 
 SSH_ENV = {"SSH_CONNECTION": "10.0.0.7 53122 192.168.1.20 22", "USER": "ana"}
 
@@ -127,8 +127,7 @@ async def test_running_screen_follows_a_stand_in(
     finally:
         await fleet.close()
         await engine.close()
-        for container in docker_client.containers.list(all=True, filters={"name": app_id}):
-            container.remove(force=True)
+        remove_containers(docker_client, test_label)
 
 
 class Bar(App[None]):
