@@ -440,3 +440,56 @@ def test_same_file_in_two_managers_is_refused(
     assert first.wait(timeout=30)
     assert first.snapshot()[0].state == DownloadState.DONE
     assert store.path_for("acme/big", "big.gguf").read_bytes() == BIG
+
+
+def _cancel_midway(
+    manager: DownloadManager, hub_server: HubServer, commit: str, files: list[RepoFile]
+) -> None:
+    hub_server.faults.throttle = 2_000_000
+    manager.enqueue("acme/big", commit, files)
+    wait_until(lambda: manager.snapshot()[0].bytes_done > 300_000, what="some bytes")
+    manager.cancel("acme/big/big.gguf")
+    assert manager.wait(timeout=10)
+    hub_server.faults.throttle = 0
+
+
+def test_torn_tail_after_a_crash_is_cut_back_to_the_checkpoint(
+    hub: HubService, store: ModelStore, make_manager: MakeManager, hub_server: HubServer
+) -> None:
+    """After a power loss the partial may hold bytes the metadata never vouched for."""
+    commit, files = _files(hub, "acme/big")
+    _cancel_midway(make_manager(checkpoint_interval=0.1), hub_server, commit, files)
+    meta = _meta(store, "acme/big", "big.gguf")
+    assert meta is not None
+    kept = int(str(meta["bytes_done"]))
+    with open(store.partial_for("acme/big", "big.gguf"), "ab") as fh:
+        fh.write(b"\xff" * 123_456)  # garbage past the checkpoint
+    again = make_manager()
+    again.enqueue("acme/big", commit, files)
+    assert again.wait(timeout=30)
+    d = again.snapshot()[0]
+    assert d.state == DownloadState.DONE, d.error
+    assert d.resumed_from == kept
+    assert store.path_for("acme/big", "big.gguf").read_bytes() == BIG
+
+
+def test_partial_of_other_content_is_not_reused(
+    hub: HubService, store: ModelStore, make_manager: MakeManager, hub_server: HubServer
+) -> None:
+    """If the repo changed the file since, the old partial is dropped, not spliced."""
+    commit, files = _files(hub, "acme/big")
+    _cancel_midway(make_manager(checkpoint_interval=0.1), hub_server, commit, files)
+    from tests.models.hub_server import make_repo
+
+    new_content = bytes(reversed(BIG))
+    hub_server.add(make_repo("acme/big", {"big.gguf": new_content}))
+    commit2, files2 = _files(hub, "acme/big")
+    assert files2[0].sha256 != files[0].sha256
+    again = make_manager()
+    again.enqueue("acme/big", commit2, files2)
+    assert again.wait(timeout=30)
+    d = again.snapshot()[0]
+    assert d.state == DownloadState.DONE, d.error
+    assert d.resumed_from == 0
+    assert "range" not in hub_server.gets("/repos/")[-1].headers
+    assert store.path_for("acme/big", "big.gguf").read_bytes() == new_content
