@@ -295,6 +295,9 @@ async def wait_ready(fleet: Fleet, app_id: str, timeout: float,
                     return False, _why(status)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
+            connection = fleet.connection
+            if connection is not None and not connection.connected:
+                return False, f"{app_id} not ready after {timeout:g} s: {connection.message}"
             if status is None:
                 return False, f"{app_id} has no container after {timeout:g} s (start it first)"
             detail = f": {status.detail}" if status.detail else ""

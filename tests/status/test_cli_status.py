@@ -81,3 +81,12 @@ def test_clear_errors_for_unknown_apps(cli: Any, test_label: str) -> None:
     assert stopped.stderr.startswith("paitui: error:")
     missing = cli("wait", f"nothing-{test_label}", "--timeout", "0.5")
     assert missing.returncode == 1 and "has no container" in missing.stderr
+
+
+def test_an_unreachable_engine_is_named_not_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    for args in (["ls"], ["wait", "app", "--timeout", "1"], ["stop", "app"]):
+        done = subprocess.run([sys.executable, "-m", "paitui", *args], env=env, text=True,
+                              capture_output=True, timeout=60)
+        assert done.returncode == 1, args
+        assert "Docker engine not reachable" in done.stderr and "Traceback" not in done.stderr

@@ -8,6 +8,7 @@ the fleet (whose engine calls run in threads), so the event loop never blocks.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
@@ -164,44 +165,42 @@ class RunningScreen(Screen[None]):
         self.sub_title = "Running"
         for label, key in COLUMNS:
             self.table.add_column(label, key=key)
-        self.fleet = self._find_fleet()
-        if self.fleet is None:
+        self._update_empty()
+        self.set_interval(1.0, self._tick)
+        self.table.focus()
+        self._connect_fleet()
+
+    @work(exclusive=True, group="fleet-start", exit_on_error=False)
+    async def _connect_fleet(self) -> None:
+        """Get the fleet (built on first use: it reads the catalog, so off the loop), follow it."""
+        services = getattr(self.app, "services", None)
+        try:
+            fleet: Fleet | None = await asyncio.to_thread(getattr, services, "fleet", None)
+        except Exception as exc:  # never crash the screen over it
+            fleet = None
+            self.notify(f"cannot follow the engine: {exc}", severity="error")
+        if fleet is None:
             self.query_one("#detail", Static).update("The engine service is not available.")
             return
-        self._unsubscribe = self.fleet.subscribe(
+        self.fleet = fleet
+        self._unsubscribe = fleet.subscribe(
             lambda status: self.post_message(self.StatusChanged(status)))
         catalog_changed = getattr(self.app, "catalog_changed", None)
         if catalog_changed is not None:
             catalog_changed.subscribe(self, self._on_catalog)
-        for status in self.fleet.statuses.values():
+        for status in list(fleet.statuses.values()):
             self._upsert(status)
         self._update_empty()
-        self.set_interval(1.0, self._tick)
-        self._start_fleet()
-        self.table.focus()
-
-    def _find_fleet(self) -> Fleet | None:
-        services = getattr(self.app, "services", None)
-        try:
-            fleet: Fleet | None = getattr(services, "fleet", None)
-        except Exception as exc:  # building it reads the catalog; never crash the screen
-            self.notify(f"cannot follow the engine: {exc}", severity="error")
-            return None
-        return fleet
+        await fleet.start()
+        connection = fleet.connection
+        if connection is not None and not connection.connected:
+            self.notify(connection.message, title="Docker engine", severity="error", timeout=10)
 
     def _on_catalog(self, catalog: Any) -> None:
         if self.fleet is not None:
             self.fleet.catalog = catalog
             if self.selected:
                 self._show_detail()
-
-    @work(exclusive=True, group="fleet-start", exit_on_error=False)
-    async def _start_fleet(self) -> None:
-        assert self.fleet is not None
-        await self.fleet.start()
-        connection = self.fleet.connection
-        if connection is not None and not connection.connected:
-            self.notify(connection.message, title="Docker engine", severity="error", timeout=10)
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
