@@ -167,13 +167,16 @@ class Fleet:
         from paitui.domain import containers as c
 
         snapshot_type = getattr(c, "ManagedSnapshot", None)
-        async for item in self.engine.events():
-            if isinstance(item, EngineEvent):
-                self.apply_event(item)
-            elif isinstance(item, EngineConnection):
-                self._set_connection(item)
-            elif snapshot_type is not None and isinstance(item, snapshot_type):
-                self._apply_listing(list(item.containers), complete=True)
+        try:
+            async for item in self.engine.events():
+                if isinstance(item, EngineEvent):
+                    self.apply_event(item)
+                elif isinstance(item, EngineConnection):
+                    self._set_connection(item)
+                elif snapshot_type is not None and isinstance(item, snapshot_type):
+                    self._apply_listing(list(item.containers), complete=True)
+        except Exception as exc:  # the engine reconnects by itself; this is the last resort
+            self._set_connection(EngineConnection(False, f"stopped following the engine: {exc}"))
 
     def _set_connection(self, connection: EngineConnection) -> None:
         self.connection = connection

@@ -108,7 +108,10 @@ async def test_running_screen_follows_a_stand_in(
             await pilot.press("t")
             assert host.clipboard == f"ssh -L {port}:127.0.0.1:{port} ana@192.168.1.20"
             await pilot.press("o")
-            assert opened == []
+            assert opened == []  # over SSH there is no browser to open
+            screen.env = {"DISPLAY": ":0"}  # a local desktop session
+            await pilot.press("o")
+            assert opened == [f"http://127.0.0.1:{port}/"]
             # Stop with s: stopping, then exited; stats are no longer streamed.
             await pilot.press("s")
             await until(pilot, lambda: screen.statuses[app_id].state == AppState.EXITED,
