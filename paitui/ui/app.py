@@ -100,6 +100,17 @@ class PaituiApp(App[None]):
             self.detect_hardware()
             self.start_fleet()
 
+    async def on_unmount(self) -> None:
+        """Leave nothing half-done: checkpoint downloads, stop following the engine."""
+        import asyncio
+
+        built = self.services.__dict__
+        if "downloads" in built:
+            # Writes each partial's metadata so the next start resumes at the exact byte.
+            await asyncio.to_thread(self.services.downloads.shutdown)
+        if "fleet" in built:
+            await self.services.fleet.close()
+
     # --- hardware ------------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="hardware", exit_on_error=False)
