@@ -112,7 +112,7 @@ def test_launch_from_the_palette_see_ready_with_link_and_stop(
         # The Running screen selects the app it launched: its row, and in the detail pane its
         # state and links (other apps on the same engine may fill the table).
         shown = pane.wait_for(
-            lambda t: "● ready  HTTP 200" in t and f"http://127.0.0.1:{port}/v1" in t,
+            lambda t: "● ready  HTTP 200 in" in t and f"http://127.0.0.1:{port}/v1" in t,
             "ready with links")
         assert "Web UI" in shown and "OpenAI API" in shown
         assert any(f"{port}→8080" in line and "● ready" in line for line in shown.splitlines())

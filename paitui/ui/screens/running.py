@@ -432,6 +432,8 @@ class RunningScreen(Screen[None]):
         text.append_text(badge_text(status.state, status.exit_code))
         if status.detail:
             text.append(f"  {status.detail}", style="dim")
+        if status.probe is not None and status.probed:
+            text.append(f" in {status.probe.latency * 1000:.0f} ms", style="dim")
         uptime = format_uptime(status.uptime(time.time()))
         if uptime:
             text.append(f"  · up {uptime}")
