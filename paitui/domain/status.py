@@ -100,6 +100,8 @@ class AppStatus:
     pull: PullProgress | None = None
     ports: tuple[PublishedPort, ...] = ()
     last_logs: tuple[str, ...] = ()
+    #: Starts that followed a crash in a row (the engine's restart policy at work).
+    crash_restarts: int = 0
 
     @property
     def probed(self) -> bool:
@@ -242,9 +244,13 @@ def on_event(prev: AppStatus | None, event: EngineEvent, now: float) -> AppStatu
         if (action == "start" and prev.probed and prev.container_id == event.container_id
                 and prev.started_at is not None and abs(when - prev.started_at) < 1.0):
             return prev  # the same start, already known from a listing that arrived first
+        # After a crash the engine restarts the app: count it, and keep the crash's log lines
+        # until the app is ready again (in a crash loop they would otherwise flash by).
+        after_crash = prev.state == AppState.CRASHED
         return _to(prev, AppState.STARTING, when, started_at=when, exit_code=None, oom=False,
-                   last_logs=(), detail="", ever_ready=False, failures=0, probe=None, pull=None,
-                   **same)
+                   last_logs=prev.last_logs if after_crash else (),
+                   crash_restarts=prev.crash_restarts + 1 if after_crash else 0,
+                   detail="", ever_ready=False, failures=0, probe=None, pull=None, **same)
     if action == "unpause":
         state = AppState.READY if prev.ever_ready else AppState.STARTING
         return _to(prev, state, when, **same)
@@ -307,7 +313,7 @@ def on_probe(prev: AppStatus, result: ProbeResult, start_period_s: float) -> App
     outcome = result.outcome
     if outcome == ProbeOutcome.READY:
         return _to(prev, AppState.READY, now, probe=result, ever_ready=True, failures=0,
-                   detail=result.detail)
+                   detail=result.detail, last_logs=())
     failures = prev.failures + 1
     if outcome == ProbeOutcome.ERROR:
         # The app's own verdict: no grace period.

@@ -146,3 +146,19 @@ async def test_a_second_fleet_picks_up_running_apps(
     finally:
         await other.close()
         await engine.close()
+
+
+async def test_a_crash_loop_is_counted_and_keeps_its_logs(
+        fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings,
+        test_label: str) -> None:
+    f, rec = fleet
+    app_id = f"crash-{test_label}"
+    # The plan's restart policy (unless-stopped): the engine restarts the crashing app.
+    await f.launch(plan_for(catalog, settings, "crash", test_label))
+    await rec.until(lambda: app_id in rec.last and rec.last[app_id].crash_restarts >= 2,
+                    what="two restarts after crashes")
+    status = rec.last[app_id]
+    assert status.state in (S.STARTING, S.CRASHED)
+    assert rec.states[app_id][:4] == [S.CREATING, S.STARTING, S.CRASHED, S.STARTING]
+    await rec.until(lambda: "fatal: model file not found" in rec.last[app_id].last_logs,
+                    what="the crash logs")

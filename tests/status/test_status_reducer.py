@@ -134,13 +134,24 @@ def test_oom_makes_any_exit_a_crash() -> None:
     assert s is not None and s.state == AppState.CRASHED and "out of memory" in s.detail
 
 
-def test_restart_after_crash_clears_the_crash() -> None:
+def test_restart_after_crash_counts_and_keeps_the_crash_logs_until_ready() -> None:
     s = st.on_event(started(0.0), ev("die", 5.0, 1), 5.0)
     assert s is not None
     s = st.with_logs(s, ("boom",))
     s = st.on_event(s, ev("start", 6.0), 6.0)
     assert s is not None and s.state == AppState.STARTING
-    assert s.exit_code is None and s.last_logs == () and s.started_at == 6.0
+    assert s.exit_code is None and s.started_at == 6.0
+    assert s.last_logs == ("boom",) and s.crash_restarts == 1
+    s = st.on_event(s, ev("die", 7.0, 1), 7.0)
+    assert s is not None
+    s = st.on_event(s, ev("start", 8.0), 8.0)
+    assert s is not None and s.crash_restarts == 2
+    s = st.on_probe(s, probe(ProbeOutcome.READY, 9.0), 60)
+    assert s.last_logs == () and s.crash_restarts == 2
+    s = st.on_event(st.on_stop_requested(s, 10.0), ev("die", 10.1, 0), 10.1)
+    assert s is not None
+    s = st.on_event(s, ev("start", 11.0), 11.0)
+    assert s is not None and s.crash_restarts == 0  # a start after a stop is no crash restart
 
 
 def test_pause_unpause_and_destroy() -> None:

@@ -461,8 +461,11 @@ class RunningScreen(Screen[None]):
             text.append("  (t copies it)\n", style="dim")
         for warning in links.warnings:
             text.append(f"\n⚠ {warning}\n", style="yellow")
-        if status.state == AppState.CRASHED and status.last_logs:
-            text.append("\nLast log lines\n", style="bold red")
+        if status.crash_restarts and status.state != AppState.READY:
+            text.append(f"restarted {status.crash_restarts}× by the engine after crashes\n",
+                        style="red")
+        if status.last_logs and status.state != AppState.READY:
+            text.append("\nLast log lines before the crash\n", style="bold red")
             for line in status.last_logs[-10:]:
                 text.append(f"  {line}\n", style="red")
         return text
