@@ -145,7 +145,7 @@ class ModelsScreen(Screen[None]):
         yield SectionBar()
         with Horizontal(id="models-search-bar"):
             yield Input(
-                placeholder="search the Hugging Face Hub (/) and press Enter",
+                placeholder="search the Hub (/)",
                 id="query",
                 select_on_focus=False,
             )

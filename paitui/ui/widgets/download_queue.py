@@ -113,7 +113,7 @@ class DownloadQueue(VerticalScroll):
     """
 
     def compose(self) -> ComposeResult:
-        yield Label("No downloads yet: pick a file and press Enter.", classes="dl-empty")
+        yield Label("No downloads: pick a file, Enter.", classes="dl-empty")
 
     def _row_id(self, download_id: str) -> str:
         # Widget ids allow letters, digits, '-' and '_' only.
