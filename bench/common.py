@@ -425,3 +425,43 @@ class StandIns:
 
     def __exit__(self, *_: object) -> None:
         self.down()
+
+
+class ForeignEvents:
+    """Counts engine events of managed containers that are not this run's (others' tests).
+
+    paitui follows every container labelled ``paitui.managed=true`` on the engine, so while
+    other people's tests start and stop such containers, paitui (rightly) redraws: a figure
+    taken during such events is not an idle figure. The count says how clean a window was.
+    """
+
+    def __init__(self, run_id: str) -> None:
+        import docker
+
+        self.run_id = run_id
+        self.client = docker.from_env()
+        self.count = 0
+        self._stream: Any = None
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+
+    def _pump(self) -> None:
+        with contextlib.suppress(Exception):
+            for event in self._stream:
+                attrs = (event.get("Actor") or {}).get("Attributes") or {}
+                if attrs.get(BENCH_LABEL) != self.run_id:
+                    self.count += 1
+
+    def reset(self) -> int:
+        """The count so far, then start again from zero."""
+        count, self.count = self.count, 0
+        return count
+
+    def __enter__(self) -> ForeignEvents:
+        self._stream = self.client.events(
+            decode=True, filters={"type": "container", "label": "paitui.managed=true"})
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with contextlib.suppress(Exception):
+            self._stream.close()
