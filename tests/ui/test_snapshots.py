@@ -46,6 +46,7 @@ async def _launch_form(pilot: Any) -> None:
         ("home", "1", None),
         ("hardware", "2", None),
         ("catalog", "3", None),
+        ("models", "4", None),
         ("launch", "1", _launch_form),
     ],
 )
