@@ -341,15 +341,17 @@ class StandIns:
     """N managed stand-in containers and their catalog file; removes them all on exit."""
 
     def __init__(self, count: int, *, run: bool = True, log_lines_per_s: float = 0.0,
-                 prefix: str = "bench", workers: int = 8) -> None:
+                 prefix: str = "bench", workers: int = 8, docker_host: str | None = None) -> None:
         import docker
 
+        self.docker_host = docker_host
         self.run_id = f"{prefix}{uuid.uuid4().hex[:6]}"
         self.count = count
         self.run = run
         self.log_lines_per_s = log_lines_per_s
         self.workers = workers
-        self.client = docker.from_env(timeout=120)
+        self.client = (docker.DockerClient(base_url=docker_host, timeout=120) if docker_host
+                       else docker.from_env(timeout=120))
         self.app_ids = [f"{self.run_id}-{i:03d}" for i in range(count)]
         self._tmp = tempfile.TemporaryDirectory(prefix="paitui-bench-cat-")
         self.catalog = Path(self._tmp.name) / f"{self.run_id}.yml"
@@ -404,16 +406,26 @@ class StandIns:
 
     def down(self) -> None:
         """Remove every container of this run (by its label, so nothing else is touched)."""
-        with contextlib.suppress(Exception):
-            found = self.client.containers.list(all=True,
-                                                filters={"label": f"{BENCH_LABEL}={self.run_id}"})
+        label = {"label": f"{BENCH_LABEL}={self.run_id}"}
 
-            def remove(c: Any) -> None:
-                with contextlib.suppress(Exception):
-                    c.remove(force=True)
+        def remove(c: Any) -> None:
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
 
+        for _ in range(3):
+            try:
+                found = self.client.containers.list(all=True, filters=label)
+            except Exception as exc:  # retried, then reported
+                print(f"clean-up: listing failed ({exc}); retrying", file=sys.stderr)
+                time.sleep(1)
+                continue
+            if not found:
+                break
             with ThreadPoolExecutor(self.workers) as pool:
                 list(pool.map(remove, found))
+        else:
+            print(f"clean-up incomplete: remove containers labelled {BENCH_LABEL}={self.run_id}",
+                  file=sys.stderr)
         self._tmp.cleanup()
 
     def __enter__(self) -> StandIns:
@@ -435,11 +447,12 @@ class ForeignEvents:
     taken during such events is not an idle figure. The count says how clean a window was.
     """
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, docker_host: str | None = None) -> None:
         import docker
 
         self.run_id = run_id
-        self.client = docker.from_env()
+        self.client = (docker.DockerClient(base_url=docker_host) if docker_host
+                       else docker.from_env())
         self.count = 0
         self._stream: Any = None
         self._thread = threading.Thread(target=self._pump, daemon=True)
@@ -465,3 +478,91 @@ class ForeignEvents:
     def __exit__(self, *_: object) -> None:
         with contextlib.suppress(Exception):
             self._stream.close()
+
+
+# --- a private engine ---------------------------------------------------------------------------
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _ppid(pid: int) -> int:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(raw[raw.rindex(")") + 2:].split()[1])
+
+
+class PrivateEngine:
+    """A dockerd of the benchmark's own (own socket, bridge, data dir and containerd).
+
+    paitui follows every managed container on its engine; on a shared engine other people's
+    tests start and stop such containers all the time, and paitui rightly redraws for each, so
+    idle figures taken there measure their activity. A private engine holds only the stand-ins.
+    Its processes are found by their command lines (its root dir) and parentage.
+    """
+
+    def __init__(self, image: str = IMAGE) -> None:
+        sys.path.insert(0, str(REPO))
+        from tests.engine.second_dockerd import SecondDockerd
+
+        self.daemon = SecondDockerd()
+        try:
+            self.daemon.start()
+            import docker
+
+            client = docker.DockerClient(base_url=self.host, timeout=120)
+            client.images.pull(image)
+            client.close()
+        except BaseException:
+            self.daemon.close()
+            raise
+
+    @property
+    def host(self) -> str:
+        return self.daemon.host
+
+    def pids(self) -> dict[str, list[int]]:
+        """dockerd, its containerd, the shims and docker-proxy processes of this engine."""
+        assert self.daemon.proc is not None
+        root = str(self.daemon.root)
+        dockerd = self.daemon.proc.pid
+        found: dict[str, list[int]] = {n: [] for n in ENGINE_COMMS}
+        found["dockerd"].append(dockerd)
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            name = comm(pid)
+            if name.startswith("containerd-shim"):
+                if root in _cmdline(pid):
+                    found["containerd-shim"].append(pid)
+            elif name == "containerd" and _ppid(pid) == dockerd:
+                found["containerd"].append(pid)
+            elif name == "docker-proxy" and _ppid(pid) == dockerd:
+                found["docker-proxy"].append(pid)
+        return found
+
+    def close(self) -> None:
+        self.daemon.close()
+
+    def __enter__(self) -> PrivateEngine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def engine_for(private: bool) -> Iterator[tuple[str | None, Callable[[], dict[str, list[int]]]]]:
+    """(DOCKER_HOST or None, the engine's process groups): private or the machine's engine."""
+    if not private:
+        yield None, engine_pids
+        return
+    with PrivateEngine() as engine:
+        yield engine.host, engine.pids

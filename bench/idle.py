@@ -2,17 +2,20 @@
 
     python bench/idle.py [--containers 0,50] [--duration 60] [--settle 10] [--screen running]
 
-For each count: that many busybox stand-ins (httpd on 8080, labelled as paitui's own, all
-answering GET / before paitui starts) and a catalog of them; ``python -m paitui --catalog FILE``
-in a 120x40 tmux pane (fresh config and state dirs) showing ``--screen`` (running = key 5, or
-home); after ``--settle`` seconds (the ready notifications expire after 6 s) utime+stime of
-paitui (all threads) and of dockerd, containerd, the shims and docker-proxy are read from
-/proc/PID/stat at the start and end of a ``--duration`` window. Nothing polls the pane during the
-window, read in ``--slice`` second slices: paitui follows every managed container on the engine,
-so slices in which other people's managed containers had events are reported apart from the
-quiet ones. With ``--baseline`` (default) the engine is first measured for the same window with the
-stand-ins running and no paitui, so its own share can be told from the machine's background
-(other containers, other users).
+The stand-ins run on a private dockerd of the benchmark's own (own socket, bridge and containerd;
+``--shared-engine`` uses the machine's engine instead), because paitui follows every managed
+container of its engine and other people's tests on a shared engine start and stop such containers
+all the time. For each count: that many busybox stand-ins (httpd on 8080, labelled as paitui's own,
+all answering GET / before paitui starts) and a catalog of them; ``python -m paitui --catalog FILE``
+in a 120x40 tmux pane (fresh config and state dirs) showing ``--screen`` (running = key 5, or home);
+after ``--settle`` seconds (the ready notifications expire after 6 s) utime+stime of paitui (all
+threads) and of dockerd, containerd, the shims and docker-proxy are read from /proc/PID/stat at the
+start and end of a ``--duration`` window. Nothing polls the pane during the window, read in
+``--slice`` second slices: paitui follows every managed container on the engine, so slices in which
+other people's managed containers had events are reported apart from the quiet ones. With
+``--baseline`` (default) the engine is first measured for the same window with the stand-ins running
+and no paitui, so its own share can be told from the machine's background (other containers, other
+users).
 
 Target: paitui under 0.5 % of one core. Peer (lazydocker, 50 containers): 3.1-3.8 % itself,
 12.3-14.7 % in the engine.
@@ -34,7 +37,7 @@ from common import (
     ForeignEvents,
     StandIns,
     TmuxPane,
-    engine_pids,
+    engine_for,
     isolated_dirs,
     measure_cpu,
     paitui_argv,
@@ -104,8 +107,11 @@ def engine_total(percent: dict[str, float]) -> float:
 
 def one(count: int, args: argparse.Namespace) -> dict[str, float]:
     result: dict[str, float] = {}
-    with StandIns(count, prefix="bidle") as standins, isolated_dirs() as dirs, \
-            ForeignEvents(standins.run_id) as foreign:
+    with engine_for(not args.shared_engine) as (host, engine_pids), \
+            StandIns(count, prefix="bidle", docker_host=host) as standins, \
+            isolated_dirs() as dirs, ForeignEvents(standins.run_id, host) as foreign:
+        if host:
+            dirs = {**dirs, "DOCKER_HOST": host}
         standins.wait_serving()
         if args.baseline:
             base = sliced(engine_pids, args.duration, args.slice, foreign)
@@ -188,6 +194,8 @@ def main() -> int:
     parser.add_argument("--slice", type=float, default=5.0,
                         help="seconds per slice; slices with other managed containers' events "
                              "are reported apart (5)")
+    parser.add_argument("--shared-engine", action="store_true",
+                        help="use the machine's engine instead of a private dockerd")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false",
                         help="skip measuring the engine without paitui first")
     args = parser.parse_args()

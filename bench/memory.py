@@ -2,15 +2,16 @@
 
     python bench/memory.py [--containers 10] [--rate 20] [--duration 1800] [--every 5] [--cycle 10]
 
-``--containers`` busybox stand-ins (httpd on 8080, labelled as paitui's own) each print
-``--rate`` log lines a second. ``python -m paitui --catalog FILE`` runs in a 120x40 tmux pane on
-the Running screen (key 5); every ``--cycle`` seconds the cursor moves to the next app, so the
-log view and the stats stream follow each app in turn (0 keeps the first one). VmRSS is read
-from /proc/PID/status every ``--every`` seconds for ``--duration`` seconds.
+``--containers`` busybox stand-ins (httpd on 8080, labelled as paitui's own) each print ``--rate``
+log lines a second, on a private dockerd (``--shared-engine``: the machine's). ``python -m paitui
+--catalog FILE`` runs in a 120x40 tmux pane on the Running screen (key 5); every ``--cycle`` seconds
+the cursor moves to the next app, so the log view and the stats stream follow each app in turn (0
+keeps the first one). VmRSS is read from /proc/PID/status every ``--every`` seconds for
+``--duration`` seconds.
 
-Printed: RSS at the first frame, once the screen has settled, at the end and at its peak; the
-growth from settled to end; the least-squares slope over the second half of the run (after the
-bounded buffers have filled) and what that slope would add over 30 minutes.
+Printed: RSS at the first frame, once the screen has settled, at the end and at its peak; the growth
+from settled to end; the least-squares slope over the second half of the run (after the bounded
+buffers have filled) and what that slope would add over 30 minutes.
 
 Target: RSS under 120 MB, growth under 5 MB over 30 minutes.
 """
@@ -28,6 +29,7 @@ from common import (
     ForeignEvents,
     StandIns,
     TmuxPane,
+    engine_for,
     isolated_dirs,
     paitui_argv,
     print_machine,
@@ -66,12 +68,18 @@ def main() -> int:
                         help="seconds before selecting the next app (10; 0 = never)")
     parser.add_argument("--settle", type=float, default=10.0,
                         help="seconds after the Running screen shows before the baseline (10)")
+    parser.add_argument("--shared-engine", action="store_true",
+                        help="use the machine's engine instead of a private dockerd")
     args = parser.parse_args()
     raise_on_sigterm()
     print_machine()
-    with StandIns(args.containers, log_lines_per_s=args.rate, prefix="bmem") as standins, \
-            isolated_dirs() as dirs, ForeignEvents(standins.run_id) as foreign, \
+    with engine_for(not args.shared_engine) as (host, _pids), \
+            StandIns(args.containers, log_lines_per_s=args.rate, prefix="bmem",
+                     docker_host=host) as standins, \
+            isolated_dirs() as dirs, ForeignEvents(standins.run_id, host) as foreign, \
             TmuxPane(120, 40) as pane:
+        if host:
+            dirs = {**dirs, "DOCKER_HOST": host}
         standins.wait_serving()
         pane.respawn(paitui_argv([standins.catalog]), dirs)
         t_first, text = pane.wait_for(lambda s: "Quit" in s, timeout=30)

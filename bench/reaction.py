@@ -8,7 +8,9 @@ Each run waits until the first stand-in's row says ``ready``, then ``docker kill
 ``docker stop``; the stand-in traps TERM, so a stop is quick) through the SDK, and polls
 ``tmux capture-pane`` every ``--interval`` seconds until that row shows the stop (``exited`` or
 ``crashed``). Timed from the moment the engine's kill/stop call returned, as the peer figure
-was, and also from just before the call. The container is then started again and the next run
+was, from just before the call, and from the engine's own time of the ``die`` event (the call
+returns only once the container is dead, after the event). On a private dockerd
+(``--shared-engine``: the machine's). The container is then started again and the next run
 waits for ``ready`` once more.
 
 Target: under 150 ms (median of 20). Peer (lazydocker): 52-55 ms.
@@ -17,10 +19,13 @@ Target: under 150 ms (median of 20). Peer (lazydocker): 52-55 ms.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -28,6 +33,7 @@ from common import (
     ForeignEvents,
     StandIns,
     TmuxPane,
+    engine_for,
     isolated_dirs,
     paitui_argv,
     print_machine,
@@ -50,6 +56,35 @@ def row_of(text: str, name: str) -> str:
     return ""
 
 
+class DieTimes:
+    """The engine's own time (``timeNano``) of each ``die`` event of one container."""
+
+    def __init__(self, client: Any, container_id: str) -> None:
+        self.times: list[float] = []
+        self._changed = threading.Event()
+        self._stream = client.events(decode=True, filters={
+            "type": "container", "container": container_id, "event": "die"})
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        with contextlib.suppress(Exception):
+            for event in self._stream:
+                self.times.append(event["timeNano"] / 1e9)
+                self._changed.set()
+
+    def wait(self, index: int, timeout: float = 5.0) -> float | None:
+        """The time of the ``index``-th die event (None if it never came)."""
+        deadline = time.monotonic() + timeout
+        while len(self.times) <= index and time.monotonic() < deadline:
+            self._changed.wait(0.05)
+            self._changed.clear()
+        return self.times[index] if len(self.times) > index else None
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._stream.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -61,16 +96,24 @@ def main() -> int:
                         help="stand-ins running (the first is the one stopped) (1)")
     parser.add_argument("--interval", type=float, default=0.01,
                         help="seconds between pane captures (0.01)")
+    parser.add_argument("--shared-engine", action="store_true",
+                        help="use the machine's engine instead of a private dockerd")
     args = parser.parse_args()
     raise_on_sigterm()
     print_machine()
     from_return: list[float] = []
     from_call: list[float] = []
-    with StandIns(args.apps, prefix="breact") as standins, isolated_dirs() as dirs, \
-            ForeignEvents(standins.run_id) as foreign, TmuxPane(120, 40) as pane:
+    from_die: list[float] = []
+    with engine_for(not args.shared_engine) as (host, _pids), \
+            StandIns(args.apps, prefix="breact", docker_host=host) as standins, \
+            isolated_dirs() as dirs, ForeignEvents(standins.run_id, host) as foreign, \
+            TmuxPane(120, 40) as pane:
+        if host:
+            dirs = {**dirs, "DOCKER_HOST": host}
         standins.wait_serving()
         name = "Bench stand-in 000"
         container = standins.containers[standins.app_ids[0]]
+        dies = DieTimes(standins.client, container.id)
         pane.respawn(paitui_argv([standins.catalog]), dirs)
         t1, text = pane.wait_for(lambda s: "Quit" in s, timeout=30)
         if t1 is None:
@@ -95,7 +138,11 @@ def main() -> int:
                 raise SystemExit(f"run {run}: the stop never showed:\n{text}")
             from_return.append(max(0.0, seen - t_return))
             from_call.append(seen - t_call)
+            die = dies.wait(run)
+            if die is not None:
+                from_die.append(seen + (time.time() - time.monotonic()) - die)
             container.start()
+        dies.close()
     med = statistics.median(from_return)
     print(f"docker {args.how} of 1 of {args.apps} apps, {args.runs} runs, pane polled every "
           f"{args.interval * 1000:.0f} ms; other managed-container events meanwhile: "
@@ -103,6 +150,7 @@ def main() -> int:
     print(f"{args.how} returned -> pane shows it: {summary(from_return)}  "
           f"[{verdict(med, TARGET_S)} < {TARGET_S * 1000:.0f} ms]")
     print(f"{args.how} called -> pane shows it: {summary(from_call)}")
+    print(f"engine's die event (its timeNano) -> pane shows it: {summary(from_die)}")
     return 0
 
 

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     StandIns,
     TmuxPane,
+    engine_for,
     isolated_dirs,
     paitui_argv,
     print_machine,
@@ -185,9 +186,13 @@ async def headless(rows: int, rounds: int) -> None:
               f"frames {summary(frames)}")
 
 
-def with_engine(rows: int, running: bool, timeout: float) -> None:
+def with_engine(rows: int, running: bool, timeout: float, private: bool) -> None:
     t0 = time.monotonic()
-    with StandIns(rows, run=running, prefix="bscale") as standins, isolated_dirs() as dirs:
+    with engine_for(private) as (host, _pids), \
+            StandIns(rows, run=running, prefix="bscale", docker_host=host) as standins, \
+            isolated_dirs() as dirs:
+        if host:
+            dirs = {**dirs, "DOCKER_HOST": host}
         print(f"{'ran' if running else 'created'} {rows} stand-ins in "
               f"{time.monotonic() - t0:.1f} s")
         last = standins.app_ids[-1]
@@ -234,11 +239,13 @@ def main() -> int:
                         help="with --engine: start the containers, not only create them")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="with --engine: seconds to wait for the listing (60)")
+    parser.add_argument("--shared-engine", action="store_true",
+                        help="with --engine: the machine's engine instead of a private dockerd")
     args = parser.parse_args()
     raise_on_sigterm()
     print_machine()
     if args.engine:
-        with_engine(args.rows, args.running, args.timeout)
+        with_engine(args.rows, args.running, args.timeout, not args.shared_engine)
     else:
         asyncio.run(headless(args.rows, args.rounds))
     return 0
