@@ -197,7 +197,8 @@ class Fleet:
         if complete:
             # Containers removed while the engine was away.
             for app_id, status in list(self.statuses.items()):
-                if app_id not in seen and status.container_id is not None and not status.final:
+                if (app_id not in seen and status.container_id is not None
+                        and status.state != AppState.REMOVED):
                     self._apply(st.on_event(status, EngineEvent("destroy", status.container_id,
                                                                 app_id), now) or status)
 
