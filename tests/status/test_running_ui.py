@@ -112,6 +112,17 @@ async def test_running_screen_follows_a_stand_in(
             screen.env = {"DISPLAY": ":0"}  # a local desktop session
             await pilot.press("o")
             assert opened == [f"http://127.0.0.1:{port}/"]
+            # l jumps to the log view and back.
+            await pilot.press("l")
+            assert logs.has_focus
+            await pilot.press("l")
+            assert table.has_focus
+            # R restarts: a new start, through loading, to ready again.
+            first_start = screen.statuses[app_id].started_at
+            assert first_start is not None
+            await pilot.press("R")
+            await until(pilot, lambda: (screen.statuses[app_id].started_at or 0) > first_start
+                        and screen.statuses[app_id].state == AppState.READY, what="restarted")
             # Stop with s: stopping, then exited; stats are no longer streamed.
             await pilot.press("s")
             await until(pilot, lambda: screen.statuses[app_id].state == AppState.EXITED,
