@@ -169,5 +169,5 @@ def run_check(args: argparse.Namespace) -> int:
         for issue in issues:
             print(issue)
         if not issues:
-            print(f"{count} apps OK")
+            print(f"{count} app{'' if count == 1 else 's'} OK")
     return 1 if issues else 0
