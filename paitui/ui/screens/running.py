@@ -262,7 +262,7 @@ class RunningScreen(Screen[None]):
         else:
             self._shown_cells[key] = {c: _plain(v) for c, v in cells.items()}
             table.add_row(*cells.values(), key=key)
-            if self.fleet is not None and key in self.fleet.launching:
+            if key in getattr(self.fleet, "launching", ()):
                 # Just launched from here: that is the app the user wants to watch.
                 table.move_cursor(row=table.get_row_index(key))
                 # Scroll it into view once the table knows its new height.
