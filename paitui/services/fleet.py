@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import threading
 import time
 from collections import deque
@@ -254,6 +255,10 @@ class Fleet:
         if new == prev:
             return
         self.statuses[new.app_id] = new
+        if prev is not None and dataclasses.replace(new, probe=prev.probe) == prev:
+            # Only a fresh probe result of an unchanged app (a ready app's routine probe):
+            # kept, but nobody is woken for it, so 50 ready apps cost the UI nothing.
+            return
         self._sync_probe(prev, new)
         for listener in list(self._listeners):
             listener(new)

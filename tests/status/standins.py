@@ -110,9 +110,11 @@ class Recorder:
     def __init__(self) -> None:
         self.states: dict[str, list[AppState]] = {}
         self.last: dict[str, AppStatus] = {}
+        self.all: list[AppStatus] = []
         self._changed = asyncio.Event()
 
     def __call__(self, status: AppStatus) -> None:
+        self.all.append(status)
         seq = self.states.setdefault(status.app_id, [])
         if not seq or seq[-1] != status.state:
             seq.append(status.state)

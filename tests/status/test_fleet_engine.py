@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,17 @@ async def test_503_then_200_goes_loading_then_ready_then_stops(
     assert ready.ports and ready.ports[0].host_ip == "127.0.0.1"
     # Ready: probed seldom now.
     assert f.scheduler.interval_of(app_id) == settings.probe_ready_interval
+    # A routine probe of a ready app is kept but wakes no subscriber.
+    notified = len(rec.all)
+    last_probe = ready.probe.time
+    f.scheduler.probe_soon(app_id)
+    deadline = time.monotonic() + 10
+    while f.statuses[app_id].probe is ready.probe or (
+            f.statuses[app_id].probe is not None
+            and f.statuses[app_id].probe.time == last_probe):  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "no second probe"
+        await asyncio.sleep(0.05)
+    assert len(rec.all) == notified and f.statuses[app_id].state == S.READY
     await f.stop(app_id)
     stopped = await rec.until_state(app_id, S.EXITED, timeout=15)
     assert rec.states[app_id][-2:] == [S.STOPPING, S.EXITED]
