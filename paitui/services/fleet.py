@@ -399,7 +399,15 @@ class Fleet:
         await self.engine.restart(self._container_of(app_id))
 
     async def remove(self, app_id: str, *, delete_data: bool = False) -> None:
-        """Remove an app's container (and its data dir only when asked explicitly)."""
+        """Remove an app's container (and its data dir only when asked explicitly).
+
+        An app whose launch failed before it had a container is simply forgotten.
+        """
+        status = self.statuses.get(app_id)
+        if status is not None and status.container_id is None:
+            self._apply(st.on_event(status, EngineEvent("destroy", None, app_id),
+                                    self.clock()) or status)
+            return
         container = self._container_of(app_id)
         await self.engine.remove(container, delete_data=delete_data)
 

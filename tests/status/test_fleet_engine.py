@@ -17,6 +17,7 @@ from paitui.domain.launch import LaunchChoices, LaunchPlan
 from paitui.domain.status import AppState
 from paitui.services.catalog import load_catalog
 from paitui.services.engine import Engine
+from paitui.services.engine_errors import EngineError
 from paitui.services.fleet import Fleet
 from paitui.services.planner import plan_launch
 from paitui.settings import Settings
@@ -175,3 +176,18 @@ async def test_a_crash_loop_is_counted_and_keeps_its_logs(
     assert rec.states[app_id][:4] == [S.CREATING, S.STARTING, S.CRASHED, S.STARTING]
     await rec.until(lambda: "fatal: model file not found" in rec.last[app_id].last_logs,
                     what="the crash logs")
+
+
+async def test_a_failed_launch_shows_why_and_can_be_dismissed(
+        fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings,
+        test_label: str, registry: str) -> None:
+    f, rec = fleet
+    app_id = f"slow-{test_label}"
+    missing = f"{registry}/paitest/missing-{test_label}:latest"
+    with pytest.raises(EngineError):
+        await f.launch(plan_for(catalog, settings, "slow", test_label, image=missing))
+    status = f.statuses[app_id]
+    assert rec.states[app_id] == [S.PULLING, S.CRASHED]
+    assert status.container_id is None and "not found" in status.detail.lower()
+    await f.remove(app_id)
+    assert f.statuses[app_id].state == S.REMOVED

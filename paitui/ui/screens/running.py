@@ -561,6 +561,10 @@ class RunningScreen(Screen[None]):
     async def _remove_flow(self, app_id: str) -> None:
         if self.fleet is None:
             return
+        status = self.statuses.get(app_id)
+        if status is not None and status.container_id is None:
+            await self.fleet.remove(app_id)  # a failed launch: no container, nothing to lose
+            return
         yes = await self.app.push_screen_wait(ConfirmDialog(
             f"Remove {app_id}?",
             "The container is stopped and removed. The app's data dir is kept.",
