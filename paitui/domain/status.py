@@ -200,11 +200,16 @@ def from_container(info: ContainerInfo, now: float, prev: AppStatus | None = Non
     )
     status = info.status
     if status in (ContainerStatus.RUNNING, ContainerStatus.RESTARTING):
-        # Keep what probes found so far for the same container; the engine cannot tell.
-        if base is not None and base.probed:
+        # Keep what probes found so far for the same run of the same container; the engine
+        # cannot tell. Started again meanwhile (e.g. the engine restarted): start over.
+        same_run = base is not None and (
+            info.started_at is None or base.started_at is None
+            or abs(info.started_at - base.started_at) <= 1)
+        if base is not None and base.probed and same_run:
             return with_container(base, info)
         state = AppState.STARTING
-        fields.update(exit_code=None, detail="")
+        fields.update(exit_code=None, detail="", ever_ready=False, failures=0, probe=None,
+                      oom=False)
     elif status == ContainerStatus.PAUSED:
         state = AppState.PAUSED
     elif status == ContainerStatus.CREATED:

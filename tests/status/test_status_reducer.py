@@ -193,10 +193,14 @@ def test_from_listing() -> None:
     assert st.from_container(info(ContainerStatus.CREATED), 100.0).state == AppState.CREATING
 
 
-def test_listing_keeps_probe_state_of_the_same_container() -> None:
-    ready = st.on_probe(started(0.0), probe(ProbeOutcome.READY, 1.0), 10.0)
-    again = st.from_container(info(ContainerStatus.RUNNING), 100.0, ready)
+def test_listing_keeps_probe_state_of_the_same_run() -> None:
+    ready = st.on_probe(started(50.0), probe(ProbeOutcome.READY, 51.0), 10.0)
+    again = st.from_container(info(ContainerStatus.RUNNING, started=50.002), 100.0, ready)
     assert again.state == AppState.READY and again.ports  # ports filled in, state kept
+    # Started again while paitui was not looking (the engine restarted): probe from scratch.
+    rerun = st.from_container(info(ContainerStatus.RUNNING, started=90.0), 100.0, ready)
+    assert rerun.state == AppState.STARTING and rerun.started_at == 90.0
+    assert not rerun.ever_ready and rerun.probe is None
 
 
 def test_no_health_check_is_ready_when_running() -> None:
