@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 from typing import Any, ClassVar
 
 from textual import work
@@ -52,7 +53,7 @@ class PaituiApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(s.key, f"switch_mode('{s.mode}')", s.title, show=False) for s in SECTIONS),
         Binding("question_mark", "toggle_help", "Keys", key_display="?"),
-        Binding("q", "quit", "Quit"),
+        Binding("q", "quit", "Quit", show=False),
     ]
 
     #: (app id, state) of every app on the taskbar; each screen's Taskbar follows it.
@@ -67,6 +68,7 @@ class PaituiApp(App[None]):
         self.services = services
         self.live = live and not demo
         self.demo = demo
+        self._session_start = time.time()
         self.settings = services.settings
         self.catalog: Catalog | None = None
         self.hardware_report: HardwareReport | None = None
@@ -132,15 +134,27 @@ class PaituiApp(App[None]):
         fleet.subscribe_connection(self._engine_connection)
         await fleet.start()
 
+    def clock(self) -> float:
+        """Now, in epoch seconds; fixed in demo mode so what is shown never changes."""
+        if self.demo:
+            from paitui.demo import DEMO_NOW
+
+            return DEMO_NOW
+        return time.time()
+
     def _publish_statuses(self, statuses: dict[str, AppStatus]) -> None:
         for app_id, new in statuses.items():
             old = self.statuses.get(app_id)
             if old is not None and old.state == new.state:
                 continue
             name = self.app_name(app_id)
-            if new.state == AppState.READY and old is not None:
+            # Ready is news for an app started in this session, or one that recovered; apps
+            # found running when paitui starts are not announced one by one.
+            fresh = (new.started_at or 0.0) >= self._session_start
+            recovered = old is not None and old.state == AppState.UNHEALTHY
+            if new.state == AppState.READY and old is not None and (fresh or recovered):
                 self.notify(f"{name} is ready.", title="Ready", timeout=6)
-            elif new.state == AppState.CRASHED:
+            elif new.state == AppState.CRASHED and old is not None:
                 tail = "\n".join(new.last_logs[-3:])
                 self.notify(
                     f"{name}: {new.detail}" + (f"\n{tail}" if tail else ""),
@@ -148,7 +162,8 @@ class PaituiApp(App[None]):
                     severity="error",
                     timeout=12,
                 )
-        self.fleet_items = taskbar_items(statuses.values())
+        # The taskbar shows names, not ids: it is what people read at a glance.
+        self.fleet_items = [(self.app_name(i), s) for i, s in taskbar_items(statuses.values())]
         self.set_statuses(statuses)
 
     def _engine_connection(self, connection: EngineConnection) -> None:

@@ -47,6 +47,7 @@ async def _launch_form(pilot: Any) -> None:
         ("hardware", "2", None),
         ("catalog", "3", None),
         ("models", "4", None),
+        ("running", "5", None),
         ("launch", "1", _launch_form),
     ],
 )

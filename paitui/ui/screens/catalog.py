@@ -68,7 +68,7 @@ class CatalogScreen(Screen[None]):
             with VerticalScroll(id="catalog-detail"):
                 yield Static("Loading the catalog…", id="detail")
         yield Taskbar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Catalog"

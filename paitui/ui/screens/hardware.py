@@ -108,7 +108,7 @@ class HardwareScreen(Screen[None]):
                 yield Static("Host", classes="section-title")
                 yield SectionText(id="host")
         yield Taskbar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Hardware"

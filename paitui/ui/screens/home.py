@@ -101,7 +101,7 @@ class HomeScreen(Screen[None]):
             yield Static("Needs other hardware", classes="section-title", id="blocked-title")
             yield Grid(id="tiles-blocked")
         yield Taskbar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Desktop"

@@ -165,7 +165,7 @@ class ModelsScreen(Screen[None]):
                 yield Label("Library", classes="pane-title", id="library-title")
                 yield DataTable(id="library", cursor_type="row", zebra_stripes=True)
         yield Taskbar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Models"

@@ -95,8 +95,8 @@ class RunningScreen(Screen[None]):
         Binding("R", "restart", "Restart", key_display="R"),
         Binding("l", "logs", "Logs"),
         Binding("o", "open_link", "Open"),
-        Binding("c", "copy_link", "Copy link"),
-        Binding("t", "copy_tunnel", "Copy ssh -L"),
+        Binding("c", "copy_link", "Copy"),
+        Binding("t", "copy_tunnel", "Tunnel"),
         Binding("d", "remove", "Remove"),
     ]
 
@@ -149,7 +149,7 @@ class RunningScreen(Screen[None]):
                     yield Sparkline([], id="spark-mem", summary_function=max)
                 yield LogView(id="running-logs")
         yield Taskbar()
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> DataTable[Any]:
@@ -173,6 +173,12 @@ class RunningScreen(Screen[None]):
     @work(exclusive=True, group="fleet-start", exit_on_error=False)
     async def _connect_fleet(self) -> None:
         """Get the fleet (built on first use: it reads the catalog, so off the loop), follow it."""
+        if not getattr(self.app, "live", True):
+            # Demo and tests: show the app's statuses, follow no engine.
+            for status in getattr(self.app, "statuses", {}).values():
+                self._upsert(status)
+            self._update_empty()
+            return
         services = getattr(self.app, "services", None)
         try:
             fleet: Fleet | None = await asyncio.to_thread(getattr, services, "fleet", None)
@@ -222,7 +228,15 @@ class RunningScreen(Screen[None]):
     # --- the table ------------------------------------------------------------------------------
 
     def _app(self, app_id: str) -> App | None:
-        return self.fleet.app(app_id) if self.fleet is not None else None
+        if self.fleet is not None:
+            return self.fleet.app(app_id)
+        catalog = getattr(self.app, "catalog", None)
+        return catalog.apps.get(app_id) if catalog is not None else None
+
+    def _now(self) -> float:
+        # The app's clock: fixed in demo mode so screenshots and snapshots never change.
+        clock = getattr(self.app, "clock", None)
+        return float(clock()) if callable(clock) else time.time()
 
     def _cells(self, status: AppStatus) -> dict[str, Any]:
         app = self._app(status.app_id)
@@ -234,7 +248,7 @@ class RunningScreen(Screen[None]):
             "app": name,
             "variant": status.variant or "",
             "state": badge_text(status.state, status.exit_code),
-            "uptime": format_uptime(status.uptime(time.time())),
+            "uptime": format_uptime(status.uptime(self._now())),
             "ports": ports_cell(status),
             "cpu": f"{sample.cpu_percent:.1f} %" if sample is not None else "",
             "mem": format_bytes(sample.memory_bytes) if sample is not None else "",
@@ -295,7 +309,7 @@ class RunningScreen(Screen[None]):
         table = self.table
         first = int(table.scroll_y)
         visible = table.ordered_rows[first:first + table.size.height + 1]
-        now = time.time()
+        now = self._now()
         for row in visible:
             key = row.key.value
             status = self.statuses.get(key or "")
@@ -434,7 +448,7 @@ class RunningScreen(Screen[None]):
             text.append(f"  {status.detail}", style="dim")
         if status.probe is not None and status.probed:
             text.append(f" in {status.probe.latency * 1000:.0f} ms", style="dim")
-        uptime = format_uptime(status.uptime(time.time()))
+        uptime = format_uptime(status.uptime(self._now()))
         if uptime:
             text.append(f"  · up {uptime}")
         text.append("\n")
