@@ -48,6 +48,14 @@ from common import (
 )
 
 TARGET_PERCENT = 0.5
+#: ``--without`` switches parts off in the measured process, to tell what the idle CPU is for.
+ABLATIONS = {
+    "tick": "import paitui.ui.screens.running as r\nr.RunningScreen._tick = lambda self: None",
+    "stats": "import paitui.services.fleet as f\n"
+             "f.Fleet.watch_stats = lambda self, *a, **k: None",
+    "logs": "import paitui.ui.screens.running as r\n"
+            "r.RunningScreen._follow_logs = lambda self, *a, **k: None",
+}
 SCREEN_KEYS = {"running": "5", "home": "1"}
 
 
@@ -122,7 +130,14 @@ def one(count: int, args: argparse.Namespace) -> dict[str, float]:
                           f"{engine_total(pct):.2f} % ({fmt(pct, base.processes)})")
             result["engine_baseline"] = engine_total(base.percent(True) or base.percent())
         with TmuxPane(120, 40) as pane:
-            pane.respawn(paitui_argv([standins.catalog]), dirs)
+            argv = paitui_argv([standins.catalog])
+            if args.without:
+                patches = "\n".join(ABLATIONS[w] for w in args.without)
+                argv = [sys.executable, "-c", patches + "\nfrom paitui.cli.main import main\n"
+                        f"raise SystemExit(main({argv[3:]!r}))"]
+            if args.probe_interval:
+                dirs = {**dirs, "PAITUI_PROBE_READY_INTERVAL": str(args.probe_interval)}
+            pane.respawn(argv, dirs)
             t1, text = pane.wait_for(lambda s: "Quit" in s, timeout=30)
             if t1 is None:
                 raise SystemExit(f"paitui did not start:\n{text}")
@@ -149,6 +164,9 @@ def one(count: int, args: argparse.Namespace) -> dict[str, float]:
         busy = _busy(busy_t0, busy_t1)
         ready = snapshot.count("● ready")
         head = f"[{count} apps, {args.screen} screen]"
+        if args.without or args.probe_interval:
+            head = head[:-1] + f", without {'+'.join(args.without) or '-'}" + (
+                f", ready probes every {args.probe_interval:g} s]" if args.probe_interval else "]")
         print(f"{head} paitui RSS {rss:.1f} MiB, {threads} threads, {fds} open files; "
               f"rows shown ready: {ready}; whole machine busy {busy:.0f} % of one core; "
               f"other managed-container events: {run.events} in "
@@ -194,11 +212,20 @@ def main() -> int:
     parser.add_argument("--slice", type=float, default=5.0,
                         help="seconds per slice; slices with other managed containers' events "
                              "are reported apart (5)")
+    parser.add_argument("--without", default="",
+                        help="comma-separated parts to switch off in paitui, to attribute the "
+                             f"cost: {', '.join(ABLATIONS)}")
+    parser.add_argument("--probe-interval", type=float, default=0.0,
+                        help="PAITUI_PROBE_READY_INTERVAL for the run (default: paitui's, 30 s)")
     parser.add_argument("--shared-engine", action="store_true",
                         help="use the machine's engine instead of a private dockerd")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false",
                         help="skip measuring the engine without paitui first")
     args = parser.parse_args()
+    args.without = [w for w in args.without.split(",") if w]
+    unknown = set(args.without) - set(ABLATIONS)
+    if unknown:
+        parser.error(f"--without: unknown {', '.join(sorted(unknown))}")
     raise_on_sigterm()
     print_machine()
     for count in (int(c) for c in args.containers.split(",") if c.strip()):

@@ -106,6 +106,8 @@ def main() -> int:
                 pane.send_keys("Home" if moves % args.containers == 0 else "Down")
                 next_cycle = now + args.cycle
             time.sleep(max(0.0, min(args.every, next_cycle - time.monotonic())))
+        threads = len(list(Path(f"/proc/{pid}/task").iterdir()))
+        fds = len(list(Path(f"/proc/{pid}/fd").iterdir()))
         pane.send_keys("q")
     settled = samples[0][1]
     end = samples[-1][1]
@@ -115,7 +117,8 @@ def main() -> int:
     growth = end - settled
     print(f"{args.containers} apps x {args.rate:g} log lines/s, {args.duration:.0f} s "
           f"({args.duration / 60:.1f} min), selection moved {moves} times, "
-          f"{len(samples)} samples; other managed-container events: {foreign.count}")
+          f"{len(samples)} samples; other managed-container events: {foreign.count}; "
+          f"at the end {threads} threads, {fds} open files")
     print(f"RSS at first frame {rss_first:.1f} MB; settled {settled:.1f} MB; end {end:.1f} MB; "
           f"peak {peak:.1f} MB  [{verdict(peak, TARGET_RSS_MB)} < {TARGET_RSS_MB:.0f} MB]")
     print(f"growth settled -> end: {growth:+.2f} MB over {args.duration / 60:.1f} min; "
