@@ -253,6 +253,20 @@ class TmuxPane:
             time.sleep(interval)
         return None, text
 
+    def dead(self) -> bool:
+        """Whether the program in the pane has exited."""
+        out = self._tmux("display-message", "-p", "-t", self.target, "#{pane_dead}", check=False)
+        return out.strip() == "1"
+
+    def wait_exit(self, timeout: float = 5.0) -> bool:
+        """Wait until the program in the pane has exited; False on a timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.dead():
+                return True
+            time.sleep(0.02)
+        return False
+
     def close(self) -> None:
         self._tmux("kill-server", check=False)
 
@@ -261,6 +275,11 @@ class TmuxPane:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def first_frame(text: str) -> bool:
+    """Whether the pane shows paitui's first frame: its section bar and its footer."""
+    return "1 Desktop" in text and ("palette" in text or "Quit" in text)
 
 
 def paitui_argv(catalogs: Sequence[Path] = ()) -> list[str]:

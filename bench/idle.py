@@ -38,6 +38,7 @@ from common import (
     StandIns,
     TmuxPane,
     engine_for,
+    first_frame,
     isolated_dirs,
     measure_cpu,
     paitui_argv,
@@ -138,7 +139,7 @@ def one(count: int, args: argparse.Namespace) -> dict[str, float]:
             if args.probe_interval:
                 dirs = {**dirs, "PAITUI_PROBE_READY_INTERVAL": str(args.probe_interval)}
             pane.respawn(argv, dirs)
-            t1, text = pane.wait_for(lambda s: "Quit" in s, timeout=30)
+            t1, text = pane.wait_for(first_frame, timeout=30)
             if t1 is None:
                 raise SystemExit(f"paitui did not start:\n{text}")
             pid = pane.pid()

@@ -30,6 +30,7 @@ from common import (
     StandIns,
     TmuxPane,
     engine_for,
+    first_frame,
     isolated_dirs,
     paitui_argv,
     print_machine,
@@ -82,7 +83,7 @@ def main() -> int:
             dirs = {**dirs, "DOCKER_HOST": host}
         standins.wait_serving()
         pane.respawn(paitui_argv([standins.catalog]), dirs)
-        t_first, text = pane.wait_for(lambda s: "Quit" in s, timeout=30)
+        t_first, text = pane.wait_for(first_frame, timeout=30)
         if t_first is None:
             raise SystemExit(f"paitui did not start:\n{text}")
         pid = pane.pid()

@@ -34,6 +34,7 @@ from common import (
     StandIns,
     TmuxPane,
     engine_for,
+    first_frame,
     isolated_dirs,
     paitui_argv,
     print_machine,
@@ -115,7 +116,7 @@ def main() -> int:
         container = standins.containers[standins.app_ids[0]]
         dies = DieTimes(standins.client, container.id)
         pane.respawn(paitui_argv([standins.catalog]), dirs)
-        t1, text = pane.wait_for(lambda s: "Quit" in s, timeout=30)
+        t1, text = pane.wait_for(first_frame, timeout=30)
         if t1 is None:
             raise SystemExit(f"paitui did not start:\n{text}")
         pane.send_keys("5")

@@ -34,6 +34,7 @@ from common import (
     StandIns,
     TmuxPane,
     engine_for,
+    first_frame,
     isolated_dirs,
     paitui_argv,
     print_machine,
@@ -199,7 +200,7 @@ def with_engine(rows: int, running: bool, timeout: float, private: bool) -> None
         first = standins.app_ids[0]
         with TmuxPane(120, 40) as pane:
             start = pane.respawn(paitui_argv([standins.catalog]), dirs)
-            t1, text = pane.wait_for(lambda s: "Quit" in s, timeout=30)
+            t1, text = pane.wait_for(first_frame, timeout=30)
             if t1 is None:
                 raise SystemExit(f"paitui did not start:\n{text}")
             pane.send_keys("5")

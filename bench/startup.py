@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     REPO,
     TmuxPane,
+    first_frame,
     isolated_dirs,
     paitui_argv,
     print_machine,
@@ -160,7 +161,7 @@ def in_tmux(runs: int, env: dict[str, str], argv: list[str]) -> list[float]:
     with TmuxPane(120, 40) as pane:
         for _ in range(runs):
             t0 = pane.respawn(argv, env)
-            t1, text = pane.wait_for(lambda s: "Quit" in s, timeout=15)
+            t1, text = pane.wait_for(first_frame, timeout=15)
             t2, _ = pane.wait_for(lambda s: CATALOG_MARK in s, timeout=15)
             if t1 is None or t2 is None:
                 print(text, file=sys.stderr)
@@ -168,7 +169,7 @@ def in_tmux(runs: int, env: dict[str, str], argv: list[str]) -> list[float]:
             first.append(t1 - t0)
             catalog.append(t2 - t0)
             pane.send_keys("q")
-            pane.wait_for(lambda s: "Quit" not in s, timeout=5)
+            pane.wait_exit()
     print(f"tmux 120x40 ({' '.join(shlex.quote(a) for a in argv[:3])}): launch -> first frame: "
           f"{summary(first)}  [{verdict(statistics.median(first), TARGET_S)} "
           f"< {TARGET_S * 1000:.0f} ms]")
