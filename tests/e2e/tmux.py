@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,8 @@ class TmuxPane:
                  cwd: Path | None = None) -> None:
         self.tmux = need_tmux()
         self.socket = f"paitui-e2e-{uuid.uuid4().hex[:8]}"
-        self.env = dict(env)
+        # Links as on the box itself, not over SSH, unless a test asks for SSH.
+        self.env = {"SSH_CONNECTION": "", "SSH_TTY": "", "SSH_CLIENT": "", **env}
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
         width, height = size
         self._run("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", str(width),
@@ -63,16 +64,20 @@ class TmuxPane:
         """The pane's text now."""
         return self._run("capture-pane", "-p", "-t", "e2e")
 
-    def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        """Poll the pane until it shows ``text``; fail with the last screen after ``timeout``."""
+    def wait_for(self, want: str | Callable[[str], bool], timeout: float = 20.0,
+                 what: str | None = None) -> str:
+        """Poll the pane until it shows ``want`` (text, or a check of the whole screen);
+        fail with the last screen after ``timeout``."""
+        check = want if callable(want) else (lambda screen: want in screen)
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if text in screen:
+            if check(screen):
                 return screen
             time.sleep(0.05)
-        raise AssertionError(f"{text!r} not shown within {timeout}s; the pane shows:\n{screen}")
+        label = what or repr(want)
+        raise AssertionError(f"{label} not shown within {timeout}s; the pane shows:\n{screen}")
 
     def buffer(self) -> str:
         """The newest tmux paste buffer (what the app copied with OSC 52), or ''."""
