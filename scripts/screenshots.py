@@ -27,7 +27,11 @@ async def shoot(out: Path, width: int, height: int, theme: str | None, png: bool
     from paitui.settings import load_settings
     from paitui.ui.app import PaituiApp
 
-    settings = load_settings()
+    # Paths as on a real box, so the shots never show a temporary directory; nothing is
+    # written there (the demo starts no download and no container).
+    settings = load_settings().with_changes(
+        models_dir=Path("/srv/paitui/models"), apps_dir=Path("/srv/paitui/apps")
+    )
     if theme:
         settings = settings.with_changes(theme=theme)
     app = PaituiApp(Services(settings), demo=True)
@@ -47,7 +51,7 @@ async def shoot(out: Path, width: int, height: int, theme: str | None, png: bool
             written.append(path)
         await pilot.press("1")
         await pilot.pause()
-        app.open_launch("pai-koboldcpp")
+        app.open_launch("sd-webui-rx5500")
         await app.workers.wait_for_complete()
         await pilot.pause()
         path = out / f"launch{suffix}.svg"

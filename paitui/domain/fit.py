@@ -15,14 +15,37 @@ NEEDS_TEXT: dict[Accel, str] = {
 }
 
 
+GIB = 1024**3
+
+
+def _too_big(app: App, name: str, vram: int | None) -> bool:
+    """Whether the variant asks for more VRAM than the box's largest GPU has (unknown: fits)."""
+    need = app.variants[name].min_vram_gb
+    if need is None or vram is None or accel_of_variant(name) == Accel.CPU:
+        return False
+    return need * GIB > vram
+
+
 def ranked_variants(app: App, report: HardwareReport | None) -> list[str]:
-    """The app's variants that can run here, best first (legacy variants last)."""
+    """The app's variants that can run here, best first.
+
+    Order: variants that fit the VRAM before those that ask for more, current before legacy,
+    then the box's accelerator ranking, then catalog order.
+    """
     names = list(app.variants)
     if report is None:
         return names
     order = {accel: i for i, accel in enumerate(report.ranking)}
+    vram = report.max_vram()
     usable = [n for n in names if accel_of_variant(n) in order]
-    return sorted(usable, key=lambda n: (app.variants[n].legacy, order[accel_of_variant(n)]))
+    return sorted(
+        usable,
+        key=lambda n: (
+            _too_big(app, n, vram),
+            app.variants[n].legacy,
+            order[accel_of_variant(n)],
+        ),
+    )
 
 
 def best_variant(app: App, report: HardwareReport | None) -> str | None:

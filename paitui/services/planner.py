@@ -19,6 +19,7 @@ from paitui.domain.containers import (
     MANAGED_LABEL,
     VARIANT_LABEL,
 )
+from paitui.domain.fit import best_variant
 from paitui.domain.hardware import Gpu, HardwareReport, Vendor
 from paitui.domain.launch import (
     DeviceMapping,
@@ -70,10 +71,9 @@ def choose_variant(app: App, hardware: HardwareReport, wanted: str | None = None
             f"{app.name} has no variant {wanted!r}",
             f"choose one of: {', '.join(app.variants)}",
         )
-    for accel in hardware.ranking:
-        for name in app.variants:
-            if accel_of_variant(name) == accel:
-                return name
+    best = best_variant(app, hardware)
+    if best is not None:
+        return best
     offered = ", ".join(f"{n} ({accel_of_variant(n).value})" for n in app.variants)
     usable = ", ".join(a.value for a in hardware.ranking) or "none"
     why = [
