@@ -150,7 +150,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
             with Horizontal(classes="row"):
                 yield Label("Options")
                 yield Input(
-                    placeholder="extra arguments for the app, e.g. --contextsize 4096",
+                    placeholder="extra arguments added after the command",
                     id="extra",
                     compact=True,
                 )
