@@ -81,17 +81,8 @@ def format_report(r: HardwareReport) -> str:
     d = r.docker
     if d is None:
         out.append("  Docker: not checked")
-    elif d.reachable:
-        extras = [f"API {d.api_version}"]
-        if d.rootless:
-            extras.append("rootless")
-        if d.nvidia_runtime:
-            extras.append("nvidia runtime")
-        if d.nvidia_cdi:
-            extras.append("NVIDIA CDI spec")
-        out.append(f"  Docker {d.version} ({', '.join(extras)})")
     else:
-        out.append(f"  Docker: unreachable ({d.error})")
+        out.append(f"  Docker {d.summary()}")
     if r.models_free_bytes is not None:
         out.append(f"  models store: {_size(r.models_free_bytes)} free in {r.models_dir}")
     out.append("")

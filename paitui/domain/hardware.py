@@ -96,6 +96,19 @@ class DockerFacts:
     #: The CDI spec files among ``cdi_specs`` that describe NVIDIA devices.
     nvidia_cdi: tuple[str, ...] = ()
 
+    def summary(self) -> str:
+        """One line: version and what matters for GPUs, or why it is unreachable."""
+        if not self.reachable:
+            return f"unreachable: {self.error}"
+        extras = [f"API {self.api_version}"]
+        if self.rootless:
+            extras.append("rootless")
+        if self.nvidia_runtime:
+            extras.append("nvidia runtime")
+        if self.nvidia_cdi:
+            extras.append("NVIDIA CDI spec")
+        return f"{self.version} ({', '.join(extras)})"
+
 
 @dataclass(frozen=True)
 class HardwareReport:

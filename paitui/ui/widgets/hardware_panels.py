@@ -72,17 +72,8 @@ def render_host(report: HardwareReport) -> Text:
     d = report.docker
     if d is None:
         text.append("not checked", style="dim")
-    elif d.reachable:
-        extras = [f"API {d.api_version}"]
-        if d.rootless:
-            extras.append("rootless")
-        if d.nvidia_runtime:
-            extras.append("nvidia runtime")
-        if d.nvidia_cdi:
-            extras.append("NVIDIA CDI")
-        text.append(f"{d.version} ({', '.join(extras)})")
     else:
-        text.append(f"unreachable: {d.error}", style="bold red")
+        text.append(d.summary(), style="" if d.reachable else "bold red")
     if report.wsl2:
         text.append("\nWSL2   ", style="dim")
         text.append("yes (/dev/dxg)")
