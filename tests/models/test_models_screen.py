@@ -11,8 +11,8 @@ from textual.widgets import DataTable, Input, Label
 from paitui.domain.models import DownloadState
 from paitui.services.registry import Services
 from paitui.settings import load_settings
+from paitui.ui.screens.confirm import ConfirmDialog
 from paitui.ui.screens.models import ModelsScreen
-from paitui.ui.widgets.confirm_dialog import ConfirmDialog
 from paitui.ui.widgets.download_queue import DownloadQueue
 from tests.models.conftest import GGUF_Q4
 from tests.models.hub_server import HubServer

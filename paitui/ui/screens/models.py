@@ -7,6 +7,7 @@ progress reaches this screen as ``DownloadsChanged`` messages that coalesce when
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from paitui.domain.models import (
     human_size,
     vram_fit,
 )
-from paitui.ui.widgets.confirm_dialog import ConfirmDialog
+from paitui.ui.screens.confirm import ConfirmDialog
 from paitui.ui.widgets.download_queue import DownloadQueue, DownloadRow
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar
@@ -174,12 +175,17 @@ class ModelsScreen(Screen[None]):
             "File", "Size", "VRAM", "Store"
         )[3]
         self.query_one("#library", DataTable).add_columns("Model file", "Size", "Apps")
-        manager = self._services().downloads
+        self._attach_downloads()
+        self.load_library()
+        self.query_one("#results", DataTable).focus()
+
+    @work(exclusive=True, group="models-attach", exit_on_error=False)
+    async def _attach_downloads(self) -> None:
+        """Follow the download queue; building it imports the HTTP stack, so off the loop."""
+        manager = await asyncio.to_thread(lambda: self._services().downloads)
         self._listener = self._on_download
         manager.add_listener(self._listener)
         self.query_one(DownloadQueue).update_downloads(manager.snapshot())
-        self.load_library()
-        self.query_one("#results", DataTable).focus()
 
     def on_key(self, event: events.Key) -> None:
         # In the library "d" deletes; in the lists typing starts a search (as in the Catalog).
@@ -339,10 +345,17 @@ class ModelsScreen(Screen[None]):
 
     def on_models_screen_downloads_changed(self, message: DownloadsChanged) -> None:
         self.query_one(DownloadQueue).update_downloads(message.downloads)
-        done = {d.id for d in message.downloads if d.state == DownloadState.DONE}
-        if done - self._seen_done:
-            self._seen_done |= done
-            self.load_library()
+        # News for whatever section is on screen: this screen lives on while others show.
+        for d in message.downloads:
+            if d.id in self._seen_done or not d.state.finished:
+                continue
+            self._seen_done.add(d.id)
+            if d.state == DownloadState.DONE:
+                self.notify(f"{d.repo_id}/{d.file.path} is in the library.", title="Downloaded")
+                self.load_library()
+            elif d.state == DownloadState.FAILED:
+                self.notify(f"{d.repo_id}/{d.file.path}: {d.error}", title="Download failed",
+                            severity="error", timeout=12)
 
     @on(DownloadRow.Requested)
     def _queue_action(self, event: DownloadRow.Requested) -> None:
@@ -406,7 +419,8 @@ class ModelsScreen(Screen[None]):
             if yes:
                 self._delete(m.repo_id, m.path)
 
-        self.app.push_screen(ConfirmDialog(question), answered)
+        dialog = ConfirmDialog("Delete model", question, "Delete", danger=True)
+        self.app.push_screen(dialog, answered)
 
     @work(thread=True, group="models-delete", exit_on_error=False)
     def _delete(self, repo_id: str, path: str) -> None:
