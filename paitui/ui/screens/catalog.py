@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from paitui.domain.catalog import App, Catalog
 from paitui.domain.hardware import HardwareReport
 from paitui.ui.context import app_of
-from paitui.ui.widgets.app_detail import render_app_detail, variants_cell
+from paitui.ui.widgets.app_detail import render_app_detail, stack_cell, variants_cell
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar
 
@@ -33,8 +33,8 @@ class CatalogScreen(Screen[None]):
 
     DEFAULT_CSS = """
     CatalogScreen #catalog-body { height: 1fr; }
-    CatalogScreen #catalog-left { width: 1fr; min-width: 36; }
-    CatalogScreen #catalog-detail { width: 1fr; border-left: vkey $panel; padding: 0 1; }
+    CatalogScreen #catalog-left { width: 3fr; min-width: 36; }
+    CatalogScreen #catalog-detail { width: 2fr; border-left: vkey $panel; padding: 0 1; }
     CatalogScreen.narrow #catalog-body { layout: vertical; }
     CatalogScreen.narrow #catalog-left { height: 1fr; width: 100%; }
     CatalogScreen.narrow #catalog-detail { height: 1fr; width: 100%; border-left: none;
@@ -73,7 +73,8 @@ class CatalogScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "Catalog"
         table = self.query_one("#apps", DataTable)
-        table.add_columns("App", "Kind", "Variants")
+        # Variants last: some apps have many, and a long cell must not push the stack away.
+        table.add_columns("App", "Kind", "Stack", "Variants")
         paitui = app_of(self)
         paitui.catalog_changed.subscribe(self, self._on_catalog)
         paitui.hardware_changed.subscribe(self, self._on_hardware)
@@ -106,8 +107,10 @@ class CatalogScreen(Screen[None]):
         self._shown = [a for a in self._catalog.sorted_apps() if matches(a, query)]
         table.clear()
         for app in self._shown:
-            name = f"{app.name} (legacy)" if app.legacy else app.name
-            table.add_row(name, app.kind.value, variants_cell(app, report), key=app.id)
+            legacy = app.legacy and "legacy" not in app.name.lower()
+            name = f"{app.name} (legacy)" if legacy else app.name
+            table.add_row(name, app.kind.value, stack_cell(app, report),
+                          variants_cell(app, report), key=app.id)
         if not self._shown:
             self.query_one("#detail", Static).update(
                 f"No app matches {query!r}." if query else "The catalog is empty."

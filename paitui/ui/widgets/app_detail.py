@@ -27,6 +27,19 @@ def variants_cell(app: App, report: HardwareReport | None) -> Text:
     return text
 
 
+def stack_cell(app: App, report: HardwareReport | None) -> Text:
+    """The software stack of the variant that fits best (else the first one that tells one)."""
+    best = best_variant(app, report) if report else None
+    names = [best] if best else []
+    names += [n for n in app.variants if n != best]
+    for name in names:
+        variant = app.variants[name]
+        stack = stack_of(variant.pinned or variant.image)
+        if stack:
+            return Text(stack, style="cyan")
+    return Text("")
+
+
 def stack_of(image: str) -> str:
     """The software stack a tag carries, e.g. '1.117.1 · ROCm 7.2.4 · 2026-01-01'."""
     from paitui.domain.tags import parse_image
