@@ -21,6 +21,7 @@ from textual.worker import get_current_worker
 
 from paitui.domain.catalog import Catalog
 from paitui.domain.containers import EngineConnection
+from paitui.domain.fit import best_variant, why_not
 from paitui.domain.hardware import HardwareReport
 from paitui.domain.links import app_links, can_open_browser
 from paitui.domain.status import AppState, AppStatus
@@ -181,6 +182,14 @@ class PaituiApp(App[None]):
             return
         if self.hardware_report is None:
             self.notify("Still detecting the hardware; try again in a moment.")
+            return
+        app = self.catalog.apps[app_id]
+        if best_variant(app, self.hardware_report) is None:
+            self.notify(
+                f"{app.name} {why_not(app, self.hardware_report)}. The Hardware screen (2) says "
+                f"what is missing; `paitui start {app_id} --variant …` plans it anyway.",
+                title="Cannot run here", severity="warning", timeout=10,
+            )
             return
         self._gather_launch(app_id)
 

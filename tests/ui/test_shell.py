@@ -124,3 +124,39 @@ async def test_help_lists_keys_and_q_quits(tmp_path: Path) -> None:
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_desktop_focuses_a_runnable_app_and_explains_blocked_ones(tmp_path: Path) -> None:
+    from paitui.domain.catalog import Accel
+    from paitui.domain.hardware import HardwareReport
+    from paitui.ui.screens.launch import LaunchScreen
+    from paitui.ui.widgets.tiles import AppTile
+
+    app = make_app(tmp_path, SMALL_CATALOG)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _wait_catalog(app, pilot)
+        # Before detection every app is offered; Alpha sorts first and has the focus.
+        assert isinstance(app.focused, AppTile) and app.focused.data.app_id == "alpha-llm"
+        await pilot.press("right")
+        assert isinstance(app.focused, AppTile) and app.focused.data.app_id == "beta-image"
+        # A CPU-only box: Beta (cuda only) cannot run; the focus moves to a runnable tile.
+        app.set_hardware_report(HardwareReport(ranking=(Accel.CPU,)))
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.focused, AppTile) and app.focused.data.app_id == "alpha-llm"
+        blocked = {t.data.app_id: t for t in app.screen.query(AppTile) if t.data.variant is None}
+        assert "beta-image" in blocked and "alpha-llm" not in blocked
+        assert "needs NVIDIA CUDA" in blocked["beta-image"].data.reason
+        # Enter on the blocked tile explains instead of launching.
+        blocked["beta-image"].focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, LaunchScreen)
+        assert any("Cannot run here" == n.title for n in app._notifications)
+        # Enter on the runnable one opens the launch flow with its CPU variant.
+        app.screen.query(AppTile).first().focus()
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, LaunchScreen)
+        assert app.screen.plan is not None and app.screen.plan.variant == "cpu"

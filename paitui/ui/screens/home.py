@@ -138,8 +138,11 @@ class HomeScreen(Screen[None]):
         self._restore_focus(focused)
 
     def _restore_focus(self, app_id: str | None) -> None:
+        # Keep the focus on the same app while it can run here; else the first app that can.
         tiles = list(self.query(AppTile))
-        target = next((t for t in tiles if t.data.app_id == app_id), tiles[0] if tiles else None)
+        runnable = [t for t in tiles if t.data.variant is not None]
+        same = next((t for t in runnable if t.data.app_id == app_id), None)
+        target = same or (runnable[0] if runnable else tiles[0] if tiles else None)
         if target is not None:
             target.focus()
 
