@@ -152,7 +152,7 @@ async def test_desktop_focuses_a_runnable_app_and_explains_blocked_ones(tmp_path
         await pilot.press("enter")
         await pilot.pause()
         assert not isinstance(app.screen, LaunchScreen)
-        assert any("Cannot run here" == n.title for n in app._notifications)
+        assert any(n.title == "Cannot run here" for n in app._notifications)
         # Enter on the runnable one opens the launch flow with its CPU variant.
         app.screen.query(AppTile).first().focus()
         await pilot.press("enter")
