@@ -70,6 +70,7 @@ class PaituiApp(App[None]):
         self.live = live and not demo
         self.demo = demo
         self._session_start = time.time()
+        self._engine_lost = False
         self.settings = services.settings
         self.catalog: Catalog | None = None
         self.hardware_report: HardwareReport | None = None
@@ -168,12 +169,13 @@ class PaituiApp(App[None]):
         self.set_statuses(statuses)
 
     def _engine_connection(self, connection: EngineConnection) -> None:
-        self.notify(
-            connection.message,
-            title="Docker engine",
-            severity="information" if connection.connected else "error",
-            timeout=8 if connection.connected else 15,
-        )
+        # Being connected is the normal case: say only that it was lost, and that it is back.
+        was_lost = self._engine_lost
+        self._engine_lost = not connection.connected
+        if not connection.connected:
+            self.notify(connection.message, title="Docker engine", severity="error", timeout=15)
+        elif was_lost:
+            self.notify(connection.message, title="Docker engine", timeout=8)
 
     def open_launch(self, app_id: str) -> None:
         """Open the launch flow for a catalog app."""
