@@ -356,6 +356,15 @@ def catalog_yaml(app_ids: Sequence[str], image: str = IMAGE) -> str:
     return "\n".join(out) + "\n"
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on right now (the kernel's choice)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class StandIns:
     """N managed stand-in containers and their catalog file; removes them all on exit."""
 
@@ -378,13 +387,26 @@ class StandIns:
         self.containers: dict[str, Any] = {}
 
     def _create(self, app_id: str) -> Any:
+        # Host ports are picked here: two engines (a private one next to the machine's) would
+        # each hand out the same ports from their own counters.
+        for attempt in range(8):
+            try:
+                return self._create_on(app_id, free_port())
+            except Exception as exc:
+                if "address already in use" not in str(exc) or attempt == 7:
+                    raise
+                with contextlib.suppress(Exception):
+                    self.client.containers.get(f"paitui-{app_id}").remove(force=True)
+        raise AssertionError("unreachable")
+
+    def _create_on(self, app_id: str, port: int) -> Any:
         kwargs: dict[str, Any] = dict(
             image=IMAGE,
             command=["sh", "-c", standin_script(self.log_lines_per_s)],
             name=f"paitui-{app_id}",
             labels={"paitui.managed": "true", "paitui.app": app_id, "paitui.variant": "cpu",
                     BENCH_LABEL: self.run_id},
-            ports={"8080/tcp": ("127.0.0.1", None)},
+            ports={"8080/tcp": ("127.0.0.1", port)},
             detach=True,
         )
         if self.run:
