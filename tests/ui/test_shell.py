@@ -160,3 +160,18 @@ async def test_desktop_focuses_a_runnable_app_and_explains_blocked_ones(tmp_path
         await pilot.pause()
         assert isinstance(app.screen, LaunchScreen)
         assert app.screen.plan is not None and app.screen.plan.variant == "cpu"
+
+
+async def test_enter_in_the_catalog_opens_the_launch_flow(tmp_path: Path) -> None:
+    from paitui.ui.screens.launch import LaunchScreen
+
+    app = PaituiApp(Services(load_settings()), demo=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        await _wait_catalog(app, pilot)
+        await pilot.press("slash", *"sd webui", "enter", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, LaunchScreen)
+        assert app.screen.catalog_app.id == "sd-webui-rx5500"
+        assert app.screen.plan is not None and app.screen.plan.variant == "rocm"

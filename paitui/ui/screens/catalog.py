@@ -49,6 +49,7 @@ class CatalogScreen(Screen[None]):
         Binding("slash", "focus_filter", "Filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("r", "reload", "Reload"),
+        Binding("enter", "launch", "Launch", show=True),
     ]
 
     def __init__(self) -> None:
@@ -129,6 +130,12 @@ class CatalogScreen(Screen[None]):
         if 0 <= event.cursor_row < len(self._shown):
             self._show_detail(self._shown[event.cursor_row])
 
+    @on(DataTable.RowSelected, "#apps")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        # Enter on an app opens the launch flow, as on the desktop.
+        if 0 <= event.cursor_row < len(self._shown):
+            app_of(self).open_launch(self._shown[event.cursor_row].id)
+
     @on(Input.Changed, "#filter")
     def _filter_changed(self) -> None:
         self._refill()
@@ -157,6 +164,12 @@ class CatalogScreen(Screen[None]):
         """Empty the filter and return to the list."""
         self.query_one("#filter", Input).value = ""
         self.query_one("#apps", DataTable).focus()
+
+    def action_launch(self) -> None:
+        """Open the launch flow for the highlighted app (the table's Enter does the same)."""
+        table = self.query_one("#apps", DataTable)
+        if 0 <= table.cursor_row < len(self._shown):
+            app_of(self).open_launch(self._shown[table.cursor_row].id)
 
     def action_reload(self) -> None:
         """Read the catalog files again (after editing catalog.d)."""

@@ -138,7 +138,7 @@ class RunningScreen(Screen[None]):
         with Vertical(id="running-body"):
             yield DataTable(id="running-apps", cursor_type="row", zebra_stripes=True)
             yield Static(
-                "No managed apps yet. Start one from the Catalog (3) or with "
+                "No managed apps yet. Start one from the Desktop (1), the Catalog (3), or with "
                 "`paitui start APP`.", id="running-empty", markup=False)
             with Horizontal(id="running-lower"):
                 with VerticalScroll(id="running-detail"):
