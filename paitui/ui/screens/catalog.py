@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from textual import events, on
@@ -13,6 +14,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from paitui.domain.catalog import App, Catalog
 from paitui.domain.hardware import HardwareReport
+from paitui.services.catalog import bundled_catalog_path
 from paitui.ui.context import app_of
 from paitui.ui.widgets.app_detail import render_app_detail, stack_cell, variants_cell
 from paitui.ui.widgets.section_bar import SectionBar
@@ -121,6 +123,10 @@ class CatalogScreen(Screen[None]):
 
     def _show_detail(self, app: App) -> None:
         source = self._catalog.sources.get(app.id) if self._catalog else None
+        if source is not None and Path(source) == bundled_catalog_path():
+            source = "the bundled catalog"
+        elif source is not None:
+            source = source.replace(str(Path.home()), "~", 1)
         self.query_one("#detail", Static).update(
             render_app_detail(app, app_of(self).hardware_report, source)
         )
