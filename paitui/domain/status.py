@@ -350,14 +350,18 @@ def _overdue(prev: AppStatus, now: float, start_period_s: float) -> bool:
 
 
 def format_uptime(seconds: float | None) -> str:
-    """``42s``, ``3m 05s``, ``2h 07m``, ``3d 4h``; empty when not running."""
+    """``42s``, ``3m``, ``2h 07m``, ``3d 4h``; empty when not running.
+
+    Seconds only in the first minute: a table of uptimes then changes once a minute, not once a
+    second, which is most of what an idle Running screen would otherwise redraw.
+    """
     if seconds is None:
         return ""
     s = int(seconds)
     if s < 60:
         return f"{s}s"
     if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
+        return f"{s // 60}m"
     if s < 86400:
         return f"{s // 3600}h {s % 3600 // 60:02d}m"
     return f"{s // 86400}d {s % 86400 // 3600}h"

@@ -206,5 +206,5 @@ async def test_log_view_search_pause_and_wrap() -> None:
 
 def test_uptime_format() -> None:
     assert [format_uptime(x) for x in (None, 5, 65, 3725, 90000)] == [
-        "", "5s", "1m 05s", "1h 02m", "1d 1h"]
+        "", "5s", "1m", "1h 02m", "1d 1h"]
 

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 COLUMNS = (("App", "app"), ("Variant", "variant"), ("State", "state"), ("Uptime", "uptime"),
            ("Ports", "ports"), ("CPU", "cpu"), ("Memory", "mem"))
+#: Columns that change while idle get a fixed width, so an update never re-measures the table.
+FIXED_WIDTH = {"uptime": 7, "cpu": 8, "mem": 10}
 #: Samples kept for the sparklines (about one a second).
 HISTORY = 60
 _STOPPABLE = frozenset({AppState.CREATING, AppState.STARTING, AppState.LOADING, AppState.READY,
@@ -164,7 +166,7 @@ class RunningScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "Running"
         for label, key in COLUMNS:
-            self.table.add_column(label, key=key)
+            self.table.add_column(label, key=key, width=FIXED_WIDTH.get(key))
         self._update_empty()
         self.set_interval(1.0, self._tick)
         self.table.focus()
@@ -300,7 +302,8 @@ class RunningScreen(Screen[None]):
             plain = _plain(value)
             if shown.get(column) != plain:
                 shown[column] = plain
-                self.table.update_cell(key, column, value, update_width=True)
+                self.table.update_cell(key, column, value,
+                                       update_width=column not in FIXED_WIDTH)
 
     def _tick(self) -> None:
         """Advance the uptime of the rows on screen (none while the screen is hidden)."""
