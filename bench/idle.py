@@ -121,6 +121,7 @@ def one(count: int, args: argparse.Namespace) -> dict[str, float]:
             isolated_dirs() as dirs, ForeignEvents(standins.run_id, host) as foreign:
         if host:
             dirs = {**dirs, "DOCKER_HOST": host}
+        up_since = time.monotonic()
         standins.wait_serving()
         if args.baseline:
             base = sliced(engine_pids, args.duration, args.slice, foreign)
@@ -150,6 +151,9 @@ def one(count: int, args: argparse.Namespace) -> dict[str, float]:
                 if shown is None:
                     print("warning: no stand-in shown within 30 s", file=sys.stderr)
             time.sleep(args.settle)
+            # Idle apps have been up a while: the uptime column shows seconds only at first.
+            while time.monotonic() - up_since < args.min_uptime:
+                time.sleep(0.5)
             snapshot = pane.capture()
             busy_t0 = Path("/proc/stat").read_text()
 
@@ -208,6 +212,8 @@ def main() -> int:
                         help="seconds of the measuring window (60)")
     parser.add_argument("--settle", type=float, default=10.0,
                         help="seconds after the screen shows before measuring (10)")
+    parser.add_argument("--min-uptime", type=float, default=70.0,
+                        help="seconds the stand-ins have run before the window starts (70)")
     parser.add_argument("--screen", choices=sorted(SCREEN_KEYS), default="running",
                         help="the screen shown while idle (running)")
     parser.add_argument("--slice", type=float, default=5.0,
