@@ -46,6 +46,8 @@ class EngineLike(Protocol):
 
     async def list_managed(self) -> list[ContainerInfo]: ...
 
+    async def inspect(self, target: str) -> ContainerInfo: ...
+
     def events(self) -> AsyncIterator[Any]: ...
 
 
@@ -220,14 +222,12 @@ class Fleet:
             self._spawn(self._attach_crash_logs(new.app_id, event.container_id))
 
     async def _refresh_container(self, app_id: str, container_id: str) -> None:
-        """Ports and start time come from a listing, not from the start event."""
+        """Ports and start time come from inspecting the one container, not the start event."""
         with contextlib.suppress(Exception):
-            for info in await self.engine.list_managed():
-                if info.id == container_id:
-                    prev = self.statuses.get(app_id)
-                    if prev is not None and prev.container_id == container_id:
-                        self._apply(st.with_container(prev, info))
-                    return
+            info = await self.engine.inspect(container_id)
+            prev = self.statuses.get(app_id)
+            if prev is not None and prev.container_id == container_id:
+                self._apply(st.with_container(prev, info))
 
     async def _attach_crash_logs(self, app_id: str, container_id: str) -> None:
         lines = await self.last_log_lines(container_id)

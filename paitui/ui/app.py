@@ -71,6 +71,7 @@ class PaituiApp(App[None]):
         self.demo = demo
         self._session_start = time.time()
         self._engine_lost = False
+        self._publish_pending = False
         self.settings = services.settings
         self.catalog: Catalog | None = None
         self.hardware_report: HardwareReport | None = None
@@ -132,7 +133,7 @@ class PaituiApp(App[None]):
 
         # Building the engine imports the docker SDK: do it off the event loop.
         fleet = await asyncio.to_thread(lambda: self.services.fleet)
-        fleet.subscribe(lambda _status: self._publish_statuses(dict(fleet.statuses)))
+        fleet.subscribe(lambda _status: self._statuses_dirty())
         fleet.subscribe_connection(self._engine_connection)
         await fleet.start()
 
@@ -143,6 +144,17 @@ class PaituiApp(App[None]):
 
             return DEMO_NOW
         return time.time()
+
+    def _statuses_dirty(self) -> None:
+        # The fleet reports changes one by one (500 at once when paitui starts beside 500
+        # containers); publish once per batch, after the loop has taken them all in.
+        if not self._publish_pending:
+            self._publish_pending = True
+            self.call_later(self._flush_statuses)
+
+    def _flush_statuses(self) -> None:
+        self._publish_pending = False
+        self._publish_statuses(dict(self.services.fleet.statuses))
 
     def _publish_statuses(self, statuses: dict[str, AppStatus]) -> None:
         for app_id, new in statuses.items():

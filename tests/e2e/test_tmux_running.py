@@ -3,6 +3,7 @@ ready with its links, stops it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,6 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.e2e.tmux import TmuxPane, paitui_command
-from tests.status.servers import free_port
 from tests.status.standins import remove_containers, write_catalog
 
 pytestmark = [pytest.mark.tmux, pytest.mark.docker]
@@ -20,7 +20,6 @@ def test_launch_from_the_palette_see_ready_with_link_and_stop(
         tmp_path: Path, test_label: str, busybox_image: str, docker_client: Any) -> None:
     catalog = write_catalog(tmp_path, test_label, busybox_image, ready_after=2.0)
     app_id = f"slow-{test_label}"
-    port = free_port()
     env = {
         "PAITUI_CONFIG_DIR": str(tmp_path / "config"),
         "PAITUI_STATE_DIR": str(tmp_path / "state"),
@@ -36,14 +35,12 @@ def test_launch_from_the_palette_see_ready_with_link_and_stop(
         pane.type("Start Slow stand-in")
         pane.wait_for(f"launch {app_id}", what="the palette hit")
         pane.send("Enter")
-        pane.wait_for(lambda t: "Launch Slow stand-in" in t and "docker run" in t,
-                      what="the launch form")
-        # Port: the field after the variant.
-        pane.send("Tab")
-        pane.type(str(port))
-        # Notifications about other apps on the engine may cover the preview: read the field.
-        pane.wait_for(lambda t: any("Port" in line and str(port) in line
-                                    for line in t.splitlines()), what="the port typed in")
+        form = pane.wait_for(lambda t: "Launch Slow stand-in" in t and "docker run" in t,
+                             what="the launch form")
+        # The port paitui picked (the app's own, or a free one when that is taken).
+        found = re.search(r"-p 127\.0\.0\.1:(\d+):8080", form)
+        assert found, form
+        port = int(found.group(1))
         pane.send("C-s")
         # The Running screen selects the app it launched: its row, and in the detail pane its
         # state and links (other apps on the same engine may fill the table).
