@@ -56,6 +56,13 @@ ABLATIONS = {
              "f.Fleet.watch_stats = lambda self, *a, **k: None",
     "logs": "import paitui.ui.screens.running as r\n"
             "r.RunningScreen._follow_logs = lambda self, *a, **k: None",
+    # The stats still stream and draw the sparklines; only the table's CPU/Memory cells stay.
+    "stat-cells": "import paitui.ui.screens.running as r\n"
+                  "_set = r.RunningScreen._set_cells\n"
+                  "def _cells(self, key, cells):\n"
+                  "    keep = {k: v for k, v in cells.items() if k not in ('cpu', 'mem')}\n"
+                  "    _set(self, key, keep)\n"
+                  "r.RunningScreen._set_cells = _cells",
 }
 SCREEN_KEYS = {"running": "5", "home": "1"}
 
