@@ -63,6 +63,14 @@ ABLATIONS = {
                   "    keep = {k: v for k, v in cells.items() if k not in ('cpu', 'mem')}\n"
                   "    _set(self, key, keep)\n"
                   "r.RunningScreen._set_cells = _cells",
+    # The stat labels (one line each) updated without a layout pass of the whole screen.
+    "label-layout": "import paitui.ui.screens.running as r\n"
+                    "_upd = r.Static.update\n"
+                    "def _update(self, content='', *, layout=True):\n"
+                    "    if self.id in ('cpu-label', 'mem-label'):\n"
+                    "        layout = False\n"
+                    "    _upd(self, content, layout=layout)\n"
+                    "r.Static.update = _update",
 }
 SCREEN_KEYS = {"running": "5", "home": "1"}
 
