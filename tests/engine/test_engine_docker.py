@@ -315,3 +315,21 @@ async def test_data_dir_owner_set_by_a_helper_container_when_not_root(
         all=True, filters={"label": f"paitui.helper-for={app.id}"}
     )
     assert helpers == []  # removed after use
+
+
+async def test_a_helper_that_cannot_chown_is_reported_and_removed(
+    engine: Engine, busybox_image: str, settings: Settings, test_label: str, docker_client: Any
+) -> None:
+    app = stand_in_app(f"pt-{test_label}", busybox_image, port=None)
+    plan = plan_launch(app, HardwareReport(), settings)
+    assert plan.data_dir is not None
+    Path(plan.data_dir).mkdir(parents=True)
+    # The stand-in image has no chown: the helper container cannot start.
+    with pytest.raises(EngineError) as err:
+        await asyncio.to_thread(engine._chown_in_container, plan, 1999)
+    assert err.value.kind == ErrorKind.DATA_DIR
+    assert f"sudo chown 1999:1999 {plan.data_dir}" in (err.value.fix or "")
+    helpers = docker_client.containers.list(
+        all=True, filters={"label": f"paitui.helper-for={app.id}"}
+    )
+    assert helpers == []
