@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install paitui into .venv (first run) and start it; arguments go to paitui.
-#   ./scripts/start.sh            the terminal UI
-#   ./scripts/start.sh hw --json  any sub-command
+#   bash scripts/start.sh            the terminal UI
+#   bash scripts/start.sh hw --json  any sub-command
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ ! -x .venv/bin/paitui ]] || [[ pyproject.toml -nt .venv/bin/paitui ]]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine: set up what is missing, check, test, tear down.
-#   ./scripts/test.sh [pytest args...]
+#   bash scripts/test.sh [pytest args...]
 # As root it installs Debian's docker.io, docker-registry, busybox-static, umockdev and tmux, starts
 # dockerd and a registry on 127.0.0.1:5000 if none is running, builds the test images, then runs
 # ruff, mypy --strict and pytest in .venv, and stops only what it started.
