@@ -20,6 +20,16 @@ def plain(widget: Static, width: int = 200) -> str:
     return console.export_text()
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
 def wait_until(
     check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = "condition"
 ) -> T:

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 
 import httpx
 
-from tests.helpers import wait_until
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.helpers import free_port, wait_until
 
 
 def test_serve_answers_on_loopback() -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "paitui", "--demo", "serve", "--port",
                              str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

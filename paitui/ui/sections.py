@@ -59,3 +59,7 @@ SECTIONS: tuple[Section, ...] = (
         "managed containers with live state, links, logs and stats.",
     ),
 )
+
+#: Keys the app itself answers on every screen (sections, help, quit): typing into a list to
+#: start a search must leave them alone.
+APP_KEYS: frozenset[str] = frozenset({"q", "?", *(s.key for s in SECTIONS)})

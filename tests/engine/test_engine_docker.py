@@ -25,14 +25,9 @@ from paitui.services.host_ports import taken_ports
 from paitui.services.planner import plan_launch
 from paitui.settings import Settings
 from tests.engine.conftest import LayeredImage, Recorder, stand_in_app
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.docker
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _absent(docker_client: Any, image: str) -> None:
@@ -88,7 +83,7 @@ async def test_pull_errors_are_readable(engine: Engine, registry: str) -> None:
     assert missing.value.kind == ErrorKind.IMAGE_NOT_FOUND
     assert "not found" in missing.value.message and missing.value.fix
     with pytest.raises(EngineError) as down:
-        await engine.pull(f"127.0.0.1:{_free_port()}/paitest/busybox:latest")
+        await engine.pull(f"127.0.0.1:{free_port()}/paitest/busybox:latest")
     assert down.value.kind == ErrorKind.REGISTRY_DOWN
     assert "not reachable" in down.value.message
 
@@ -212,7 +207,7 @@ async def test_port_in_use_and_missing_device_are_clear(
 
     missing = f"/dev/paitui-missing-{test_label}"
     plan = dataclasses.replace(
-        plan_launch(app, HardwareReport(), settings, LaunchChoices(host_port=_free_port())),
+        plan_launch(app, HardwareReport(), settings, LaunchChoices(host_port=free_port())),
         devices=(DeviceMapping(missing, missing),),
     )
     with pytest.raises(EngineError) as err:

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
+from tests.helpers import free_port  # noqa: F401 - the status tests take it from here
+
 
 @dataclass
 class HttpStub:
@@ -74,12 +76,3 @@ class HangUpServer:
         if self._server is not None:
             self._server.close()
 
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port

@@ -16,12 +16,13 @@ from paitui.domain.catalog import App, Catalog
 from paitui.domain.hardware import HardwareReport
 from paitui.services.catalog import bundled_catalog_path
 from paitui.ui.context import app_of
+from paitui.ui.sections import APP_KEYS
 from paitui.ui.widgets.app_detail import render_app_detail, stack_cell, variants_cell
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar
 
 #: Keys the screen leaves to the app even while the table has focus.
-_RESERVED = set("q?12345/r")
+_RESERVED = APP_KEYS | {"/", "r"}
 
 
 def matches(app: App, query: str) -> bool:

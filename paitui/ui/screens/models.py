@@ -35,6 +35,7 @@ from paitui.domain.models import (
     vram_fit,
 )
 from paitui.ui.screens.confirm import ConfirmDialog
+from paitui.ui.sections import APP_KEYS
 from paitui.ui.widgets.download_queue import DownloadQueue, DownloadRow
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar
@@ -46,7 +47,7 @@ _FORMATS: list[tuple[str, str]] = [
     ("safetensors", "safetensors"),
 ]
 #: Keys the lists leave to the app and the screen (sections, help, quit, search).
-_RESERVED = set("q?12345/")
+_RESERVED = APP_KEYS | {"/"}
 _SORTS: list[tuple[str, str]] = [("most downloaded", "downloads"), ("most liked", "likes")]
 
 
