@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from paitui.domain.store_rules import store_target_problems
+
 
 class Accel(StrEnum):
     """An accelerator kind: what a variant needs from the host to run."""
@@ -171,7 +173,18 @@ class ModelsMount(_Model):
 
     path: str
     formats: tuple[ModelFormat, ...] = ()
+    #: Always true: the store is the user's data and no container may write it (store_rules).
     read_only: bool = True
+
+    @field_validator("read_only")
+    @classmethod
+    def _always_read_only(cls, v: bool) -> bool:
+        if not v:
+            raise ValueError(
+                "the models store is always mounted read-only; what the app writes for itself "
+                "(caches, downloads, outputs) goes to its data dir (mounts.data)"
+            )
+        return v
 
 
 class DataMount(_Model):
@@ -300,6 +313,21 @@ class App(_Model):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _store_apart_from_writable_mounts(self) -> App:
+        if self.mounts.models is None:
+            return self
+        problems: list[str] = []
+        for variant in self.variants.values():
+            writable = [self.mounts.data.path] if self.mounts.data else []
+            writable += _writable_extra_targets(variant.extra_mounts)
+            for problem in store_target_problems(self.mounts.models.path, writable):
+                if problem not in problems:
+                    problems.append(problem)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     def variant_accel(self, name: str) -> Accel:
         """The accelerator of one of this app's variants."""
         return accel_of_variant(name)
@@ -309,6 +337,16 @@ class App(_Model):
         if self.health and self.health.port is not None:
             return self.health.port
         return self.ports[0].container if self.ports else None
+
+
+def _writable_extra_targets(mounts: tuple[str, ...]) -> list[str]:
+    """Container paths of the ``host:container[:ro]`` extra mounts that are not read-only."""
+    targets = []
+    for text in mounts:
+        parts = text.split(":")
+        if len(parts) >= 2 and not (len(parts) > 2 and "ro" in parts[2].split(",")):
+            targets.append(parts[1])
+    return targets
 
 
 class CatalogIssue(_Model):

@@ -29,6 +29,7 @@ from paitui.domain.launch import (
     MountSpec,
     PortBinding,
 )
+from paitui.domain.store_rules import host_path_problems, store_target_problems
 from paitui.settings import Settings
 
 #: Where WSL2 keeps the GPU user-space libraries; Pai mounts it and runs privileged there.
@@ -345,6 +346,14 @@ def _mount_spec(text: str) -> MountSpec:
     return MountSpec(parts[0], parts[1], read_only)
 
 
+def _check_store_apart(target: str, store: Path, mounts: Iterable[MountSpec]) -> None:
+    writable = [m for m in mounts if not m.read_only]
+    problems = store_target_problems(target, [m.target for m in writable])
+    problems += host_path_problems(str(store), [m.source for m in writable])
+    if problems:
+        raise PlanError(problems[0], "fix the catalog entry or the models_dir/apps_dir settings")
+
+
 def plan_launch(
     app: App,
     hardware: HardwareReport,
@@ -396,14 +405,16 @@ def plan_launch(
     privileged = variant.privileged
 
     mounts: list[MountSpec] = []
-    if app.mounts.models is not None:
-        mounts.append(MountSpec(str(store), app.mounts.models.path, app.mounts.models.read_only))
     data_dir: str | None = None
     uid, gid = _owner(app, user)
     if app.mounts.data is not None:
         data_dir = str(settings.apps_dir / app.id)
         mounts.append(MountSpec(data_dir, app.mounts.data.path, False))
     mounts.extend(_mount_spec(fill(m, values, "an extra mount")) for m in variant.extra_mounts)
+    if app.mounts.models is not None:
+        _check_store_apart(app.mounts.models.path, store, mounts)
+        # Read-only whatever the entry says: the store is the user's data (store_rules).
+        mounts.insert(0, MountSpec(str(store), app.mounts.models.path, True))
     if hardware.wsl2 and accel in _GPU_ACCELS:
         # Pai README: under WSL2 the GPU is reached through /dev/dxg and the libraries in
         # /usr/lib/wsl, which needs a privileged container.

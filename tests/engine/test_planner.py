@@ -187,7 +187,7 @@ def test_pai_comfyui_rocm_data_dir_owned_by_pai_user(apps: dict[str, App]) -> No
     assert plan.data_dir == str(APPS_DIR / "pai-comfyui")
     assert (plan.data_uid, plan.data_gid) == (1999, 1999)
     assert plan.mounts == (
-        MountSpec(str(STORE), "/mnt/comfyui/models", False),
+        MountSpec(str(STORE), "/mnt/models", True),
         MountSpec(str(APPS_DIR / "pai-comfyui"), "/mnt/comfyui", False),
     )
     assert plan.env["COMFYUI_BASE_DIR"] == "/mnt/comfyui"
@@ -290,7 +290,8 @@ def test_ai_runner_cuda_with_the_nvidia_runtime(apps: dict[str, App]) -> None:
     assert plan.env["PIPELINE"] == "text-to-image"
     assert plan.env["MODEL_ID"] == "stabilityai/sd-turbo"
     assert plan.ports == (PortBinding(8000, "127.0.0.1", 8000),)
-    assert MountSpec(str(STORE), "/models", False) in plan.mounts
+    assert MountSpec(str(STORE), "/mnt/models", True) in plan.mounts
+    assert MountSpec(str(APPS_DIR / "livepeer-ai-runner"), "/models", False) in plan.mounts
     # One chosen GPU: its index in PCI bus order (NV1 sits on bus 02, after NV0 on bus 01).
     one = plan_launch(
         apps["livepeer-ai-runner"],
