@@ -56,7 +56,22 @@ _APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 #: ``extra_mounts`` values: ``{model}`` = container path of the chosen model file,
 #: ``{model_id}`` = the chosen Hugging Face repo id, ``{port}`` = the app's first container port,
 #: ``{render_gid}`` = the host's numeric ``render`` group id. ``{{`` and ``}}`` stand for braces.
-PLACEHOLDERS: frozenset[str] = frozenset({"model", "model_id", "port", "render_gid"})
+#: Where the models store's layouts appear (``mounts.models``): ``{models}`` = the store's container
+#: path, ``{models_by_kind}`` = its folders per model type, ``{models_hf_cache}`` = its Hugging
+#: Face cache view, ``{comfyui_model_paths}`` = an extra_model_paths file for ComfyUI
+#: (``domain.model_views``).
+PLACEHOLDERS: frozenset[str] = frozenset(
+    {
+        "model",
+        "model_id",
+        "port",
+        "render_gid",
+        "models",
+        "models_by_kind",
+        "models_hf_cache",
+        "comfyui_model_paths",
+    }
+)
 #: ``{name}`` around an identifier; JSON (``{"a": 1}``) and shell ``${VAR}`` are left alone.
 _PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -166,6 +181,10 @@ class HealthCheck(_Model):
 
 
 ModelFormat = Literal["gguf", "safetensors", "ckpt", "diffusers", "hf-repo", "ollama"]
+#: How an app finds its models: ``files`` = the store's own tree, one file chosen by argument;
+#: ``by-kind`` = folders per model type; ``hf-cache`` = a Hugging Face hub cache; ``app-store`` =
+#: the app keeps its own store (Ollama) and imports from the read-only one.
+ModelLayout = Literal["files", "by-kind", "hf-cache", "app-store"]
 
 
 class ModelsMount(_Model):
@@ -173,6 +192,11 @@ class ModelsMount(_Model):
 
     path: str
     formats: tuple[ModelFormat, ...] = ()
+    layout: ModelLayout = "files"
+    #: Arguments appended to the command that point the app at its layout (ComfyUI's
+    #: ``--extra-model-paths-config``, A1111's ``--ckpt-dir`` ...), and environment that does.
+    args: Argv = None
+    env: EnvMap = Field(default_factory=dict)
     #: Always true: the store is the user's data and no container may write it (store_rules).
     read_only: bool = True
 

@@ -95,3 +95,6 @@ class LaunchPlan:
     warnings: tuple[str, ...] = ()
     #: The image is built locally and exists in no registry: never pull it.
     local_build: bool = False
+    #: The models store on the host whose views (``domain.model_views``) this app reads: they are
+    #: brought up to date before it starts.
+    models_views: str | None = None

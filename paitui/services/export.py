@@ -89,6 +89,9 @@ def compose_service(plan: LaunchPlan) -> dict[str, Any]:
             extra["data_gid"] = plan.data_gid
     if plan.local_build:
         extra["local_build"] = True
+    if plan.models_views:
+        # The app reads the store's views; paitui refreshes them before it starts.
+        extra["models_views"] = plan.models_views
     if extra:
         svc[X_PAITUI] = extra
     return svc
@@ -182,6 +185,7 @@ def plan_from_compose(text: str, service: str | None = None) -> LaunchPlan:
         data_uid=extra.get("data_uid"),
         data_gid=extra.get("data_gid"),
         local_build=bool(extra.get("local_build", False)),
+        models_views=extra.get("models_views"),
     )
 
 

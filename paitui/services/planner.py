@@ -29,6 +29,7 @@ from paitui.domain.launch import (
     MountSpec,
     PortBinding,
 )
+from paitui.domain.model_views import BY_KIND, COMFYUI_PATHS, HF_CACHE, VIEWS_DIR
 from paitui.domain.store_rules import host_path_problems, store_target_problems
 from paitui.settings import Settings
 
@@ -114,6 +115,10 @@ def fill(text: str, values: Mapping[str, str | None], where: str) -> str:
 
 
 _FIX_FOR_PLACEHOLDER = {
+    "models": "the app mounts no models store (mounts.models in the catalog)",
+    "models_by_kind": "the app mounts no models store (mounts.models in the catalog)",
+    "models_hf_cache": "the app mounts no models store (mounts.models in the catalog)",
+    "comfyui_model_paths": "the app mounts no models store (mounts.models in the catalog)",
     "model": "choose a model file from the models store (--model FILE)",
     "model_id": "choose a Hugging Face repo id (--model-id ORG/NAME)",
     "render_gid": "the host has no 'render' group; install the GPU driver (see paitui hw)",
@@ -346,6 +351,21 @@ def _mount_spec(text: str) -> MountSpec:
     return MountSpec(parts[0], parts[1], read_only)
 
 
+def _models_values(target: str | None) -> dict[str, str | None]:
+    """The store's placeholders: its container path and where its views appear in it."""
+    if target is None:
+        return dict.fromkeys(
+            ("models", "models_by_kind", "models_hf_cache", "comfyui_model_paths")
+        )
+    views = PurePosixPath(target) / VIEWS_DIR
+    return {
+        "models": target,
+        "models_by_kind": str(views / BY_KIND),
+        "models_hf_cache": str(views / HF_CACHE),
+        "comfyui_model_paths": str(views / COMFYUI_PATHS),
+    }
+
+
 def _check_store_apart(target: str, store: Path, mounts: Iterable[MountSpec]) -> None:
     writable = [m for m in mounts if not m.read_only]
     problems = store_target_problems(target, [m.target for m in writable])
@@ -377,7 +397,9 @@ def plan_launch(
             f"{app.name} ({variant_name}) is a legacy image: upstream no longer updates it"
         )
 
-    raw_env = {**app.env, **variant.env, **choices.env}
+    models_mount = app.mounts.models
+    models_env = models_mount.env if models_mount else {}
+    raw_env = {**app.env, **variant.env, **models_env, **choices.env}
     _check_needs(app, choices, raw_env)
     ports = _ports(app, settings.bind_address, choices.host_port, taken_ports, warnings)
     values: dict[str, str | None] = {
@@ -385,6 +407,7 @@ def plan_launch(
         "model_id": choices.model_id,
         "port": str(app.ports[0].container) if app.ports else None,
         "render_gid": str(hardware.render_gid) if hardware.render_gid is not None else None,
+        **_models_values(models_mount.path if models_mount else None),
     }
     env = {k: fill(v, values, f"env {k}") for k, v in raw_env.items()}
     entrypoint = variant.entrypoint if variant.entrypoint is not None else app.entrypoint
@@ -393,6 +416,11 @@ def plan_launch(
         entrypoint = tuple(fill(a, values, "the entrypoint") for a in entrypoint)
     if command is not None:
         command = tuple(fill(a, values, "the command") for a in command)
+    if models_mount and models_mount.args:
+        command = (
+            *(command or ()),
+            *(fill(a, values, "the models arguments") for a in models_mount.args),
+        )
     if choices.extra_args:
         command = (*(command or ()), *choices.extra_args)
     user = variant.user or app.user
@@ -457,4 +485,7 @@ def plan_launch(
         data_gid=gid if data_dir else None,
         warnings=tuple(warnings),
         local_build=bool(getattr(variant, "local_build", False)),
+        models_views=(
+            str(store) if models_mount and models_mount.layout in ("by-kind", "hf-cache") else None
+        ),
     )

@@ -66,7 +66,10 @@ def test_placeholders() -> None:
     assert placeholders_in("literal {{braces}}") == []
     assert placeholders_in('{"json": 1} and ${SHELL_VAR}') == []
     assert placeholders_in("{Model}") == ["Model"]
-    assert set(PLACEHOLDERS) == {"model", "model_id", "port", "render_gid"}
+    assert set(PLACEHOLDERS) == {
+        "model", "model_id", "port", "render_gid",
+        "models", "models_by_kind", "models_hf_cache", "comfyui_model_paths",
+    }  # fmt: skip
 
 
 def base_app(**extra: object) -> dict[str, object]:

@@ -1,0 +1,118 @@
+"""Write the store's views (``domain.model_views``) to disk: relative symlinks, atomically, and
+nothing outside ``<store>/.paitui-views``.
+
+Every change is a rename of a finished temp entry, so an app scanning its folders sees the old or
+the new view, never half of one. A symlink or file where a folder of the views should be is
+removed, never followed: the views dir is the one place under the store paitui rewrites freely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from paitui.domain.model_views import VIEWS_DIR, ViewTree
+
+
+class ViewsError(Exception):
+    """The views could not be written, with what to do about it."""
+
+
+@dataclass(frozen=True)
+class ViewsReport:
+    """What one sync changed."""
+
+    linked: int
+    written: int
+    removed: int
+
+
+def _ensure_dir(root: Path, rel: str) -> Path:
+    """``root/rel`` as a real folder, replacing anything that is not one (never following links)."""
+    current = root
+    for part in Path(rel).parts:
+        current = current / part
+        if current.is_symlink() or (current.exists() and not current.is_dir()):
+            current.unlink()
+        if not current.exists():
+            current.mkdir(mode=0o755)
+    return current
+
+
+def _replace_with_link(path: Path, target: str) -> bool:
+    if path.is_symlink() and os.readlink(path) == target:
+        return False
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(target, tmp)
+    os.replace(tmp, path)
+    return True
+
+
+def _replace_with_file(path: Path, content: str) -> bool:
+    if path.is_file() and not path.is_symlink() and path.read_text("utf-8") == content:
+        return False
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(content, "utf-8")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return True
+
+
+def views_root(store: Path) -> Path:
+    """Where the views live."""
+    return Path(store) / VIEWS_DIR
+
+
+def sync_views(store: Path, tree: ViewTree) -> ViewsReport:
+    """Make ``<store>/.paitui-views`` hold exactly ``tree``; ViewsError when it cannot."""
+    root = views_root(store)
+    try:
+        if root.is_symlink() or (root.exists() and not root.is_dir()):
+            root.unlink()
+        root.mkdir(mode=0o755, parents=True, exist_ok=True)
+        linked = written = 0
+        for folder in tree.dirs:
+            _ensure_dir(root, folder)
+        for link in tree.links:
+            parent = _ensure_dir(root, str(Path(link.path).parent))
+            linked += _replace_with_link(parent / Path(link.path).name, link.target)
+        for file in tree.files:
+            parent = _ensure_dir(root, str(Path(file.path).parent))
+            written += _replace_with_file(parent / Path(file.path).name, file.content)
+        removed = _remove_stale(root, tree)
+    except OSError as exc:
+        raise ViewsError(
+            f"cannot write the models views in {root}: {exc.strerror or exc}; "
+            "check that the models store is writable by you"
+        ) from None
+    return ViewsReport(linked, written, removed)
+
+
+def _remove_stale(root: Path, tree: ViewTree) -> int:
+    wanted = {lk.path for lk in tree.links} | {f.path for f in tree.files}
+    keep_dirs = set(tree.dirs)
+    for path in wanted | keep_dirs:
+        keep_dirs.update(str(p) for p in Path(path).parents if str(p) != ".")
+    removed = 0
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False, followlinks=False):
+        here = Path(dirpath)
+        for name in [*filenames, *dirnames]:
+            entry = here / name
+            rel = str(entry.relative_to(root))
+            if entry.is_symlink() or not entry.is_dir():
+                if rel not in wanted:
+                    entry.unlink()
+                    removed += 1
+            elif rel not in keep_dirs and not any(entry.iterdir()):
+                entry.rmdir()
+                removed += 1
+    return removed
