@@ -295,6 +295,38 @@ async def test_the_token_is_printed_once_and_never_logged(served: Served) -> Non
     assert squeezed.count(served.token[:16]) == 1, "the token appears outside the printed URL"
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after the ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+async def environ_of_the_app(s: Served) -> str:
+    """The environment of the app a WebSocket session starts, read while it runs."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{s.origin}/ws", headers=s.cookie, origin=s.origin) as ws,
+    ):
+        received = b""
+        deadline = time.monotonic() + 20
+        while APP_TEXT not in received:
+            assert time.monotonic() < deadline, "the app drew nothing in 20 s"
+            msg = await ws.receive(timeout=20)
+            assert msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), msg
+            received += msg.data if msg.type == aiohttp.WSMsgType.BINARY else b""
+        apps = children(s.proc.pid)
+        assert apps, "no app process under the server"
+        return "".join(Path(f"/proc/{pid}/environ").read_text(errors="replace") for pid in apps)
+
+
 def test_fixed_token_from_the_environment(tmp_path: Path) -> None:
     token = "fixed-Token_0123456789.~"
     s = start_serve(tmp_path, env={"PAITUI_SERVE_TOKEN": token})
@@ -304,6 +336,9 @@ def test_fixed_token_from_the_environment(tmp_path: Path) -> None:
         assert status == 200
         status, _ = asyncio.run(status_of(f"{s.origin}/?token=random"))
         assert status == 403
+        # The apps the sessions start are not handed the token.
+        environ = asyncio.run(environ_of_the_app(s))
+        assert "PAITUI_STATE_DIR=" in environ and token not in environ
     finally:
         stop(s)
 
