@@ -9,16 +9,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from textual_serve.server import Server
 
 from paitui.services.serve_guard import ServeGuard
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class _RedactToken(logging.Filter):
@@ -36,7 +33,7 @@ class _RedactToken(logging.Filter):
         return True
 
 
-def guard_middleware(guard: ServeGuard) -> Any:
+def guard_middleware(guard: ServeGuard) -> Middleware:
     """An aiohttp middleware that answers a refused request with 403 and one line."""
 
     @web.middleware
@@ -134,11 +131,7 @@ class GuardedServer(Server):
             base = self.public_url.rstrip("/")
         else:
             base = f"http://{request.headers['Host']}"
-        ws_base = (
-            "wss:" + base.split(":", 1)[1]
-            if base.startswith("https:")
-            else ("ws:" + base.split(":", 1)[1])
-        )
+        ws_base = "ws" + base.removeprefix("http")  # http: -> ws:, https: -> wss:
         try:
             font_size = int(request.query.get("fontsize", "16"))
         except ValueError:
