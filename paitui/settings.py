@@ -59,6 +59,8 @@ class Settings:
     #: How many model downloads run at once.
     download_concurrency: int = 2
     theme: str = "paitui-dark"
+    #: Fixed access token for ``paitui serve`` (None: a random one each run). Kept out of repr.
+    serve_token: str | None = field(default=None, repr=False)
     #: Where the settings came from, for display.
     source: str | None = None
     #: Bad values that were replaced by defaults, as readable messages.
@@ -79,7 +81,12 @@ _FIELDS: dict[str, type] = {
     "probe_timeout": float,
     "download_concurrency": int,
     "theme": str,
+    "serve_token": str,
 }
+#: Settings whose values never appear in a message (they are secrets).
+_SECRET = {"serve_token"}
+#: A serve token goes into a URL as it is, and must not be guessable.
+_TOKEN = re.compile(r"[A-Za-z0-9_.~-]{16,}")
 
 
 def _convert(name: str, raw: object) -> object:
@@ -106,6 +113,8 @@ def _convert(name: str, raw: object) -> object:
         raise ValueError("expected a string")
     if name == "bind_address":
         ipaddress.ip_address(raw)
+    if name == "serve_token" and not _TOKEN.fullmatch(raw):
+        raise ValueError("expected at least 16 letters, digits or - _ . ~")
     return raw
 
 
@@ -130,14 +139,16 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             try:
                 values[key] = _convert(key, raw)
             except (TypeError, ValueError) as exc:
-                problems.append(f"{path}: {key} = {raw!r}: {exc}; using the default")
+                shown = "(hidden)" if key in _SECRET else repr(raw)
+                problems.append(f"{path}: {key} = {shown}: {exc}; using the default")
     for key in _FIELDS:
         var = f"PAITUI_{key.upper()}"
         if var in env:
             try:
                 values[key] = _convert(key, env[var])
             except (TypeError, ValueError) as exc:
-                problems.append(f"{var}={env[var]!r}: {exc}; using the default")
+                shown = "(hidden)" if key in _SECRET else repr(env[var])
+                problems.append(f"{var}={shown}: {exc}; using the default")
     # Defaults follow PAITUI_STATE_DIR from the given env, not only os.environ.
     defaults: dict[str, object] = {
         "models_dir": data_dir(env) / "models",
