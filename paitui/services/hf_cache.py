@@ -127,8 +127,9 @@ def hub_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     def get(name: str) -> str | None:
         return env.get(name) or None
 
+    user_home = get("HOME") or os.path.expanduser("~")
     home = get("HF_HOME") or os.path.join(
-        get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface"
+        get("XDG_CACHE_HOME") or os.path.join(user_home, ".cache"), "huggingface"
     )
     home = _expand(home, env)
     cache = get("HF_HUB_CACHE") or get("HUGGINGFACE_HUB_CACHE") or os.path.join(home, "hub")
@@ -136,7 +137,10 @@ def hub_cache_dir(env: Mapping[str, str] | None = None) -> Path:
 
 
 def _expand(path: str, env: Mapping[str, str]) -> str:
-    path = os.path.expanduser(path)
+    if path == "~" or path.startswith("~/"):
+        path = (env.get("HOME") or os.path.expanduser("~")) + path[1:]
+    else:
+        path = os.path.expanduser(path)  # ~user
     return re.sub(
         r"\$(\w+)|\$\{(\w+)\}",
         lambda m: env.get(m[1] or m[2], m[0]),
