@@ -27,7 +27,7 @@ from paitui.domain.containers import (
 )
 from paitui.domain.launch import LaunchPlan
 from paitui.services.engine_connect import Endpoint, make_client, resolve_endpoint
-from paitui.services.engine_create import create_kwargs, prepare_data_dir
+from paitui.services.engine_create import create_kwargs, prepare_data_dir, prepare_models_views
 from paitui.services.engine_errors import EngineError, ErrorKind, translate
 from paitui.services.engine_events import EngineUpdate, EventPump, info_from_attrs, list_managed
 from paitui.services.engine_pull import PullTracker, split_image
@@ -343,6 +343,7 @@ class Engine:
             raise translate(exc, host=self.host, image=plan.image) from None
         self._replace_stopped(plan.name)
         prepare_data_dir(plan, self._chown_in_container)
+        prepare_models_views(plan)
         try:
             container = client.containers.create(plan.image, **create_kwargs(plan))
         except Exception as exc:

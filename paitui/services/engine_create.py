@@ -38,6 +38,19 @@ def prepare_data_dir(plan: LaunchPlan, chown_fallback: Callable[[LaunchPlan, int
         chown_fallback(plan, gid)
 
 
+def prepare_models_views(plan: LaunchPlan) -> None:
+    """Bring the store's views the app reads up to date, so it sees every installed model."""
+    if not plan.models_views:
+        return
+    from paitui.services.model_views import ViewsError, refresh_views
+
+    try:
+        refresh_views(Path(plan.models_views))
+    except ViewsError as exc:
+        fix = "fix the models store, then start again"
+        raise EngineError(ErrorKind.DATA_DIR, str(exc), fix) from None
+
+
 def create_kwargs(plan: LaunchPlan) -> dict[str, Any]:
     """The docker SDK ``containers.create`` keyword arguments for a plan."""
     from docker.types import DeviceRequest, Mount

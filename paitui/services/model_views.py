@@ -14,7 +14,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from paitui.domain.model_views import VIEWS_DIR, ViewTree
+from paitui.domain.model_kinds import ModelKind, classify
+from paitui.domain.model_views import VIEWS_DIR, ViewTree, view_tree
+from paitui.domain.models import InstalledModel
+from paitui.services.model_headers import read_model_header
+from paitui.services.store import ModelStore
 
 
 class ViewsError(Exception):
@@ -116,3 +120,27 @@ def _remove_stale(root: Path, tree: ViewTree) -> int:
                 entry.rmdir()
                 removed += 1
     return removed
+
+
+#: Classifications by (path, size, mtime): a header is read once per file version, not per launch.
+_KIND_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def kind_of_file(model: InstalledModel) -> str:
+    """The type of one installed file from its own header and name (``domain.model_kinds``)."""
+    try:
+        st = os.stat(model.store_path)
+    except OSError:
+        return ModelKind.UNKNOWN.value
+    key = (model.store_path, st.st_size, st.st_mtime_ns)
+    if key not in _KIND_CACHE:
+        header = read_model_header(Path(model.store_path))
+        _KIND_CACHE[key] = classify(model.path, header).kind.value
+    return _KIND_CACHE[key]
+
+
+def refresh_views(store: Path) -> ViewsReport:
+    """Rebuild the store's views from its index; ViewsError when they cannot be written."""
+    installed = ModelStore(Path(store)).installed()
+    kinds = {(m.repo_id, m.path): kind_of_file(m) for m in installed}
+    return sync_views(Path(store), view_tree(installed, kinds))
