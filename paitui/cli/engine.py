@@ -11,8 +11,10 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from paitui.domain.containers import ContainerInfo
     from paitui.domain.hardware import HardwareReport
     from paitui.domain.launch import LaunchPlan
+    from paitui.services.host_ports import PortCheck
     from paitui.services.registry import Services
 
 
@@ -83,10 +85,33 @@ def _hardware(services: Services, skip: bool) -> HardwareReport:
         return HardwareReport()
 
 
+def port_check(services: Services) -> PortCheck:
+    """The free-port test the Desktop uses too: bind tests plus the ports managed containers
+    publish (asked of the engine; none when it does not answer)."""
+    import asyncio
+
+    from paitui.services.engine import Engine
+    from paitui.services.engine_errors import EngineError
+    from paitui.services.host_ports import PortCheck, held_ports
+
+    engine = Engine(services.settings, timeout=10)
+
+    async def listing() -> list[ContainerInfo]:
+        try:
+            return await engine.list_managed()
+        finally:
+            await engine.close()
+
+    try:
+        containers = asyncio.run(listing())
+    except EngineError:
+        containers = []  # no engine answering here: none of its containers holds a port
+    return PortCheck(services.settings.bind_address, held_ports(containers))
+
+
 def _plan(args: argparse.Namespace) -> LaunchPlan | int:
     from paitui.cli.common import services_from_args
     from paitui.domain.launch import LaunchChoices
-    from paitui.services.host_ports import taken_ports
     from paitui.services.planner import PlanError, plan_launch
 
     services = services_from_args(args)
@@ -113,15 +138,9 @@ def _plan(args: argparse.Namespace) -> LaunchPlan | int:
         extra_args=tuple(args.arg),
     )
     hardware = _hardware(services, args.no_hw)
-    wanted = [p.container for p in app.ports] + ([args.port] if args.port else [])
     try:
-        return plan_launch(
-            app,
-            hardware,
-            services.settings,
-            choices,
-            taken_ports=taken_ports(wanted, services.settings.bind_address),
-        )
+        check = port_check(services)
+        return plan_launch(app, hardware, services.settings, choices, port_free=check)
     except PlanError as exc:
         print(f"paitui: error: {exc.message}", file=sys.stderr)
         if exc.fix:

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from paitui.domain.containers import PullProgress
+    from paitui.domain.launch import LaunchPlan
     from paitui.domain.status import AppStatus
+    from paitui.services.engine_errors import EngineError
     from paitui.services.fleet import Fleet
     from paitui.services.registry import Services
 
@@ -195,7 +197,7 @@ def run_start(args: argparse.Namespace) -> int:
     """Plan, pull and start an app; print its links."""
     from paitui.cli.engine import _plan
     from paitui.domain.links import app_links
-    from paitui.services.engine_errors import EngineError
+    from paitui.services.engine_errors import EngineError, ErrorKind
 
     plan = _plan(args)
     if isinstance(plan, int):
@@ -216,6 +218,8 @@ def run_start(args: argparse.Namespace) -> int:
     try:
         status = asyncio.run(launch())
     except EngineError as exc:
+        if exc.kind == ErrorKind.PORT_IN_USE:
+            return _error(_port_taken(exc, plan, services))
         return _error(str(exc))
     if args.json:
         from paitui.cli.common import print_json
@@ -232,6 +236,29 @@ def run_start(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"(paitui wait {plan.app_id} --ready tells when it answers)")
     return 0
+
+
+def _port_taken(exc: EngineError, plan: LaunchPlan, services: Services) -> str:
+    """The engine refused a host port (taken after the plan checked it): name it and a free one."""
+    import re
+
+    from paitui.cli.engine import port_check
+    from paitui.services.planner import first_free_port
+
+    hosts = [p.host_port for p in plan.ports]
+    named = re.search(r"port (\d+)", exc.message)
+    port = int(named.group(1)) if named else (hosts[0] if hosts else None)
+    if port is None:
+        return str(exc)
+    where = f"{plan.ports[0].host_ip}:{port}" if plan.ports else str(port)
+    free = first_free_port(port + 1, port_check(services)) if port < 65535 else None
+    if port == hosts[0] and free is not None:
+        instead = f"start it on a free one: paitui start {plan.app_id} --port {free}"
+    else:
+        instead = f"run paitui start {plan.app_id} again: it skips ports that are taken now"
+    return (f"the engine refused host port {where}: it is already in use (taken after paitui "
+            f"checked it, or by a container paitui does not manage); {instead}, or free it "
+            f"(ss -ltnp 'sport = :{port}' shows who holds it)")
 
 
 # --- stop -------------------------------------------------------------------------------------

@@ -217,7 +217,11 @@ class PaituiApp(App[None]):
         from paitui.ui.screens.launch import LaunchRequest, LaunchScreen
 
         assert self.catalog is not None and self.hardware_report is not None
-        taken = {p.host_port for s in self.statuses.values() if not s.final for p in s.ports}
+        from paitui.services.host_ports import PortCheck, held_ports
+
+        taken = held_ports(self.statuses.values())
+        # The demo box is fixed: its plan must not depend on this host's ports.
+        ports = None if self.demo else PortCheck(self.settings.bind_address, taken)
         app = self.catalog.apps[app_id]
 
         def chosen(request: LaunchRequest | None) -> None:
@@ -235,7 +239,7 @@ class PaituiApp(App[None]):
             self.launch_plan(request.plan)
 
         self.push_screen(
-            LaunchScreen(app, self.hardware_report, self.settings, models, taken), chosen
+            LaunchScreen(app, self.hardware_report, self.settings, models, taken, ports), chosen
         )
 
     @work(group="launch", exit_on_error=False)

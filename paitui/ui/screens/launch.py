@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -24,6 +24,7 @@ from paitui.domain.hardware import HardwareReport
 from paitui.domain.launch import LaunchChoices, LaunchPlan
 from paitui.domain.models import InstalledModel, human_size
 from paitui.services.export import run_line
+from paitui.services.host_ports import PortCheck
 from paitui.services.planner import PlanError, plan_launch
 from paitui.settings import Settings
 
@@ -82,13 +83,17 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         settings: Settings,
         models: Sequence[InstalledModel],
         taken_ports: set[int],
+        port_free: PortCheck | None = None,
     ) -> None:
+        """``port_free`` is the host's free-port test, the one the CLI uses too; None plans
+        with ``taken_ports`` alone (the demo box)."""
         super().__init__()
         self.catalog_app = app
         self.report = report
         self.settings = settings
         self.models = list(models)
         self.taken_ports = taken_ports
+        self.port_free = port_free
         self.plan: LaunchPlan | None = None
 
     def compose(self) -> ComposeResult:
@@ -163,7 +168,21 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
 
     def on_mount(self) -> None:
         self.query_one("#variant", Select).focus()
-        self._replan()
+        if self.port_free is not None and self.catalog_app.ports:
+            self.query_one("#preview", Static).update(Text("checking which ports are free…"))
+            self._check_ports(self.port_free)
+        else:
+            self._replan()
+
+    @work(thread=True, exit_on_error=False)
+    def _check_ports(self, check: PortCheck) -> None:
+        """Run the bind tests of the default ports off the event loop, then plan."""
+        check.prime(p.container for p in self.catalog_app.ports)
+        self.app.call_from_thread(self._checked)
+
+    def _checked(self) -> None:
+        if self.is_attached:  # the form may have been closed meanwhile
+            self._replan()
 
     def _value(self, selector: str) -> str | None:
         found = self.query(selector)
@@ -206,6 +225,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                 self.settings,
                 self.choices(),
                 taken_ports=self.taken_ports,
+                port_free=self.port_free,
             )
         except PlanError as exc:
             self.plan = None
