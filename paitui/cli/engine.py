@@ -142,20 +142,23 @@ def _plan(args: argparse.Namespace) -> LaunchPlan | int:
         check = port_check(services)
         return plan_launch(app, hardware, services.settings, choices, port_free=check)
     except PlanError as exc:
-        print(f"paitui: error: {exc.message}", file=sys.stderr)
+        from paitui.domain.text_safety import terminal_safe
+
+        print(f"paitui: error: {terminal_safe(exc.message)}", file=sys.stderr)
         if exc.fix:
-            print(f"  fix: {exc.fix}", file=sys.stderr)
+            print(f"  fix: {terminal_safe(exc.fix)}", file=sys.stderr)
         return 2
 
 
 def run_compose(args: argparse.Namespace) -> int:
     """Print the plan as a compose file."""
+    from paitui.domain.text_safety import terminal_safe
     from paitui.services.export import compose_text
 
     plan = _plan(args)
     if isinstance(plan, int):
         return plan
-    sys.stdout.write(compose_text(plan))
+    sys.stdout.write(terminal_safe(compose_text(plan), multiline=True))
     return 0
 
 
@@ -173,7 +176,9 @@ def run_run_cmd(args: argparse.Namespace) -> int:
             {"argv": run_argv(plan), "data_dir": plan.data_dir, "warnings": list(plan.warnings)}
         )
         return 0
+    from paitui.domain.text_safety import terminal_safe
+
     for warning in plan.warnings:
-        print(f"# note: {warning}")
-    print(run_line(plan))
+        print(f"# note: {terminal_safe(warning)}")
+    print(terminal_safe(run_line(plan), multiline=True))
     return 0

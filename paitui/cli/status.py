@@ -66,8 +66,15 @@ def register(subparsers: Any) -> None:
 
 
 def _error(message: str) -> int:
-    print(f"paitui: error: {message}", file=sys.stderr)
+    print(f"paitui: error: {_safe(message)}", file=sys.stderr)
     return 1
+
+
+def _safe(text: str, multiline: bool = False) -> str:
+    """Label values, catalog names, engine text and logs as a terminal may show them."""
+    from paitui.domain.text_safety import terminal_safe
+
+    return terminal_safe(text, multiline=multiline)
 
 
 def _services(args: argparse.Namespace) -> Services:
@@ -141,23 +148,24 @@ def run_ls(args: argparse.Namespace) -> int:
     if not rows:
         print("No managed apps. Start one with: paitui start APP")
         return 0
-    table = [("APP", "STATE", "UPTIME", "PORTS", "LINK")]
+    table: list[tuple[str, ...]] = [("APP", "STATE", "UPTIME", "PORTS", "LINK")]
     for row, status in zip(rows, statuses, strict=True):
         state = row["state"] + (f" ({row['exit_code']})" if row["exit_code"] is not None
                                 and row["state"] in ("exited", "crashed") else "")
         ports = " ".join(sorted({f"{p['host_port']}->{p['container_port']}"
                                  for p in row["ports"]}))
         link = row["links"][0]["url"] if row["links"] else ""
-        table.append((row["app"], state, _uptime(status.uptime(time.time())), ports, link))
+        table.append(tuple(map(_safe, (row["app"], state, _uptime(status.uptime(time.time())),
+                                       ports, link))))
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
     notes = {(row["ssh_tunnel"] or "") for row in rows} - {""}
     for tunnel in sorted(notes):
-        print(f"\nOver SSH, run on your laptop first: {tunnel}")
+        print(f"\nOver SSH, run on your laptop first: {_safe(tunnel)}")
     for row in rows:
         for warning in row["warnings"]:
-            print(f"warning: {row['app']}: {warning}", file=sys.stderr)
+            print(f"warning: {_safe(row['app'])}: {_safe(warning)}", file=sys.stderr)
     return 0
 
 
@@ -205,7 +213,7 @@ def run_start(args: argparse.Namespace) -> int:
     services = _services(args)
     fleet = _fleet(services)
     for warning in plan.warnings:
-        print(f"note: {warning}", file=sys.stderr)
+        print(f"note: {_safe(warning)}", file=sys.stderr)
 
     async def launch() -> AppStatus:
         try:
@@ -229,11 +237,11 @@ def run_start(args: argparse.Namespace) -> int:
     print(f"started {plan.app_id} ({plan.variant}) as {plan.name}")
     links = app_links(fleet.app(plan.app_id), status.ports, os.environ, socket.gethostname())
     for link in links.links:
-        print(f"  {link.label}: {link.url}")
+        print(f"  {_safe(link.label)}: {_safe(link.url)}")
     if links.ssh_tunnel:
-        print(f"Over SSH, run on your laptop first: {links.ssh_tunnel}")
+        print(f"Over SSH, run on your laptop first: {_safe(links.ssh_tunnel)}")
     for warning in links.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {_safe(warning)}", file=sys.stderr)
     print(f"(paitui wait {plan.app_id} --ready tells when it answers)")
     return 0
 
@@ -345,7 +353,7 @@ def run_wait(args: argparse.Namespace) -> int:
     """Wait until an app is ready."""
     services = _services(args)
     fleet = _fleet(services)
-    say = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    say = None if args.quiet else (lambda line: print(_safe(line), file=sys.stderr, flush=True))
 
     async def wait() -> tuple[bool, str]:
         try:
@@ -357,7 +365,7 @@ def run_wait(args: argparse.Namespace) -> int:
     ok, why = asyncio.run(wait())
     if ok:
         if not args.quiet:
-            print(why)
+            print(_safe(why))
         return 0
-    print(f"paitui: {why}", file=sys.stderr)
+    print(f"paitui: {_safe(why, multiline=True)}", file=sys.stderr)
     return 1
