@@ -267,8 +267,8 @@ def _ports(
                 near = first_free_port(choice + 1, free) if choice < 65535 else None
                 raise PlanError(
                     f"host port {choice} is already in use on {bind}",
-                    f"choose another port{f' ({near} is free)' if near else ''}, "
-                    f"or free it: ss -ltnp 'sport = :{choice}'",
+                    f"choose another port{f', e.g. {near} (free now)' if near else ''}, "
+                    f"or free this one: ss -ltnp 'sport = :{choice}'",
                 )
             host = choice
         else:
@@ -279,7 +279,8 @@ def _ports(
                 raise PlanError(
                     f"no free host port for {app.name}'s port {wanted}: "
                     f"{wanted}-{last} on {bind} are all in use",
-                    "free one of them, or choose a port outside that range",
+                    "free one of them, or choose a port outside that range "
+                    "(--port N, or the Port field of the launch form)",
                 )
             host = found
             if host != wanted:

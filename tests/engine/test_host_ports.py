@@ -163,7 +163,7 @@ async def test_a_chosen_port_that_is_taken_is_an_error_with_a_free_one(tmp_path:
         )
         assert out.returncode == 2, out.stdout
         assert f"host port {base} is already in use on 127.0.0.1" in out.stderr
-        suggested = int(out.stderr.split("(", 1)[1].split(" is free")[0])
+        suggested = int(out.stderr.split("e.g. ", 1)[1].split(" (free now)")[0])
         assert suggested >= base + 3 and binds(suggested)
         settings = Settings()
         app = stand_in_app("pt-chosen", "example.org/x:1", port=base + 100, data=False)
