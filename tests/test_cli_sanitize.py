@@ -227,3 +227,30 @@ def test_models_ls_escapes_hostile_file_names(tmp_path: Path) -> None:
     as_json = paitui("models", "ls", "--json", env=env)
     files = json.loads(as_json.stdout)["repos"][0]["files"]
     assert [f["path"] for f in files] == [name]
+
+
+# --- paitui hw -----------------------------------------------------------------------------------
+
+
+def test_hw_escapes_host_and_engine_text(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/group").write_text("root:x:0:\nvideo:x:44:\nrender:x:105:\n")
+    (root / "proc/sys/kernel").mkdir(parents=True)
+    (root / "proc/sys/kernel/osrelease").write_text(f"6.1.0{OSC52}{RLO}\n")
+    docker = tmp_path / "docker-info.json"
+    info = {"ServerVersion": f"20.10{CLEAR}{DCS}", "Runtimes": {"runc": {"path": "runc"}}}
+    docker.write_text(json.dumps({"api_version": "1.41", "info": info}))
+    env = {
+        "PAITUI_HW_ROOT": str(root),
+        "PAITUI_HW_IDENTITY": "1000:1000:alice",
+        "PAITUI_HW_NVML": "off",
+        "PAITUI_HW_UDEV": "off",
+        "PAITUI_HW_DOCKER": str(docker),
+    }
+    text = paitui("hw", env=env)
+    assert text.returncode == 0, text.stderr
+    assert_no_raw_controls(text.stdout, text.stderr)
+    assert "6.1.0\\x1b]52" in text.stdout
+    as_json = paitui("hw", "--json", env=env)
+    assert json.loads(as_json.stdout)["kernel"] == f"6.1.0{OSC52}{RLO}"
