@@ -260,7 +260,7 @@ def _port_taken(exc: EngineError, plan: LaunchPlan, services: Services) -> str:
         return str(exc)
     where = f"{plan.ports[0].host_ip}:{port}" if plan.ports else str(port)
     free = first_free_port(port + 1, port_check(services)) if port < 65535 else None
-    if port == hosts[0] and free is not None:
+    if hosts and port == hosts[0] and free is not None:
         instead = f"start it on a free one: paitui start {plan.app_id} --port {free}"
     else:
         instead = f"run paitui start {plan.app_id} again: it skips ports that are taken now"

@@ -177,8 +177,10 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
     @work(thread=True, exit_on_error=False)
     def _check_ports(self, check: PortCheck) -> None:
         """Run the bind tests of the default ports off the event loop, then plan."""
-        check.prime(p.container for p in self.catalog_app.ports)
-        self.app.call_from_thread(self._checked)
+        try:
+            check.prime(p.container for p in self.catalog_app.ports)
+        finally:  # plan in any case: the planner checks what priming did not
+            self.app.call_from_thread(self._checked)
 
     def _checked(self) -> None:
         if self.is_attached:  # the form may have been closed meanwhile
