@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -85,8 +85,9 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         taken_ports: set[int],
         port_free: PortCheck | None = None,
     ) -> None:
-        """``port_free`` is the host's free-port test, the one the CLI uses too; None plans
-        with ``taken_ports`` alone (the demo box)."""
+        """``port_free`` is the host's free-port test, the one the CLI uses too, primed in a
+        worker for the app's own ports (a port the user types costs one bind test, once);
+        None plans with ``taken_ports`` alone (the demo box)."""
         super().__init__()
         self.catalog_app = app
         self.report = report
@@ -168,23 +169,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
 
     def on_mount(self) -> None:
         self.query_one("#variant", Select).focus()
-        if self.port_free is not None and self.catalog_app.ports:
-            self.query_one("#preview", Static).update(Text("checking which ports are free…"))
-            self._check_ports(self.port_free)
-        else:
-            self._replan()
-
-    @work(thread=True, exit_on_error=False)
-    def _check_ports(self, check: PortCheck) -> None:
-        """Run the bind tests of the default ports off the event loop, then plan."""
-        try:
-            check.prime(p.container for p in self.catalog_app.ports)
-        finally:  # plan in any case: the planner checks what priming did not
-            self.app.call_from_thread(self._checked)
-
-    def _checked(self) -> None:
-        if self.is_attached:  # the form may have been closed meanwhile
-            self._replan()
+        self._replan()
 
     def _value(self, selector: str) -> str | None:
         found = self.query(selector)
