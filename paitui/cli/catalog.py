@@ -92,13 +92,16 @@ def _clip(text: str, width: int) -> str:
 
 def format_list(catalog: Catalog) -> str:
     """The apps as a table, with the stack of each pinned variant underneath."""
+    from paitui.domain.text_safety import terminal_safe
+
     apps = catalog.sorted_apps()
+    names = {a.id: terminal_safe(a.name) for a in apps}
     width_id = max((len(a.id) for a in apps), default=2)
-    width_name = min(max((len(a.name) for a in apps), default=4), _NAME_WIDTH)
+    width_name = min(max((len(n) for n in names.values()), default=4), _NAME_WIDTH)
     lines = [f"{'ID':<{width_id}}  {'NAME':<{width_name}}  {'KIND':<6}  VARIANTS"]
     for app in apps:
         prefix = (
-            f"{app.id:<{width_id}}  {_clip(app.name, width_name):<{width_name}}  "
+            f"{app.id:<{width_id}}  {_clip(names[app.id], width_name):<{width_name}}  "
             f"{app.kind.value:<6}  "
         )
         variants = ", ".join(app.variants) + ("  (legacy)" if app.legacy else "")
@@ -111,14 +114,16 @@ def format_list(catalog: Catalog) -> str:
         pinned = [(n, v.pinned) for n, v in app.variants.items() if v.pinned]
         width_variant = max((len(n) for n, _ in pinned), default=0)
         for name, tag in pinned:
-            lines.append(f"    {name:<{width_variant}}  {_stack(tag or '')}")
+            lines.append(f"    {name:<{width_variant}}  {terminal_safe(_stack(tag or ''))}")
     lines.append(f"{len(apps)} apps")
     return "\n".join(lines)
 
 
 def _print_issues(issues: tuple[CatalogIssue, ...] | list[CatalogIssue]) -> None:
+    from paitui.domain.text_safety import terminal_safe
+
     for issue in issues:
-        print(f"paitui: catalog: {issue}", file=sys.stderr)
+        print(f"paitui: catalog: {terminal_safe(str(issue))}", file=sys.stderr)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -166,8 +171,10 @@ def run_check(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"apps": count, "issues": [issue_record(i) for i in issues]})
     else:
+        from paitui.domain.text_safety import terminal_safe
+
         for issue in issues:
-            print(issue)
+            print(terminal_safe(str(issue)))
         if not issues:
             print(f"{count} app{'' if count == 1 else 's'} OK")
     return 1 if issues else 0

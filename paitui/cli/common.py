@@ -15,8 +15,10 @@ from paitui.settings import load_settings
 def services_from_args(args: argparse.Namespace) -> Services:
     """Settings and services as the top-level options ask for."""
     settings = load_settings(Path(args.config) if getattr(args, "config", None) else None)
+    from paitui.domain.text_safety import terminal_safe
+
     for problem in settings.problems:
-        print(f"paitui: {problem}", file=sys.stderr)
+        print(f"paitui: {terminal_safe(problem)}", file=sys.stderr)
     extra = [Path(p) for p in getattr(args, "catalog", []) or []]
     return Services(settings, extra)
 

@@ -11,8 +11,10 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from paitui.domain.containers import ContainerInfo
     from paitui.domain.hardware import HardwareReport
     from paitui.domain.launch import LaunchPlan
+    from paitui.services.host_ports import PortCheck
     from paitui.services.registry import Services
 
 
@@ -83,10 +85,33 @@ def _hardware(services: Services, skip: bool) -> HardwareReport:
         return HardwareReport()
 
 
+def port_check(services: Services) -> PortCheck:
+    """The free-port test the Desktop uses too: bind tests plus the ports managed containers
+    publish (asked of the engine; none when it does not answer)."""
+    import asyncio
+
+    from paitui.services.engine import Engine
+    from paitui.services.engine_errors import EngineError
+    from paitui.services.host_ports import PortCheck, held_ports
+
+    engine = Engine(services.settings, timeout=10)
+
+    async def listing() -> list[ContainerInfo]:
+        try:
+            return await engine.list_managed()
+        finally:
+            await engine.close()
+
+    try:
+        containers = asyncio.run(listing())
+    except EngineError:
+        containers = []  # no engine answering here: none of its containers holds a port
+    return PortCheck(services.settings.bind_address, held_ports(containers))
+
+
 def _plan(args: argparse.Namespace) -> LaunchPlan | int:
     from paitui.cli.common import services_from_args
     from paitui.domain.launch import LaunchChoices
-    from paitui.services.host_ports import taken_ports
     from paitui.services.planner import PlanError, plan_launch
 
     services = services_from_args(args)
@@ -113,30 +138,27 @@ def _plan(args: argparse.Namespace) -> LaunchPlan | int:
         extra_args=tuple(args.arg),
     )
     hardware = _hardware(services, args.no_hw)
-    wanted = [p.container for p in app.ports] + ([args.port] if args.port else [])
     try:
-        return plan_launch(
-            app,
-            hardware,
-            services.settings,
-            choices,
-            taken_ports=taken_ports(wanted, services.settings.bind_address),
-        )
+        check = port_check(services)
+        return plan_launch(app, hardware, services.settings, choices, port_free=check)
     except PlanError as exc:
-        print(f"paitui: error: {exc.message}", file=sys.stderr)
+        from paitui.domain.text_safety import terminal_safe
+
+        print(f"paitui: error: {terminal_safe(exc.message)}", file=sys.stderr)
         if exc.fix:
-            print(f"  fix: {exc.fix}", file=sys.stderr)
+            print(f"  fix: {terminal_safe(exc.fix)}", file=sys.stderr)
         return 2
 
 
 def run_compose(args: argparse.Namespace) -> int:
     """Print the plan as a compose file."""
+    from paitui.domain.text_safety import terminal_safe
     from paitui.services.export import compose_text
 
     plan = _plan(args)
     if isinstance(plan, int):
         return plan
-    sys.stdout.write(compose_text(plan))
+    sys.stdout.write(terminal_safe(compose_text(plan), multiline=True))
     return 0
 
 
@@ -154,7 +176,9 @@ def run_run_cmd(args: argparse.Namespace) -> int:
             {"argv": run_argv(plan), "data_dir": plan.data_dir, "warnings": list(plan.warnings)}
         )
         return 0
+    from paitui.domain.text_safety import terminal_safe
+
     for warning in plan.warnings:
-        print(f"# note: {warning}")
-    print(run_line(plan))
+        print(f"# note: {terminal_safe(warning)}")
+    print(terminal_safe(run_line(plan), multiline=True))
     return 0

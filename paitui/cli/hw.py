@@ -100,16 +100,17 @@ def format_report(r: HardwareReport) -> str:
 def run(args: argparse.Namespace) -> int:
     """Detect and print."""
     from paitui.cli.common import print_json, services_from_args
+    from paitui.domain.text_safety import terminal_safe
     from paitui.services.hardware import detect_hardware
 
     services = services_from_args(args)
     try:
         report = detect_hardware(services.settings)
     except ValueError as exc:  # a malformed PAITUI_HW_* variable
-        print(f"paitui hw: {exc}", file=sys.stderr)
+        print(f"paitui hw: {terminal_safe(str(exc))}", file=sys.stderr)
         return 2
     if args.json:
         print_json(report.to_json())
     else:
-        print(format_report(report))
+        print(terminal_safe(format_report(report), multiline=True))
     return 0

@@ -44,8 +44,15 @@ def register(subparsers: Any) -> None:
 
 
 def _fail(message: str, status: int = 1) -> int:
-    print(f"paitui: {message}", file=sys.stderr)
+    print(f"paitui: {_safe(message)}", file=sys.stderr)
     return status
+
+
+def _safe(text: str) -> str:
+    """Repo ids and file names from the Hub or the disk, as a terminal may show them."""
+    from paitui.domain.text_safety import terminal_safe
+
+    return terminal_safe(text)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -66,12 +73,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not results:
         print("no repos found")
         return 0
-    width = max(len(r.repo_id) for r in results)
+    ids = [_safe(r.repo_id) for r in results]
+    width = max(len(i) for i in ids)
     print(f"{'REPO':<{width}}  {'DOWNLOADS':>10}  {'LIKES':>6}  {'SIZE':>9}")
-    for r in results:
+    for r, repo_id in zip(results, ids, strict=True):
         gated = "  gated" if r.gated else ""
         print(
-            f"{r.repo_id:<{width}}  {r.downloads:>10}  {r.likes:>6}  {human_size(r.size):>9}{gated}"
+            f"{repo_id:<{width}}  {r.downloads:>10}  {r.likes:>6}  {human_size(r.size):>9}{gated}"
         )
     return 0
 
@@ -120,7 +128,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
     needed = manager.bytes_needed(info.repo_id, chosen)
     free, mount = free_space(services.settings.models_dir)
     print(
-        f"{info.repo_id}@{info.commit[:12]}: {len(chosen)} file(s), {human_size(total)} "
+        f"{_safe(info.repo_id)}@{_safe(info.commit[:12])}: {len(chosen)} file(s), "
+        f"{human_size(total)} "
         f"({human_size(needed)} to fetch, {human_size(free)} free on {mount})",
         flush=True,
     )
@@ -143,7 +152,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
             line = f"{d.file.path}: FAILED: {d.error}"
         else:
             line = f"{d.file.path}: {d.state.value}"
-        print(line, flush=True)
+        print(_safe(line), flush=True)
 
     manager.add_listener(show)
     try:
@@ -160,9 +169,10 @@ def cmd_pull(args: argparse.Namespace) -> int:
     failed = [d for d in manager.snapshot() if d.state != DownloadState.DONE]
     if failed:
         for d in failed:
-            print(f"paitui: {d.file.path}: {d.error or d.state.value}", file=sys.stderr)
+            print(f"paitui: {_safe(f'{d.file.path}: {d.error or d.state.value}')}",
+                  file=sys.stderr)
         return 1
-    print(f"all {len(downloads)} file(s) in {services.settings.models_dir / info.repo_id}")
+    print(_safe(f"all {len(downloads)} file(s) in {services.settings.models_dir / info.repo_id}"))
     return 0
 
 
@@ -204,11 +214,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
         print(f"no models in {store.root} (get one with: paitui models pull ORG/NAME FILE)")
         return 0
     for u in repos:
-        print(f"{u.repo_id}  {human_size(u.size)}")
+        print(f"{_safe(u.repo_id)}  {human_size(u.size)}")
         paths = [x.path for x in u.files]
         for m in u.files:
             apps = ", ".join(apps_for_file(catalog, m.path, paths)) or "-"
-            print(f"  {m.path}  {human_size(m.size)}  {m.revision[:12]}  apps: {apps}")
+            print(_safe(f"  {m.path}  {human_size(m.size)}  {m.revision[:12]}  apps: {apps}"))
     total = sum(m.size for m in installed)
     print(f"total {human_size(total)} in {store.root}")
     return 0

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from paitui.domain.containers import PullProgress
+    from paitui.domain.launch import LaunchPlan
     from paitui.domain.status import AppStatus
+    from paitui.services.engine_errors import EngineError
     from paitui.services.fleet import Fleet
     from paitui.services.registry import Services
 
@@ -64,8 +66,15 @@ def register(subparsers: Any) -> None:
 
 
 def _error(message: str) -> int:
-    print(f"paitui: error: {message}", file=sys.stderr)
+    print(f"paitui: error: {_safe(message)}", file=sys.stderr)
     return 1
+
+
+def _safe(text: str, multiline: bool = False) -> str:
+    """Label values, catalog names, engine text and logs as a terminal may show them."""
+    from paitui.domain.text_safety import terminal_safe
+
+    return terminal_safe(text, multiline=multiline)
 
 
 def _services(args: argparse.Namespace) -> Services:
@@ -139,23 +148,24 @@ def run_ls(args: argparse.Namespace) -> int:
     if not rows:
         print("No managed apps. Start one with: paitui start APP")
         return 0
-    table = [("APP", "STATE", "UPTIME", "PORTS", "LINK")]
+    table: list[tuple[str, ...]] = [("APP", "STATE", "UPTIME", "PORTS", "LINK")]
     for row, status in zip(rows, statuses, strict=True):
         state = row["state"] + (f" ({row['exit_code']})" if row["exit_code"] is not None
                                 and row["state"] in ("exited", "crashed") else "")
         ports = " ".join(sorted({f"{p['host_port']}->{p['container_port']}"
                                  for p in row["ports"]}))
         link = row["links"][0]["url"] if row["links"] else ""
-        table.append((row["app"], state, _uptime(status.uptime(time.time())), ports, link))
+        table.append(tuple(map(_safe, (row["app"], state, _uptime(status.uptime(time.time())),
+                                       ports, link))))
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
     notes = {(row["ssh_tunnel"] or "") for row in rows} - {""}
     for tunnel in sorted(notes):
-        print(f"\nOver SSH, run on your laptop first: {tunnel}")
+        print(f"\nOver SSH, run on your laptop first: {_safe(tunnel)}")
     for row in rows:
         for warning in row["warnings"]:
-            print(f"warning: {row['app']}: {warning}", file=sys.stderr)
+            print(f"warning: {_safe(row['app'])}: {_safe(warning)}", file=sys.stderr)
     return 0
 
 
@@ -195,7 +205,7 @@ def run_start(args: argparse.Namespace) -> int:
     """Plan, pull and start an app; print its links."""
     from paitui.cli.engine import _plan
     from paitui.domain.links import app_links
-    from paitui.services.engine_errors import EngineError
+    from paitui.services.engine_errors import EngineError, ErrorKind
 
     plan = _plan(args)
     if isinstance(plan, int):
@@ -203,7 +213,7 @@ def run_start(args: argparse.Namespace) -> int:
     services = _services(args)
     fleet = _fleet(services)
     for warning in plan.warnings:
-        print(f"note: {warning}", file=sys.stderr)
+        print(f"note: {_safe(warning)}", file=sys.stderr)
 
     async def launch() -> AppStatus:
         try:
@@ -216,6 +226,8 @@ def run_start(args: argparse.Namespace) -> int:
     try:
         status = asyncio.run(launch())
     except EngineError as exc:
+        if exc.kind == ErrorKind.PORT_IN_USE:
+            return _error(_port_taken(exc, plan, services))
         return _error(str(exc))
     if args.json:
         from paitui.cli.common import print_json
@@ -225,13 +237,36 @@ def run_start(args: argparse.Namespace) -> int:
     print(f"started {plan.app_id} ({plan.variant}) as {plan.name}")
     links = app_links(fleet.app(plan.app_id), status.ports, os.environ, socket.gethostname())
     for link in links.links:
-        print(f"  {link.label}: {link.url}")
+        print(f"  {_safe(link.label)}: {_safe(link.url)}")
     if links.ssh_tunnel:
-        print(f"Over SSH, run on your laptop first: {links.ssh_tunnel}")
+        print(f"Over SSH, run on your laptop first: {_safe(links.ssh_tunnel)}")
     for warning in links.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {_safe(warning)}", file=sys.stderr)
     print(f"(paitui wait {plan.app_id} --ready tells when it answers)")
     return 0
+
+
+def _port_taken(exc: EngineError, plan: LaunchPlan, services: Services) -> str:
+    """The engine refused a host port (taken after the plan checked it): name it and a free one."""
+    import re
+
+    from paitui.cli.engine import port_check
+    from paitui.services.planner import first_free_port
+
+    hosts = [p.host_port for p in plan.ports]
+    named = re.search(r"port (\d+)", exc.message)
+    port = int(named.group(1)) if named else (hosts[0] if hosts else None)
+    if port is None:
+        return str(exc)
+    where = f"{plan.ports[0].host_ip}:{port}" if plan.ports else str(port)
+    free = first_free_port(port + 1, port_check(services)) if port < 65535 else None
+    if hosts and port == hosts[0] and free is not None:
+        instead = f"start it on a free one: paitui start {plan.app_id} --port {free}"
+    else:
+        instead = f"run paitui start {plan.app_id} again: it skips ports that are taken now"
+    return (f"the engine refused host port {where}: it is already in use (taken after paitui "
+            f"checked it, or by a container paitui does not manage); {instead}, or free it "
+            f"(ss -ltnp 'sport = :{port}' shows who holds it)")
 
 
 # --- stop -------------------------------------------------------------------------------------
@@ -318,7 +353,7 @@ def run_wait(args: argparse.Namespace) -> int:
     """Wait until an app is ready."""
     services = _services(args)
     fleet = _fleet(services)
-    say = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    say = None if args.quiet else (lambda line: print(_safe(line), file=sys.stderr, flush=True))
 
     async def wait() -> tuple[bool, str]:
         try:
@@ -330,7 +365,7 @@ def run_wait(args: argparse.Namespace) -> int:
     ok, why = asyncio.run(wait())
     if ok:
         if not args.quiet:
-            print(why)
+            print(_safe(why))
         return 0
-    print(f"paitui: {why}", file=sys.stderr)
+    print(f"paitui: {_safe(why, multiline=True)}", file=sys.stderr)
     return 1

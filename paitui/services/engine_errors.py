@@ -122,7 +122,8 @@ def translate(
         return EngineError(
             ErrorKind.PORT_IN_USE,
             f"host port {port} is already in use",
-            f"launch again (paitui picks a free port) or free it: ss -ltnp 'sport = :{port}'",
+            f"choose another host port (--port N, or the Port field of the launch form) "
+            f"or free it: ss -ltnp 'sport = :{port}'",
         )
     m = _DEVICE.search(text)
     if m or ("no such file or directory" in low and "/dev/" in low):

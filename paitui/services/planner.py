@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
 from paitui.domain.catalog import Accel, App, Variant, accel_of_variant
@@ -238,22 +238,61 @@ def _cuda_request(
     return GpuRequest(driver="nvidia", count=-1, capabilities=(("gpu",),))
 
 
+#: How far above a wanted port the planner looks for a free one (host_ports.SCAN_SPAN too).
+PORT_SCAN_SPAN = 200
+
+
+def first_free_port(
+    start: int, is_free: Callable[[int], bool], span: int = PORT_SCAN_SPAN
+) -> int | None:
+    """The first port from ``start`` up to ``start + span`` (at most 65535) that ``is_free``."""
+    return next((p for p in range(start, min(start + span, 65535) + 1) if is_free(p)), None)
+
+
 def _ports(
-    app: App, bind: str, choice: int | None, taken: Iterable[int], warnings: list[str]
+    app: App,
+    bind: str,
+    choice: int | None,
+    taken: Iterable[int],
+    port_free: Callable[[int], bool] | None,
+    warnings: list[str],
 ) -> list[PortBinding]:
+    # Every port offered is one ``port_free`` said yes to: a scan that runs out is an error
+    # naming the range, never an unchecked guess.
     used = set(taken)
+
+    def free(port: int) -> bool:
+        return port not in used and (port_free is None or port_free(port))
+
     result: list[PortBinding] = []
     for index, spec in enumerate(app.ports):
-        wanted = choice if index == 0 and choice is not None else spec.container
-        host = wanted
-        if host in used:
-            if index == 0 and choice is not None:
-                raise PlanError(f"host port {choice} is already in use", "choose another port")
-            while host in used or host > 65535:
-                host = host + 1 if host < 65535 else 1024
-            warnings.append(
-                f"port {wanted} is in use; {app.name} is published on {bind}:{host} instead"
-            )
+        if index == 0 and choice is not None:
+            if not 1 <= choice <= 65535:
+                raise PlanError(f"host port {choice} is not a port", "choose one from 1 to 65535")
+            if not free(choice):
+                near = first_free_port(choice + 1, free) if choice < 65535 else None
+                raise PlanError(
+                    f"host port {choice} is already in use on {bind}",
+                    f"choose another port{f', e.g. {near} (free now)' if near else ''}, "
+                    f"or free this one: ss -ltnp 'sport = :{choice}'",
+                )
+            host = choice
+        else:
+            wanted = spec.container
+            found = first_free_port(wanted, free)
+            if found is None:
+                last = min(wanted + PORT_SCAN_SPAN, 65535)
+                raise PlanError(
+                    f"no free host port for {app.name}'s port {wanted}: "
+                    f"{wanted}-{last} on {bind} are all in use",
+                    "free one of them, or choose a port outside that range "
+                    "(--port N, or the Port field of the launch form)",
+                )
+            host = found
+            if host != wanted:
+                warnings.append(
+                    f"port {wanted} is in use; {app.name} is published on {bind}:{host} instead"
+                )
         used.add(host)
         result.append(PortBinding(spec.container, bind, host, "tcp"))
     return result
@@ -381,9 +420,14 @@ def plan_launch(
     choices: LaunchChoices | None = None,
     *,
     taken_ports: Iterable[int] = frozenset(),
+    port_free: Callable[[int], bool] | None = None,
     models_store: Path | None = None,
 ) -> LaunchPlan:
-    """The exact Docker create parameters for ``app`` on this box; PlanError if it cannot launch."""
+    """The exact Docker create parameters for ``app`` on this box; PlanError if it cannot launch.
+
+    A host port is offered only when it is not in ``taken_ports`` and ``port_free`` (a
+    ``host_ports.PortCheck``) says it is free.
+    """
     choices = choices or LaunchChoices()
     store = models_store or settings.models_dir
     variant_name = choose_variant(app, hardware, choices.variant)
@@ -401,7 +445,9 @@ def plan_launch(
     models_env = models_mount.env if models_mount else {}
     raw_env = {**app.env, **variant.env, **models_env, **choices.env}
     _check_needs(app, choices, raw_env)
-    ports = _ports(app, settings.bind_address, choices.host_port, taken_ports, warnings)
+    ports = _ports(
+        app, settings.bind_address, choices.host_port, taken_ports, port_free, warnings
+    )
     values: dict[str, str | None] = {
         "model": _model_path(app, choices.model_file, store),
         "model_id": choices.model_id,

@@ -205,19 +205,27 @@ class PaituiApp(App[None]):
                 title="Cannot run here", severity="warning", timeout=10,
             )
             return
-        self._gather_launch(app_id)
+        from paitui.services.host_ports import held_ports
+
+        self._gather_launch(app_id, held_ports(self.statuses.values()))
 
     @work(thread=True, exclusive=True, group="launch-form", exit_on_error=False)
-    def _gather_launch(self, app_id: str) -> None:
-        """Read the installed models (disk I/O) before showing the launch form."""
-        models = self.services.model_store.installed()
-        self.call_from_thread(self._show_launch, app_id, models)
+    def _gather_launch(self, app_id: str, taken: set[int]) -> None:
+        """Read the installed models and bind-test the app's ports (the same check as the
+        CLI's) before showing the launch form."""
+        from paitui.services.host_ports import PortCheck
 
-    def _show_launch(self, app_id: str, models: list[Any]) -> None:
+        models = self.services.model_store.installed()
+        # The demo box is fixed: its plan must not depend on this host's ports.
+        ports = None if self.demo else PortCheck(self.settings.bind_address, taken)
+        if ports is not None and self.catalog is not None:
+            ports.prime(p.container for p in self.catalog.apps[app_id].ports)
+        self.call_from_thread(self._show_launch, app_id, models, taken, ports)
+
+    def _show_launch(self, app_id: str, models: list[Any], taken: set[int], ports: Any) -> None:
         from paitui.ui.screens.launch import LaunchRequest, LaunchScreen
 
         assert self.catalog is not None and self.hardware_report is not None
-        taken = {p.host_port for s in self.statuses.values() if not s.final for p in s.ports}
         app = self.catalog.apps[app_id]
 
         def chosen(request: LaunchRequest | None) -> None:
@@ -235,7 +243,7 @@ class PaituiApp(App[None]):
             self.launch_plan(request.plan)
 
         self.push_screen(
-            LaunchScreen(app, self.hardware_report, self.settings, models, taken), chosen
+            LaunchScreen(app, self.hardware_report, self.settings, models, taken, ports), chosen
         )
 
     @work(group="launch", exit_on_error=False)

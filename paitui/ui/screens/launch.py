@@ -24,6 +24,7 @@ from paitui.domain.hardware import HardwareReport
 from paitui.domain.launch import LaunchChoices, LaunchPlan
 from paitui.domain.models import InstalledModel, human_size
 from paitui.services.export import run_line
+from paitui.services.host_ports import PortCheck
 from paitui.services.planner import PlanError, plan_launch
 from paitui.settings import Settings
 
@@ -82,13 +83,18 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         settings: Settings,
         models: Sequence[InstalledModel],
         taken_ports: set[int],
+        port_free: PortCheck | None = None,
     ) -> None:
+        """``port_free`` is the host's free-port test, the one the CLI uses too, primed in a
+        worker for the app's own ports (a port the user types costs one bind test, once);
+        None plans with ``taken_ports`` alone (the demo box)."""
         super().__init__()
         self.catalog_app = app
         self.report = report
         self.settings = settings
         self.models = list(models)
         self.taken_ports = taken_ports
+        self.port_free = port_free
         self.plan: LaunchPlan | None = None
 
     def compose(self) -> ComposeResult:
@@ -206,6 +212,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                 self.settings,
                 self.choices(),
                 taken_ports=self.taken_ports,
+                port_free=self.port_free,
             )
         except PlanError as exc:
             self.plan = None
