@@ -26,7 +26,11 @@ from paitui.domain.models import (
 
 
 def _app(app_id: str, *formats: str) -> App:
-    mounts = Mounts(models=ModelsMount(path="/models", formats=formats)) if formats else Mounts()
+    mounts = (
+        Mounts(models=ModelsMount(path="/models", formats=formats))  # type: ignore[arg-type]
+        if formats
+        else Mounts()
+    )
     return App(
         id=app_id,
         name=app_id,
