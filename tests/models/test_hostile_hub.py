@@ -17,8 +17,8 @@ from paitui.domain.models import DownloadState
 from paitui.services.hub import HubError, HubService
 from paitui.services.store import ModelStore
 from tests.models.conftest import BIG, GGUF_Q4
-from tests.models.test_downloads import MakeManager, _files
 from tests.models.hub_server import HubRepo, HubServer, make_repo
+from tests.models.test_downloads import MakeManager, _files
 
 OK = b"fine model bytes " * 200
 
