@@ -44,7 +44,13 @@ from paitui.domain.models import (
     parse_retry_after,
 )
 from paitui.services.hub import HubConfig, auth_message
-from paitui.services.store import ModelStore, free_space, fsync_dir, write_json_atomic
+from paitui.services.store import (
+    ModelStore,
+    free_space,
+    fsync_dir,
+    inode_generation,
+    write_json_atomic,
+)
 
 Listener = Callable[[Download], None]
 
@@ -73,7 +79,8 @@ class _Refused(DownloadError):
 
 
 #: Tests only: ``PAITUI_DEBUG_KILL_AT=installed`` makes the process SIGKILL itself right after a
-#: file is renamed into place and before it is recorded (unset: never).
+#: file is renamed into place and before it is recorded; ``verified``: just before the rename
+#: (unset: never).
 DEBUG_KILL_ENV = "PAITUI_DEBUG_KILL_AT"
 
 
@@ -553,15 +560,29 @@ class DownloadManager:
             os.fsync(fd)
             # The sidecar the store adopts from if we die between the rename and the record.
             st = os.fstat(fd)
-            verified = {"sha256": digest, "size": offset, "dev": st.st_dev, "ino": st.st_ino}
+            verified = {
+                "sha256": digest, "size": offset,
+                "dev": st.st_dev, "ino": st.st_ino, "mtime_ns": st.st_mtime_ns,
+                "generation": inode_generation(fd),
+            }
             write_json_atomic(meta_path, {**meta, "bytes_done": offset, "verified": verified})
+            _debug_kill("verified")
             # Rename while still holding the lock, so no other process can open this inode as
             # its partial and truncate it.
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(part, target)
             fsync_dir(target.parent)
             _debug_kill("installed")
-            self.store.record(d.repo_id, f.path, size=offset, sha256=digest, revision=d.revision)
+            try:
+                self.store.record(
+                    d.repo_id, f.path, size=offset, sha256=digest, revision=d.revision
+                )
+            except OSError as exc:
+                # The sidecar stays: the store adopts the file once it can write its index.
+                raise DownloadError(
+                    f"{d.id}: verified and installed, but the store's index could not be "
+                    f"written ({exc.strerror or exc}); it is picked up at the next listing"
+                ) from None
             with contextlib.suppress(FileNotFoundError):
                 meta_path.unlink()
         finally:

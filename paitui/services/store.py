@@ -6,10 +6,12 @@ an ``flock`` so the UI and a ``paitui models pull`` running at the same time nev
 
 Crash safety between installing a file and recording it: before a download renames its verified
 data into place, it writes a sidecar (its partial metadata, ``.partial/.../<file>.part.json``)
-holding the verified sha256, the size and the file's device and inode, fsynced; the sidecar is
-deleted only after the index entry is written. The store adopts a sidecar whose partial data is
-gone: when the file at the final path is that very inode (a rename keeps it) with that size, it
-is the file that was verified, so it is recorded without reading it again; when only the size
+holding the verified sha256, the size and the file's device, inode, inode generation and mtime,
+fsynced; the sidecar is deleted only after the index entry is written. The store adopts a sidecar
+whose partial data is gone: when the file at the final path is that very inode (a rename keeps
+all of these; the generation, or the mtime where the file system has none, tells a reused inode
+number apart) with that size, it is the file that was verified, so it is recorded without
+reading it again; when only the size
 matches (the store was copied elsewhere), the file is hashed and must match the sidecar's
 sha256. The store trusts nothing else: a file without such a sidecar is never listed as
 verified. A damaged index is kept aside (``.paitui-index.json.damaged``), never overwritten.
@@ -24,6 +26,8 @@ import hashlib
 import json
 import os
 import shutil
+import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,6 +76,19 @@ def write_json_atomic(path: Path, data: Any) -> None:
             tmp.unlink()
         raise
     fsync_dir(path.parent)
+
+
+_FS_IOC_GETVERSION = 0x80087601  # _IOR('v', 1, long): the inode's generation number
+
+
+def inode_generation(fd: int) -> int | None:
+    """The generation of the inode open as ``fd`` (changes when an inode number is reused);
+    None where the file system does not keep one (tmpfs)."""
+    try:
+        buf = fcntl.ioctl(fd, _FS_IOC_GETVERSION, b"\0" * 8)
+    except OSError:
+        return None
+    return int.from_bytes(buf[:4], sys.byteorder)
 
 
 def free_space(path: Path) -> tuple[int, str]:
@@ -208,12 +225,21 @@ class ModelStore:
         """``verified`` if ``target`` is the file it describes, else None."""
         try:
             size, sha = int(verified["size"]), str(verified["sha256"])
-            st = target.stat()
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
         except (OSError, KeyError, TypeError, ValueError):
             return None
-        if not target.is_file() or st.st_size != size:
+        try:
+            st = os.fstat(fd)
+            generation = inode_generation(fd)
+        finally:
+            os.close(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
             return None
-        if (st.st_dev, st.st_ino) == (verified.get("dev"), verified.get("ino")):
+        # A freed inode number is soon reused: its generation (or else its mtime, both kept by
+        # a rename) tells the verified file from a newer one.
+        same = (st.st_dev, st.st_ino, st.st_mtime_ns, generation)
+        vouched = tuple(verified.get(k) for k in ("dev", "ino", "mtime_ns", "generation"))
+        if same == vouched:
             return {"size": size, "sha256": sha}
         digest = hashlib.sha256()
         try:
