@@ -10,9 +10,11 @@ file never appears under its final name. Progress goes to listeners (called from
 
 Before the rename the metadata records the verified digest and the file's inode; it is deleted
 only after the store's index has the file, so a crash in between leaves the store able to adopt
-the file (``ModelStore.adopt``). Dropped links, timeouts, 429 (honouring Retry-After) and 5xx
-answers are retried with backoff, bounded by a count and a deadline; a wait ends at once on a
-pause or cancel. A hub that sends more bytes than it announced, or fewer, is refused.
+the file (``ModelStore.adopt``); a file the index lost without a sidecar (a damaged index) is
+hashed against the hub's checksum on the next pull and recorded without a fetch. Dropped links,
+timeouts, 429 (honouring Retry-After) and 5xx answers are retried with backoff, bounded by a count
+and a deadline; a wait ends at once on a pause or cancel. A hub that sends more bytes than it
+announced, or fewer, is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import os
 import queue
 import signal
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -510,6 +513,8 @@ class DownloadManager:
         meta_path = self._meta_path(part)
         target = Path(d.target)
         url = self.hub.resolve_url(d.repo_id, d.revision, f.path)
+        if self._already_there(job, target):
+            return
         try:
             part.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
@@ -589,6 +594,45 @@ class DownloadManager:
             os.close(fd)
         self._prune_partial_dirs(part.parent)
         self._update(job, state=DownloadState.DONE, bytes_done=offset, speed=0.0)
+
+    def _already_there(self, job: _Job, target: Path) -> bool:
+        """Record the file at ``target`` if the index lost it (a damaged index, a file put back)
+        and it is byte for byte the hub's file: hashed against the hub's checksum, not fetched."""
+        d = job.download
+        f = d.file
+        if f.size is None or not (f.sha256 or f.blob_id):
+            return False
+        try:
+            st = target.stat()
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode) or st.st_size != f.size:
+            return False
+        if self.store.find(d.repo_id, f.path) is not None:
+            return False  # recorded with another checksum: an older version, to be replaced
+        self._update(job, state=DownloadState.VERIFYING, bytes_done=0, speed=0.0)
+        hashes = _Hashes(f)
+        try:
+            with open(target, "rb") as fh:
+                while chunk := fh.read(self.chunk_size * 4):
+                    if job.stop.is_set():
+                        raise _Stop
+                    hashes.update(chunk)
+            hashes.wait()
+        except OSError:
+            return False
+        finally:
+            hashes.close()
+        digest = hashes.sha256.hexdigest()
+        if f.sha256:
+            same = digest == f.sha256
+        else:
+            same = hashes.blob is not None and hashes.blob.hexdigest() == f.blob_id
+        if not same:
+            return False
+        self.store.record(d.repo_id, f.path, size=f.size, sha256=digest, revision=d.revision)
+        self._update(job, state=DownloadState.DONE, bytes_done=f.size, speed=0.0)
+        return True
 
     @staticmethod
     def _remove_partial(part: Path, meta_path: Path) -> None:

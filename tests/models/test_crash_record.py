@@ -257,3 +257,26 @@ def test_a_reused_inode_number_is_not_taken_for_the_verified_file(
     sidecar.write_text(json.dumps(meta))
     assert store.installed() == []
     assert target.exists() and not sidecar.exists()
+
+
+def test_after_a_damaged_index_a_pull_verifies_instead_of_fetching(
+    hub_env: HubServer, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """No sidecar to adopt from: the file on disk is hashed against the hub's sha256."""
+    store = ModelStore(tmp_path / "state" / "models")
+    assert _paitui(cli_env, *PULL).returncode == 0
+    store.index_path.write_text("{not json")
+    assert store.installed() == []
+    fetched = _file_gets(hub_env)
+    again = _paitui(cli_env, *PULL)
+    assert again.returncode == 0, again.stderr
+    assert "done, verified" in again.stdout
+    assert _file_gets(hub_env) == fetched
+    assert [m.sha256 for m in store.installed()] == [hashlib.sha256(BIG).hexdigest()]
+    # Other bytes at the same size are not taken for the hub's file: fetched again.
+    target = store.path_for("acme/big", "big.gguf")
+    store.index_path.write_text("{not json")
+    target.write_bytes(bytes(reversed(BIG)))
+    assert _paitui(cli_env, *PULL).returncode == 0
+    assert _file_gets(hub_env) > fetched
+    assert target.read_bytes() == BIG
