@@ -109,23 +109,40 @@ def _progress_line(d: Download) -> str:
 def cmd_pull(args: argparse.Namespace) -> int:
     """Download files of a repo, showing progress; resumable and verified."""
     from paitui.cli.common import services_from_args
-    from paitui.domain.models import DownloadState, UnsafePathError, human_size
+    from paitui.domain.models import DownloadState, RepoFile, UnsafePathError, human_size
     from paitui.services.downloads import DownloadError
     from paitui.services.hub import HubError
     from paitui.services.store import free_space
 
     services = services_from_args(args)
+
+    def notice(text: str) -> None:
+        print(f"paitui: {text}", file=sys.stderr, flush=True)
+
     try:
-        info = services.hub.repo_info(args.repo, revision=args.revision)
+        info = services.hub.repo_info(args.repo, revision=args.revision, on_retry=notice)
     except HubError as exc:
         return _fail(str(exc))
+    if info.skipped:
+        # ascii(): a hostile name must not write escape sequences to the terminal.
+        shown = ", ".join(ascii(n) for n in info.skipped[:5])
+        more = f" and {len(info.skipped) - 5} more" if len(info.skipped) > 5 else ""
+        notice(
+            f"warning: skipped {len(info.skipped)} file(s) of {info.repo_id} whose names are "
+            f"unsafe as paths: {shown}{more}"
+        )
     chosen = select_files(info.files, list(args.files))
     if not chosen:
+        if select_files(tuple(RepoFile(n) for n in info.skipped), list(args.files)):
+            return _fail(f"{' '.join(args.files)}: only files with unsafe names match (skipped)")
         names = ", ".join(f.path for f in info.files[:12]) or "none"
         return _fail(f"no file of {args.repo} matches {' '.join(args.files)} (files: {names})")
     manager = services.downloads
     total = sum(f.size or 0 for f in chosen)
-    needed = manager.bytes_needed(info.repo_id, chosen)
+    try:
+        needed = manager.bytes_needed(info.repo_id, chosen)
+    except UnsafePathError as exc:
+        return _fail(str(exc))
     free, mount = free_space(services.settings.models_dir)
     print(
         f"{_safe(info.repo_id)}@{_safe(info.commit[:12])}: {len(chosen)} file(s), "
@@ -136,10 +153,14 @@ def cmd_pull(args: argparse.Namespace) -> int:
     lock = threading.Lock()
     last: dict[str, float] = {}
 
+    errors: dict[str, str | None] = {}
+
     def show(d: Download) -> None:
         now = time.monotonic()
         with lock:
-            if d.state == DownloadState.RUNNING and now - last.get(d.id, 0.0) < 1.0:
+            news = d.error != errors.get(d.id)  # a retry notice is always shown
+            errors[d.id] = d.error
+            if d.state == DownloadState.RUNNING and now - last.get(d.id, 0.0) < 1.0 and not news:
                 return
             last[d.id] = now
         if d.state == DownloadState.RUNNING:

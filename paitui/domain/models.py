@@ -7,6 +7,7 @@ the hub into paths under the store, so a hostile file name can never escape it.
 
 from __future__ import annotations
 
+import email.utils
 import os.path
 import re
 from collections.abc import Iterable, Sequence
@@ -93,6 +94,9 @@ class RepoInfo:
     tags: tuple[str, ...] = ()
     downloads: int = 0
     likes: int = 0
+    #: File names the hub listed that are unsafe as paths (``../x``, ``/etc/x``): left out of
+    #: ``files``, kept here so the user can be warned.
+    skipped: tuple[str, ...] = ()
 
     @property
     def total_size(self) -> int:
@@ -180,13 +184,22 @@ def check_repo_id(repo_id: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+# Control characters (C0, DEL, C1): legal in Linux names, but they can rewrite a terminal line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The longest name one path component may have on common file systems (bytes).
+NAME_MAX = 255
+
+
 def check_file_path(name: str) -> PurePosixPath:
     """A hub file name as a safe relative path: not absolute, no ``..``, no oddities."""
-    if not name or "\\" in name or "\x00" in name or name.startswith("/"):
+    if not name or "\\" in name or _CONTROL.search(name) or name.startswith("/"):
         raise UnsafePathError(f"unsafe file name from the hub: {name!r}")
     parts = name.split("/")
     if any(p in ("", ".", "..") for p in parts):
         raise UnsafePathError(f"unsafe file name from the hub: {name!r}")
+    # A part too long for the file system, with the .part suffix a download adds.
+    if any(len(p.encode("utf-8", "surrogateescape")) + len(".part.json") > NAME_MAX for p in parts):
+        raise UnsafePathError(f"unsafe file name from the hub (too long): {name[:60]!r}…")
     if re.match(r"^[A-Za-z]:", name):  # a Windows drive letter
         raise UnsafePathError(f"unsafe file name from the hub: {name!r}")
     return PurePosixPath(*parts)
@@ -207,12 +220,86 @@ def store_path(store: Path, repo_id: str, name: str) -> Path:
     return target
 
 
+def split_safe_files(files: Iterable[RepoFile]) -> tuple[tuple[RepoFile, ...], tuple[str, ...]]:
+    """The files whose names are safe paths, and the names of those that are not."""
+    safe: list[RepoFile] = []
+    unsafe: list[str] = []
+    for f in files:
+        try:
+            check_file_path(f.path)
+        except UnsafePathError:
+            unsafe.append(f.path)
+        else:
+            safe.append(f)
+    return tuple(safe), tuple(unsafe)
+
+
 def partial_path(store: Path, repo_id: str, name: str) -> Path:
     """Where the unfinished data of a file lives: ``<store>/.partial/<org>/<repo>/<name>.part``."""
     org, repo = check_repo_id(repo_id)
     rel = check_file_path(name)
     base = Path(store).absolute().joinpath(PARTIAL_DIR, org, repo, *rel.parts[:-1])
     return base / (rel.name + ".part")
+
+
+# --- Retrying transient hub errors -------------------------------------------------------------
+
+#: HTTP statuses worth retrying: timeout, rate limit, server errors.
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep retrying a transient failure: bounded by a count and by a deadline.
+
+    The wait doubles from ``base`` up to ``cap``; a server's ``Retry-After`` is honoured when it
+    asks for longer, up to ``max_retry_after`` (a longer wait is not retried: the caller says so).
+    """
+
+    attempts: int = 6
+    base: float = 0.5
+    cap: float = 30.0
+    #: Seconds of retrying (without progress) after which to give up.
+    deadline: float = 300.0
+    max_retry_after: float = 120.0
+
+    def delay(self, failures: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number ``failures`` (1 for the first retry)."""
+        wait: float = min(self.cap, self.base * 2.0 ** max(0, failures - 1))
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.max_retry_after))
+        return wait
+
+    def gives_up(
+        self, failures: int, elapsed: float, wait: float, retry_after: float | None = None
+    ) -> str | None:
+        """Why not to retry once more (``None`` to go on): too many tries, past the deadline."""
+        if retry_after is not None and retry_after > self.max_retry_after:
+            return f"the hub asks to wait {retry_after:.0f}s"
+        if failures > self.attempts:
+            return f"{failures} failures in a row"
+        if elapsed + wait > self.deadline:
+            return f"still failing after {elapsed:.0f}s"
+        return None
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delta seconds or an HTTP date); None if absent.
+
+    ``now`` is the current Unix time, for the date form. Fractions are accepted (lenient).
+    """
+    if not value:
+        return None
+    text = value.strip()
+    if re.fullmatch(r"\d{1,9}(\.\d+)?", text):
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)
 
 
 # --- Formats and which apps can use them ---------------------------------------------------------

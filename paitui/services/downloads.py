@@ -7,6 +7,14 @@ always a prefix of the data that is on disk and fsynced; a later run (after a ca
 reboot) truncates to it, re-hashes it and continues with ``Range: bytes=N-``. A finished file is
 checked against its LFS sha256 (or git blob sha1), fsynced and renamed into place, so a half-written
 file never appears under its final name. Progress goes to listeners (called from worker threads).
+
+Before the rename the metadata records the verified digest and the file's inode; it is deleted
+only after the store's index has the file, so a crash in between leaves the store able to adopt
+the file (``ModelStore.adopt``); a file the index lost without a sidecar (a damaged index) is
+hashed against the hub's checksum on the next pull and recorded without a fetch. Dropped links,
+timeouts, 429 (honouring Retry-After) and 5xx answers are retried with backoff, bounded by a count
+and a deadline; a wait ends at once on a pause or cancel. A hub that sends more bytes than it
+announced, or fewer, is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import hashlib
 import json
 import os
 import queue
+import signal
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -27,14 +37,23 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from paitui.domain.models import (
+    TRANSIENT_STATUS,
     Download,
     DownloadState,
     RepoFile,
+    RetryPolicy,
     UnsafePathError,
     human_size,
+    parse_retry_after,
 )
-from paitui.services.hub import HubConfig
-from paitui.services.store import ModelStore, free_space, fsync_dir, write_json_atomic
+from paitui.services.hub import HubConfig, auth_message
+from paitui.services.store import (
+    ModelStore,
+    free_space,
+    fsync_dir,
+    inode_generation,
+    write_json_atomic,
+)
 
 Listener = Callable[[Download], None]
 
@@ -47,6 +66,30 @@ class DownloadError(Exception):
 
 class _Stop(Exception):
     """Raised inside a transfer when the user paused or cancelled it."""
+
+
+class _Transient(Exception):
+    """A retryable answer (429, 5xx): its status and the Retry-After it carried."""
+
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+class _Refused(DownloadError):
+    """The hub's data cannot be the announced file: the partial data is deleted."""
+
+
+#: Tests only: ``PAITUI_DEBUG_KILL_AT=installed`` makes the process SIGKILL itself right after a
+#: file is renamed into place and before it is recorded; ``verified``: just before the rename
+#: (unset: never).
+DEBUG_KILL_ENV = "PAITUI_DEBUG_KILL_AT"
+
+
+def _debug_kill(point: str) -> None:
+    if os.environ.get(DEBUG_KILL_ENV) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -140,8 +183,10 @@ class DownloadManager:
         concurrency: int = 2,
         read_timeout: float = 30.0,
         max_retries: int = 6,
-        backoff: float = 0.5,
+        backoff: float | None = None,
         max_backoff: float = 30.0,
+        retry_deadline: float = 300.0,
+        max_retry_after: float = 120.0,
         chunk_size: int = 1 << 20,
         checkpoint_interval: float = 1.0,
         progress_interval: float = 0.2,
@@ -150,9 +195,14 @@ class DownloadManager:
         self.hub = hub or HubConfig.from_env()
         self.concurrency = max(1, concurrency)
         self.read_timeout = read_timeout
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        # Retries of one file without progress: at most max_retries, within retry_deadline s.
+        self.retry = RetryPolicy(
+            attempts=max_retries,
+            base=self.hub.retry.base if backoff is None else backoff,
+            cap=max_backoff,
+            deadline=retry_deadline,
+            max_retry_after=max_retry_after,
+        )
         self.chunk_size = chunk_size
         self.checkpoint_interval = checkpoint_interval
         self.progress_interval = progress_interval
@@ -463,6 +513,8 @@ class DownloadManager:
         meta_path = self._meta_path(part)
         target = Path(d.target)
         url = self.hub.resolve_url(d.repo_id, d.revision, f.path)
+        if self._already_there(job, target):
+            return
         try:
             part.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
@@ -500,25 +552,94 @@ class DownloadManager:
             try:
                 self._rehash(fd, offset, hashes, job)
                 self._update(job, bytes_done=offset, resumed_from=offset)
-                offset = self._fetch(job, fd, url, offset, hashes, meta, meta_path)
+                try:
+                    offset = self._fetch(job, fd, url, offset, hashes, meta, meta_path)
+                except _Refused:
+                    self._remove_partial(part, meta_path)
+                    raise
                 hashes.wait()
                 self._verify(job, part, meta_path, offset, hashes)
             finally:
                 hashes.close()
+            digest = hashes.sha256.hexdigest()
             os.fsync(fd)
+            # The sidecar the store adopts from if we die between the rename and the record.
+            st = os.fstat(fd)
+            verified = {
+                "sha256": digest, "size": offset,
+                "dev": st.st_dev, "ino": st.st_ino, "mtime_ns": st.st_mtime_ns,
+                "generation": inode_generation(fd),
+            }
+            write_json_atomic(meta_path, {**meta, "bytes_done": offset, "verified": verified})
+            _debug_kill("verified")
             # Rename while still holding the lock, so no other process can open this inode as
             # its partial and truncate it.
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(part, target)
             fsync_dir(target.parent)
+            _debug_kill("installed")
+            try:
+                self.store.record(
+                    d.repo_id, f.path, size=offset, sha256=digest, revision=d.revision
+                )
+            except OSError as exc:
+                # The sidecar stays: the store adopts the file once it can write its index.
+                raise DownloadError(
+                    f"{d.id}: verified and installed, but the store's index could not be "
+                    f"written ({exc.strerror or exc}); it is picked up at the next listing"
+                ) from None
             with contextlib.suppress(FileNotFoundError):
                 meta_path.unlink()
         finally:
             os.close(fd)
         self._prune_partial_dirs(part.parent)
-        digest = hashes.sha256.hexdigest()
-        self.store.record(d.repo_id, f.path, size=offset, sha256=digest, revision=d.revision)
         self._update(job, state=DownloadState.DONE, bytes_done=offset, speed=0.0)
+
+    def _already_there(self, job: _Job, target: Path) -> bool:
+        """Record the file at ``target`` if the index lost it (a damaged index, a file put back)
+        and it is byte for byte the hub's file: hashed against the hub's checksum, not fetched."""
+        d = job.download
+        f = d.file
+        if f.size is None or not (f.sha256 or f.blob_id):
+            return False
+        try:
+            st = target.stat()
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode) or st.st_size != f.size:
+            return False
+        if self.store.find(d.repo_id, f.path) is not None:
+            return False  # recorded with another checksum: an older version, to be replaced
+        self._update(job, state=DownloadState.VERIFYING, bytes_done=0, speed=0.0)
+        hashes = _Hashes(f)
+        try:
+            with open(target, "rb") as fh:
+                while chunk := fh.read(self.chunk_size * 4):
+                    if job.stop.is_set():
+                        raise _Stop
+                    hashes.update(chunk)
+            hashes.wait()
+        except OSError:
+            return False
+        finally:
+            hashes.close()
+        digest = hashes.sha256.hexdigest()
+        if f.sha256:
+            same = digest == f.sha256
+        else:
+            same = hashes.blob is not None and hashes.blob.hexdigest() == f.blob_id
+        if not same:
+            return False
+        self.store.record(d.repo_id, f.path, size=f.size, sha256=digest, revision=d.revision)
+        self._update(job, state=DownloadState.DONE, bytes_done=f.size, speed=0.0)
+        return True
+
+    @staticmethod
+    def _remove_partial(part: Path, meta_path: Path) -> None:
+        # Metadata last: a sidecar without data is stale, data without a sidecar is never used.
+        for p in (part, meta_path):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
 
     def _prune_partial_dirs(self, start: Path) -> None:
         root = self.store.partial_root
@@ -588,6 +709,7 @@ class DownloadManager:
         self._checkpoint(fd, meta, meta_path, offset)
         timeout = httpx.Timeout(connect=15.0, read=self.read_timeout, write=15.0, pool=15.0)
         failures = 0
+        since = time.monotonic()  # when the current run of failures (without progress) began
         speed = 0.0
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=True) as client:
             while True:
@@ -597,6 +719,7 @@ class DownloadManager:
                     self._checkpoint(fd, meta, meta_path, offset)
                     raise _Stop
                 progressed = False
+                retry_after: float | None = None
                 try:
                     response = self._open(client, url, offset)
                     with self._lock:
@@ -609,6 +732,11 @@ class DownloadManager:
                         for chunk in response.iter_raw():
                             if job.stop.is_set():
                                 break
+                            if size is not None and offset + len(chunk) > size:
+                                raise _Refused(
+                                    f"{d.id}: the hub sent more than the {size} bytes it "
+                                    "announced; the data was removed (pull again to retry)"
+                                )
                             self._write(fd, chunk, offset, meta, meta_path)
                             hashes.update(chunk)
                             offset += len(chunk)
@@ -635,25 +763,38 @@ class DownloadManager:
                         return offset
                     # The server closed the body early: continue from here like a dropped link.
                     raise httpx.RemoteProtocolError("the server ended the body early")
+                except _Transient as exc:
+                    status: int | None = exc.status
+                    retry_after = exc.retry_after
+                    why = _status_reason(exc.status)
+                    stalled = False
                 except (httpx.TransportError, OSError) as exc:
                     if isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
                         raise
-                    self._checkpoint(fd, meta, meta_path, offset)
-                    if job.stop.is_set():
-                        raise _Stop from None
-                    failures = 0 if progressed else failures + 1
-                    if failures > self.max_retries:
-                        kind = "stalled" if isinstance(exc, httpx.TimeoutException) else "failed"
-                        raise DownloadError(
-                            f"{d.id}: download {kind} {failures} times in a row ({_why(exc)}); "
-                            f"{human_size(offset)} kept, pull again to continue"
-                        ) from None
-                    delay = min(self.max_backoff, self.backoff * (2 ** max(0, failures - 1)))
-                    self._update(job, bytes_done=offset, speed=0.0,
-                                 error=f"retrying after {_why(exc)}")
-                    if job.stop.wait(delay):
-                        raise _Stop from None
-                    self._update(job, error=None)
+                    status, why = None, _why(exc)
+                    stalled = isinstance(exc, httpx.TimeoutException)
+                self._checkpoint(fd, meta, meta_path, offset)
+                if job.stop.is_set():
+                    raise _Stop from None
+                now = time.monotonic()
+                if progressed:
+                    failures, since = 0, now
+                failures += 1
+                wait = self.retry.delay(failures, retry_after)
+                gave_up = self.retry.gives_up(failures, now - since, wait, retry_after)
+                if gave_up is not None:
+                    raise DownloadError(
+                        _give_up_message(d, status, why, gave_up, failures, stalled)
+                        + f"; {human_size(offset)} kept, pull again to continue"
+                    )
+                self._update(
+                    job, bytes_done=offset, speed=0.0,
+                    error=f"{why}: retrying in {wait:.1f}s (try {failures + 1} "
+                    f"of {self.retry.attempts + 1})",
+                )
+                if job.stop.wait(wait):
+                    raise _Stop from None
+                self._update(job, error=None)
 
     def _accept(self, response: Any, fd: int, offset: int, hashes: _Hashes, d: Download) -> int:
         """Check the status of a (ranged) answer; restart from 0 when the server ignored Range."""
@@ -671,8 +812,19 @@ class DownloadManager:
                 return 0
         elif status == 416 and d.file.size is not None and offset >= d.file.size:
             return offset
+        elif status == 416 and d.file.size is not None:
+            raise _Refused(
+                f"{d.id}: the hub has only {offset} of the {d.file.size} bytes it announced; "
+                "the data was removed (pull again later)"
+            )
+        elif status in TRANSIENT_STATUS:
+            retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
+            raise _Transient(status, retry_after)
         else:
-            raise DownloadError(_http_message(status, response.headers, d))
+            raise DownloadError(
+                _http_message(status, response.headers, d, has_token=bool(self.hub.token),
+                              endpoint=self.hub.endpoint)
+            )
         # A full body (or a range we did not ask for): start over cleanly.
         if status == 206:
             raise DownloadError(f"{d.id}: the server sent an unexpected byte range ({crange})")
@@ -746,12 +898,39 @@ def _why(exc: BaseException) -> str:
     return text[:120]
 
 
-def _http_message(status: int, headers: Any, d: Download) -> str:
+def _status_reason(status: int) -> str:
+    if status == 429:
+        return "the hub is rate limiting requests (HTTP 429)"
+    return f"the hub answered HTTP {status}"
+
+
+def _give_up_message(
+    d: Download, status: int | None, why: str, gave_up: str, failures: int, stalled: bool
+) -> str:
+    """Why a download stopped retrying, with what to do."""
+    if status == 429:
+        return (
+            f"{d.id}: the hub is rate limiting requests (HTTP 429; {gave_up}): wait a few "
+            "minutes (a token in HF_TOKEN gets higher limits)"
+        )
+    if status is not None:
+        return f"{d.id}: the hub answered HTTP {status} ({gave_up}): it is having trouble"
+    kind = "stalled" if stalled else "failed"
+    return f"{d.id}: download {kind} {failures} times in a row ({why}; {gave_up})"
+
+
+def _http_message(
+    status: int, headers: Any, d: Download, *, has_token: bool = False,
+    endpoint: str = "https://huggingface.co",
+) -> str:
     code = headers.get("x-error-code", "")
-    if code == "GatedRepo" or status == 403:
+    if code == "GatedRepo":
         return f"{d.repo_id} is gated: accept its terms on the hub and set HF_TOKEN"
-    if code == "RepoNotFound" or status == 401:
-        return f"{d.repo_id} was not found (or is private: set HF_TOKEN)"
+    if code == "RepoNotFound":
+        hint = "check that your token can read it" if has_token else "or is private: set HF_TOKEN"
+        return f"{d.repo_id} was not found ({hint})"
+    if status in (401, 403):
+        return auth_message(status, d.repo_id, has_token=has_token, endpoint=endpoint)
     if code == "RevisionNotFound":
         return f"{d.repo_id} has no revision {d.revision}"
     if code == "EntryNotFound" or status == 404:

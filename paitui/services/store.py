@@ -3,6 +3,18 @@
 The index (``<models_dir>/.paitui-index.json``) lists each verified file with its size, sha256,
 source repo, revision and install date. It is rewritten atomically (temp file, fsync, rename) under
 an ``flock`` so the UI and a ``paitui models pull`` running at the same time never lose an entry.
+
+Crash safety between installing a file and recording it: before a download renames its verified
+data into place, it writes a sidecar (its partial metadata, ``.partial/.../<file>.part.json``)
+holding the verified sha256, the size and the file's device, inode, inode generation and mtime,
+fsynced; the sidecar is deleted only after the index entry is written. The store adopts a sidecar
+whose partial data is gone: when the file at the final path is that very inode (a rename keeps
+all of these; the generation, or the mtime where the file system has none, tells a reused inode
+number apart) with that size, it is the file that was verified, so it is recorded without
+reading it again; when only the size
+matches (the store was copied elsewhere), the file is hashed and must match the sidecar's
+sha256. The store trusts nothing else: a file without such a sidecar is never listed as
+verified. A damaged index is kept aside (``.paitui-index.json.damaged``), never overwritten.
 """
 
 from __future__ import annotations
@@ -10,9 +22,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
 import shutil
+import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +36,7 @@ from paitui.domain.models import (
     INDEX_NAME,
     PARTIAL_DIR,
     InstalledModel,
+    UnsafePathError,
     check_repo_id,
     file_formats,
     partial_path,
@@ -28,6 +44,8 @@ from paitui.domain.models import (
 )
 
 _INDEX_VERSION = 1
+#: How a download's metadata file is named beside its partial data (``<file>.part.json``).
+SIDECAR_SUFFIX = ".part.json"
 
 
 def fsync_dir(path: Path) -> None:
@@ -58,6 +76,19 @@ def write_json_atomic(path: Path, data: Any) -> None:
             tmp.unlink()
         raise
     fsync_dir(path.parent)
+
+
+_FS_IOC_GETVERSION = 0x80087601  # _IOR('v', 1, long): the inode's generation number
+
+
+def inode_generation(fd: int) -> int | None:
+    """The generation of the inode open as ``fd`` (changes when an inode number is reused);
+    None where the file system does not keep one (tmpfs)."""
+    try:
+        buf = fcntl.ioctl(fd, _FS_IOC_GETVERSION, b"\0" * 8)
+    except OSError:
+        return None
+    return int.from_bytes(buf[:4], sys.byteorder)
 
 
 def free_space(path: Path) -> tuple[int, str]:
@@ -106,26 +137,130 @@ class ModelStore:
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
-    def _read(self) -> dict[str, dict[str, Any]]:
+    def _read(self, *, locked: bool = False) -> dict[str, dict[str, Any]]:
         try:
             doc = json.loads(self.index_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
         except (OSError, ValueError):
-            # A damaged index is rebuilt from what is added next; files stay on disk.
-            return {}
+            doc = None
         files = doc.get("files") if isinstance(doc, dict) else None
-        return files if isinstance(files, dict) else {}
+        if not isinstance(files, dict):
+            # Damaged: start a new index, but (under the lock, before it is rewritten) keep the
+            # old one aside for the user; files stay on disk either way.
+            if locked:
+                with contextlib.suppress(OSError):
+                    os.replace(self.index_path, self.index_path.with_name(INDEX_NAME + ".damaged"))
+            return {}
+        return files
 
     def _write(self, files: dict[str, dict[str, Any]]) -> None:
         write_json_atomic(self.index_path, {"version": _INDEX_VERSION, "files": files})
 
-    def record(
-        self, repo_id: str, name: str, *, size: int, sha256: str, revision: str
-    ) -> InstalledModel:
-        """Add (or replace) one verified file in the index."""
-        target = self.path_for(repo_id, name)
-        entry = {
+    # --- adopting files a crash left unrecorded ---------------------------------------------
+
+    def _orphan_sidecars(self) -> list[Path]:
+        """Download sidecars whose partial data is gone (renamed into place, or stale)."""
+        root = self.partial_root
+        if not root.is_dir():
+            return []
+        out: list[Path] = []
+        for meta in root.rglob("*" + SIDECAR_SUFFIX):
+            part = meta.with_name(meta.name[: -len(".json")])
+            if not part.exists():
+                out.append(meta)
+        return sorted(out)
+
+    def adopt(self) -> list[InstalledModel]:
+        """Record verified files a crash left installed but not in the index; returns them."""
+        if not self._orphan_sidecars():
+            return []
+        with self._locked():
+            files = self._read(locked=True)
+            adopted = self._adopt_into(files)
+            if adopted:
+                self._write(files)
+            self._drop_sidecars(adopted)
+        return [m for m, _ in adopted]
+
+    def _adopt_into(
+        self, files: dict[str, dict[str, Any]]
+    ) -> list[tuple[InstalledModel, Path]]:
+        """Add adoptable files to ``files`` (under the lock); stale sidecars are deleted."""
+        adopted: list[tuple[InstalledModel, Path]] = []
+        for meta_path in self._orphan_sidecars():
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                repo, name = str(meta["repo"]), str(meta["path"])
+                target = self.path_for(repo, name)
+                own = self.partial_for(repo, name)
+            except (OSError, ValueError, KeyError, TypeError, UnsafePathError):
+                continue  # not ours to judge: leave it
+            if own.with_name(own.name + ".json") != meta_path:
+                continue
+            if meta_path.with_name(meta_path.name[: -len(".json")]).exists():
+                continue  # a download started again meanwhile
+            verified = meta.get("verified")
+            entry = self._adoptable(target, verified) if isinstance(verified, dict) else None
+            if entry is None:
+                # Never verified, or the file is not (or no longer) the one that was.
+                with contextlib.suppress(FileNotFoundError):
+                    meta_path.unlink()
+                continue
+            key = f"{repo}/{name}"
+            old = files.get(key)
+            if old is not None and old.get("sha256") == entry["sha256"]:
+                with contextlib.suppress(FileNotFoundError):
+                    meta_path.unlink()  # recorded already; the crash came just after
+                continue
+            files[key] = self._new_entry(
+                repo, name, size=entry["size"], sha256=entry["sha256"],
+                revision=str(meta.get("revision") or ""),
+            )
+            adopted.append((self._entry(files[key], target), meta_path))
+        return adopted
+
+    @staticmethod
+    def _adoptable(target: Path, verified: dict[str, Any]) -> dict[str, Any] | None:
+        """``verified`` if ``target`` is the file it describes, else None."""
+        try:
+            size, sha = int(verified["size"]), str(verified["sha256"])
+            fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
+        except (OSError, KeyError, TypeError, ValueError):
+            return None
+        try:
+            st = os.fstat(fd)
+            generation = inode_generation(fd)
+        finally:
+            os.close(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            return None
+        # A freed inode number is soon reused: its generation (or else its mtime, both kept by
+        # a rename) tells the verified file from a newer one.
+        same = (st.st_dev, st.st_ino, st.st_mtime_ns, generation)
+        vouched = tuple(verified.get(k) for k in ("dev", "ino", "mtime_ns", "generation"))
+        if same == vouched:
+            return {"size": size, "sha256": sha}
+        digest = hashlib.sha256()
+        try:
+            with open(target, "rb") as fh:
+                while chunk := fh.read(1 << 22):
+                    digest.update(chunk)
+        except OSError:
+            return None
+        return {"size": size, "sha256": sha} if digest.hexdigest() == sha else None
+
+    def _drop_sidecars(self, adopted: list[tuple[InstalledModel, Path]]) -> None:
+        for _, meta_path in adopted:
+            with contextlib.suppress(FileNotFoundError):
+                meta_path.unlink()
+            self._prune_dirs(meta_path.parent)
+
+    @staticmethod
+    def _new_entry(
+        repo_id: str, name: str, *, size: int, sha256: str, revision: str
+    ) -> dict[str, Any]:
+        return {
             "repo": repo_id,
             "path": name,
             "size": size,
@@ -133,8 +268,15 @@ class ModelStore:
             "revision": revision,
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
+
+    def record(
+        self, repo_id: str, name: str, *, size: int, sha256: str, revision: str
+    ) -> InstalledModel:
+        """Add (or replace) one verified file in the index."""
+        target = self.path_for(repo_id, name)
+        entry = self._new_entry(repo_id, name, size=size, sha256=sha256, revision=revision)
         with self._locked():
-            files = self._read()
+            files = self._read(locked=True)
             files[f"{repo_id}/{name}"] = entry
             self._write(files)
         return self._entry(entry, target)
@@ -152,7 +294,11 @@ class ModelStore:
         )
 
     def installed(self) -> list[InstalledModel]:
-        """Every indexed file that is still on disk, sorted by repo and path."""
+        """Every indexed file that is still on disk, sorted by repo and path.
+
+        Adopts first what a crash left installed but unrecorded (see the module docstring).
+        """
+        self.adopt()
         out: list[InstalledModel] = []
         for entry in self._read().values():
             try:
@@ -178,7 +324,8 @@ class ModelStore:
         """Delete one file (or every file of a repo) from disk and index; returns what went."""
         check_repo_id(repo_id)
         with self._locked():
-            files = self._read()
+            files = self._read(locked=True)
+            adopted = self._adopt_into(files)  # a crash-orphaned file can be removed too
             gone: list[InstalledModel] = []
             for key, entry in list(files.items()):
                 if entry.get("repo") != repo_id or (name is not None and entry.get("path") != name):
@@ -190,6 +337,7 @@ class ModelStore:
                 del files[key]
                 self._prune_dirs(target.parent)
             self._write(files)
+            self._drop_sidecars(adopted)  # only once the index no longer needs them
         return gone
 
     def _prune_dirs(self, start: Path) -> None:

@@ -6,7 +6,10 @@ X-Linked-Etag / X-Linked-Size for LFS files), the "CDN" serves LFS blobs. Both h
 ``Range: bytes=N-`` with 206 and Content-Range. Errors carry ``X-Error-Code`` like the hub.
 
 Faults, set per file path: drop the connection after N bytes, serve wrong bytes, stall after N
-bytes, throttle, ignore Range. Every request is recorded (method, path, headers) for assertions.
+bytes, throttle, ignore Range, announce a size other than the real one, answer the next requests
+with given statuses (``HubServer.answer``: 429 with Retry-After, 503, 401/403 without an error
+code...). A repo can claim another id in the API (``HubRepo.answer_id``) and list hostile file
+names. Every request is recorded (method, path, headers, time) for assertions.
 
 Run alone for benchmarks: ``python tests/models/hub_server.py --file org/repo:name:/path/to/file``.
 """
@@ -84,6 +87,8 @@ class HubRepo:
     private: bool = False
     pipeline_tag: str | None = None
     library_name: str | None = None
+    #: The id the API gives for this repo, when it lies (None: the real one).
+    answer_id: str | None = None
 
     def __post_init__(self) -> None:
         if not self.commit:
@@ -107,6 +112,10 @@ class Faults:
     throttle: int = 0
     #: Answer ranged GETs with 200 and the full body.
     ignore_range: bool = False
+    #: Announce this size (API and X-Linked-Size) instead of the real one.
+    lie_size: dict[str, int] = field(default_factory=dict)
+    #: Next answers per key (a file path, or "@api" for repo info): (status, headers), in order.
+    answers: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
     release: threading.Event = field(default_factory=threading.Event)
 
 
@@ -119,6 +128,8 @@ class Recorded:
     path: str
     headers: dict[str, str]
     status: int = 0
+    #: time.monotonic() when it was answered.
+    time: float = 0.0
 
 
 class HubServer:
@@ -181,6 +192,21 @@ class HubServer:
         with self._lock:
             self.requests.append(rec)
 
+    def answer(
+        self, key: str, status: int, times: int = 1, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer the next ``times`` requests for ``key`` (a file path, or "@api" for repo info)
+        with ``status`` and ``headers`` and a JSON error body (no X-Error-Code unless given)."""
+        with self._lock:
+            queue = self.faults.answers.setdefault(key, [])
+            queue.extend([(status, dict(headers or {}))] * times)
+
+    def take_answer(self, key: str) -> tuple[int, dict[str, str]] | None:
+        """The next injected answer for ``key``, if any (consumed)."""
+        with self._lock:
+            queue = self.faults.answers.get(key)
+            return queue.pop(0) if queue else None
+
     def gets(self, path_part: str = "") -> list[Recorded]:
         """GET requests whose path contains ``path_part``."""
         with self._lock:
@@ -216,6 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.path,
                 {k.lower(): v for k, v in self.headers.items()},
                 status,
+                time.monotonic(),
             )
         )
 
@@ -247,6 +274,15 @@ class _Handler(BaseHTTPRequestHandler):
             status,
             {"X-Error-Code": code, "X-Error-Message": message, **(extra or {})},
         )
+
+    def _injected(self, key: str) -> bool:
+        """Send the next injected answer for ``key``; False when there is none."""
+        answer = self.hub.take_answer(key)
+        if answer is None:
+            return False
+        status, headers = answer
+        self._json({"error": f"injected HTTP {status}"}, status, headers)
+        return True
 
     def _authorized(self, repo: HubRepo) -> bool:
         if not (repo.gated or repo.private):
@@ -312,11 +348,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         m = _API_MODEL.match(path)
         if m:
-            self._info(m.group(1), m.group(2), query)
+            if not self._injected("@api"):
+                self._info(m.group(1), m.group(2), query)
             return
         m = _RESOLVE.match(path)
         if m:
-            self._resolve(m.group(1), m.group(2), m.group(3))
+            if not self._injected(m.group(3)):
+                self._resolve(m.group(1), m.group(2), m.group(3))
             return
         self._error(404, "NotFound", "not found")
 
@@ -325,7 +363,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _search(self, query: dict[str, list[str]]) -> None:
         text = (query.get("search") or [""])[0].lower()
         filters = query.get("filter", [])
-        author = (query.get("author") or [None])[0]
+        authors = query.get("author")
+        author = authors[0] if authors else None
         found = [
             r
             for r in self.hub.repos.values()
@@ -364,13 +403,17 @@ class _Handler(BaseHTTPRequestHandler):
         siblings = []
         for f in repo.files.values():
             s: dict[str, Any] = {"rfilename": f.path}
+            size = self.hub.faults.lie_size.get(f.path, f.size)
             if blobs:
                 s["blobId"] = f.blob_id
-                s["size"] = 134 if f.lfs else f.size
+                s["size"] = 134 if f.lfs else size
                 if f.lfs:
-                    s["lfs"] = {"sha256": f.sha256, "size": f.size, "pointerSize": 134}
+                    s["lfs"] = {"sha256": f.sha256, "size": size, "pointerSize": 134}
             siblings.append(s)
-        self._json({**self._summary(repo), "sha": repo.commit, "siblings": siblings})
+        summary = self._summary(repo)
+        if repo.answer_id is not None:
+            summary["id"] = repo.answer_id
+        self._json({**summary, "sha": repo.commit, "siblings": siblings})
 
     def _tree_entry(self, f: HubFile) -> dict[str, Any]:
         entry: dict[str, Any] = {"type": "file", "oid": f.blob_id, "size": f.size, "path": f.path}
@@ -434,7 +477,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "Location": location,
                     "ETag": f'"{f.blob_id}"',
                     "X-Linked-Etag": f'"{f.sha256}"',
-                    "X-Linked-Size": str(f.size),
+                    "X-Linked-Size": str(self.hub.faults.lie_size.get(f.path, f.size)),
                 },
             )
             return
@@ -448,6 +491,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if f is None:
             self._send(404, b"NoSuchKey", content_type="text/plain")
+            return
+        if self._injected(f.path):
             return
         self._body(f, {"ETag": f'"{f.sha256}"', "Accept-Ranges": "bytes"})
 

@@ -12,21 +12,28 @@ from paitui.domain.models import (
     DownloadState,
     InstalledModel,
     RepoFile,
+    RetryPolicy,
     UnsafePathError,
     apps_for_file,
     apps_for_formats,
     check_file_path,
     group_by_repo,
     human_size,
+    parse_retry_after,
     partial_path,
     repo_formats,
+    split_safe_files,
     store_path,
     vram_fit,
 )
 
 
 def _app(app_id: str, *formats: str) -> App:
-    mounts = Mounts(models=ModelsMount(path="/models", formats=formats)) if formats else Mounts()
+    mounts = (
+        Mounts(models=ModelsMount(path="/models", formats=formats))  # type: ignore[arg-type]
+        if formats
+        else Mounts()
+    )
     return App(
         id=app_id,
         name=app_id,
@@ -54,7 +61,10 @@ CATALOG = Catalog(
 
 @pytest.mark.parametrize(
     "name",
-    ["../x", "/etc/passwd", "a/../../b", "a//b", "./a", "a/.", "", "a\\b", "C:/x", "x\x00y", ".."],
+    [
+        "../x", "/etc/passwd", "a/../../b", "a//b", "./a", "a/.", "", "a\\b", "C:/x", "x\x00y",
+        "..", "esc\x1b[31m.gguf", "new\nline.gguf", "del\x7f.gguf", "c1\x9b.gguf", "x" * 250,
+    ],
 )
 def test_unsafe_names_are_rejected(name: str, tmp_path: Path) -> None:
     with pytest.raises(UnsafePathError):
@@ -140,3 +150,51 @@ def test_grouping_sizes_and_fit() -> None:
     assert human_size(None) == "?"
     assert human_size(999) == "999 B"
     assert human_size(4_370_000_000) == "4.4 GB"
+
+
+def test_ordinary_names_are_safe(tmp_path: Path) -> None:
+    for name in ("model.Q4_K_M.gguf", "unet/diffusion_pytorch_model.safetensors", "é/ü.bin"):
+        assert store_path(tmp_path, "org/repo", name).is_relative_to(tmp_path)
+
+
+def test_split_safe_files() -> None:
+    files = [RepoFile("ok.gguf"), RepoFile("../evil"), RepoFile("sub/ok.bin"), RepoFile("/abs")]
+    safe, unsafe = split_safe_files(files)
+    assert [f.path for f in safe] == ["ok.gguf", "sub/ok.bin"]
+    assert unsafe == ("../evil", "/abs")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("3", 3.0),
+        ("0", 0.0),
+        ("0.25", 0.25),
+        (" 7 ", 7.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 10.0),  # an HTTP date, 10 s after "now"
+        ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),  # in the past: no wait
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("-5", None),
+        ("inf", None),
+        ("nan", None),
+        ("1e9", None),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    now = 1445412470.0  # 2015-10-21 07:27:50 UTC
+    assert parse_retry_after(value, now) == expected
+
+
+def test_retry_policy_backs_off_and_is_bounded() -> None:
+    policy = RetryPolicy(attempts=4, base=0.5, cap=3.0, deadline=10.0, max_retry_after=60.0)
+    assert [policy.delay(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    # Retry-After wins when it asks for longer, never beyond its cap.
+    assert policy.delay(1, retry_after=5.0) == 5.0
+    assert policy.delay(3, retry_after=0.0) == 2.0
+    assert policy.delay(1, retry_after=600.0) == 60.0
+    assert policy.gives_up(4, elapsed=1.0, wait=1.0) is None
+    assert "5 failures" in (policy.gives_up(5, elapsed=1.0, wait=1.0) or "")
+    assert "after 9s" in (policy.gives_up(2, elapsed=9.0, wait=2.0) or "")
+    assert "wait 600s" in (policy.gives_up(1, elapsed=0.0, wait=60.0, retry_after=600.0) or "")

@@ -187,3 +187,21 @@ async def test_file_picker_shows_vram_fit(hub_env: HubServer) -> None:
         fit = {str(files.get_row_at(i)[0]): str(files.get_row_at(i)[2]) for i in range(3)}
         # 2.0 MB fits in 85% of 2.5 MB; 3.5 MB does not fit at all; README is no model
         assert fit == {"tiny.Q8_0.gguf": "too big", "tiny.Q4_K_M.gguf": "fits", "README.md": ""}
+
+
+async def test_hostile_names_are_left_out_and_said(hub_env: HubServer, tmp_path: Path) -> None:
+    from tests.models.hub_server import make_repo
+
+    hub_env.add(make_repo("acme/evil", {"../../evil.gguf": GGUF_Q4, "ok.gguf": b"ok"}))
+    services = Services(load_settings())
+    app = ModelsTestApp(services)
+    async with app.run_test(size=(140, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        screen._load_files("acme/evil")
+        files = screen.query_one("#files", DataTable)
+        await _until(pilot, lambda: files.row_count == 1, what="the file list")
+        assert str(files.get_row_at(0)[0]) == "ok.gguf"
+        status = screen.query_one("#status", Label)
+        assert "1 file(s) with names unsafe as paths were left out" in str(status.render())
+        assert status.has_class("-error")

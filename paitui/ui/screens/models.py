@@ -302,6 +302,9 @@ class ModelsScreen(Screen[None]):
             table.add_row(f.path, human_size(f.size), fit or "", mark, key=f.path)
         total = human_size(message.info.total_size)
         title.update(f"Files of {message.info.repo_id} ({total}) — Enter downloads")
+        if message.info.skipped:
+            n = len(message.info.skipped)
+            self._status(f"{n} file(s) with names unsafe as paths were left out", error=True)
         table.focus()
 
     @staticmethod
