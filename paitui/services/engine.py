@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import threading
 from collections import deque
@@ -57,6 +58,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if 0 < value < float("inf") else default
+
+
 class Subscription:
     """A running event subscription; ``close()`` ends it."""
 
@@ -84,12 +93,15 @@ class Engine:
         timeout: float = 60,
         backoff_initial: float = 0.2,
         backoff_max: float = 5.0,
-        heartbeat: float | None = HEARTBEAT_S,
-        answer_timeout: float = ANSWER_TIMEOUT_S,
+        heartbeat: float | None = None,
+        answer_timeout: float | None = None,
     ) -> None:
         self.settings = settings
-        self.heartbeat = heartbeat
-        self.answer_timeout = answer_timeout
+        # PAITUI_ENGINE_HEARTBEAT / PAITUI_ENGINE_ANSWER_TIMEOUT (seconds) are for tests.
+        self.heartbeat = heartbeat or _env_seconds("PAITUI_ENGINE_HEARTBEAT", HEARTBEAT_S)
+        self.answer_timeout = answer_timeout or _env_seconds(
+            "PAITUI_ENGINE_ANSWER_TIMEOUT", ANSWER_TIMEOUT_S
+        )
         self.endpoint: Endpoint = resolve_endpoint(settings.docker_host, env)
         self.timeout = timeout
         self.backoff_initial = backoff_initial
