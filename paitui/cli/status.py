@@ -34,6 +34,9 @@ def register(subparsers: Any) -> None:
         "ls", help="list managed apps with their state and links",
         description="List the apps paitui manages: state (probed now), uptime, ports and links.")
     ls.add_argument("--json", action="store_true", help="print JSON for scripts")
+    ls.add_argument("--timeout", type=_seconds, default=LS_TIMEOUT_S, metavar="SECONDS",
+                    help="give up when the engine has not answered in this many seconds "
+                         f"(default {LS_TIMEOUT_S:g})")
     ls.set_defaults(func=run_ls)
 
     start = subparsers.add_parser(
@@ -59,10 +62,27 @@ def register(subparsers: Any) -> None:
     wait.add_argument("app", metavar="APP", help="app id")
     wait.add_argument("--ready", action="store_true", default=True,
                       help="wait for the ready state (the default and only condition)")
-    wait.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
-                      help="give up after this many seconds (default 600)")
+    wait.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS",
+                      help="give up after this many seconds, whatever the engine does "
+                           "(default 600)")
     wait.add_argument("--quiet", "-q", action="store_true", help="print only failures")
     wait.set_defaults(func=run_wait)
+
+
+#: How long ``ls`` waits for the engine by default: a listing takes well under a second.
+LS_TIMEOUT_S = 5.0
+#: What ``stop`` allows the engine beyond the clean-stop time before it gives up.
+STOP_SLACK_S = 15.0
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"seconds must be a finite number >= 0, not {text!r}")
+    return value
 
 
 def _error(message: str) -> int:
@@ -124,6 +144,7 @@ def _fleet(services: Services) -> Fleet:
 
 def run_ls(args: argparse.Namespace) -> int:
     """List managed apps."""
+    from paitui.services.engine_deadline import deadline
     from paitui.services.engine_errors import EngineError
 
     services = _services(args)
@@ -131,7 +152,8 @@ def run_ls(args: argparse.Namespace) -> int:
 
     async def snapshot() -> list[AppStatus]:
         try:
-            return await fleet.snapshot()
+            with deadline(args.timeout):
+                return await fleet.snapshot()
         finally:
             await services.engine.close()
 
@@ -274,13 +296,15 @@ def _port_taken(exc: EngineError, plan: LaunchPlan, services: Services) -> str:
 
 def run_stop(args: argparse.Namespace) -> int:
     """Stop an app's container."""
+    from paitui.services.engine_deadline import deadline
     from paitui.services.engine_errors import EngineError
 
     services = _services(args)
 
     async def stop() -> int | None:
         try:
-            info = await services.engine.stop(args.app, timeout=args.timeout)
+            with deadline(max(args.timeout, 0) + STOP_SLACK_S):
+                info = await services.engine.stop(args.app, timeout=args.timeout)
             return info.exit_code
         finally:
             await services.engine.close()
@@ -351,13 +375,17 @@ def _why(status: AppStatus) -> str:
 
 def run_wait(args: argparse.Namespace) -> int:
     """Wait until an app is ready."""
+    from paitui.services.engine_deadline import deadline
+
     services = _services(args)
     fleet = _fleet(services)
     say = None if args.quiet else (lambda line: print(_safe(line), file=sys.stderr, flush=True))
 
     async def wait() -> tuple[bool, str]:
         try:
-            return await wait_ready(fleet, args.app, args.timeout, say)
+            # Every engine call inside gets what is left of the timeout, no more.
+            with deadline(args.timeout):
+                return await wait_ready(fleet, args.app, args.timeout, say)
         finally:
             await fleet.close()
             await services.engine.close()

@@ -7,6 +7,9 @@ the container exists) into one ``AppStatus`` per app with pure reducer functions
     pulling -> creating -> starting -> loading -> ready <-> unhealthy
             -> stopping -> exited (with code) | crashed (non-zero exit or OOM, with last log lines)
 
+While the engine is away every app is "unknown" (nobody can say whether it runs); the listing
+made when the engine is back replaces that with what is really there.
+
 Every function takes the previous status and returns a new one; nothing here does I/O or reads
 the clock (callers pass ``now`` as epoch seconds), so the whole machine is unit-testable.
 """
@@ -40,6 +43,7 @@ class AppState(StrEnum):
     EXITED = "exited"
     CRASHED = "crashed"
     REMOVED = "removed"
+    UNKNOWN = "unknown"  # the engine is away: what the container does cannot be known
 
 
 #: States in which the container runs and the service is worth probing.
@@ -102,6 +106,8 @@ class AppStatus:
     last_logs: tuple[str, ...] = ()
     #: Starts that followed a crash in a row (the engine's restart policy at work).
     crash_restarts: int = 0
+    #: The state before the engine went away (while ``state`` is UNKNOWN).
+    last_known: AppState | None = None
 
     @property
     def probed(self) -> bool:
@@ -115,7 +121,8 @@ class AppStatus:
 
     def uptime(self, now: float) -> float | None:
         """Seconds since the container started, while it runs."""
-        if self.started_at is None or self.state in FINAL_STATES or self.state in _BEFORE_START:
+        if (self.started_at is None or self.state in FINAL_STATES
+                or self.state in _BEFORE_START or self.state == AppState.UNKNOWN):
             return None
         return max(0.0, now - self.started_at)
 
@@ -219,10 +226,14 @@ def from_container(info: ContainerInfo, now: float, prev: AppStatus | None = Non
     elif status == ContainerStatus.GONE:
         state = AppState.REMOVED
     else:  # exited, dead
-        stop_requested = base is not None and base.state in (AppState.STOPPING, AppState.EXITED)
+        before = base.last_known or base.state if base is not None else None
+        stop_requested = before in (AppState.STOPPING, AppState.EXITED)
         oom = base.oom if base is not None else False
         state = exit_state(info.exit_code, oom=oom, stop_requested=stop_requested)
         fields.update(exit_code=info.exit_code, detail=exit_detail(state, info.exit_code, oom))
+    if base is not None and base.state == AppState.UNKNOWN:
+        fields.setdefault("detail", "")  # the engine is back: no longer "away"
+    fields["last_known"] = None
     if base is None:
         since = info.started_at if state in PROBED_STATES and info.started_at else now
         if state in FINAL_STATES and info.finished_at:
@@ -282,6 +293,20 @@ def on_event(prev: AppStatus | None, event: EngineEvent, now: float) -> AppStatu
     if action == "destroy":
         return _to(prev, AppState.REMOVED, when, detail="removed", **same)
     return prev
+
+
+def on_engine_away(prev: AppStatus, now: float, message: str = "") -> AppStatus:
+    """The engine went away (or stopped answering): the app's state is unknown until it is back.
+
+    Removed apps stay removed; the state before is kept in ``last_known``; ``message`` replaces
+    the default detail ("Docker engine away (was ready)").
+    """
+    if prev.state == AppState.REMOVED:
+        return prev
+    if prev.state == AppState.UNKNOWN:
+        return dataclasses.replace(prev, detail=message) if message else prev
+    detail = message or f"Docker engine away (was {prev.state})"
+    return _to(prev, AppState.UNKNOWN, now, last_known=prev.state, detail=detail, pull=None)
 
 
 def with_container(prev: AppStatus, info: ContainerInfo) -> AppStatus:

@@ -1,8 +1,9 @@
 """The engine service: launch, pull, stop, restart, remove, logs, stats and events of paitui's
 containers over the docker SDK, with an asyncio-facing API.
 
-Blocking SDK calls run in worker threads (``asyncio.to_thread``); streams (pull, logs, stats,
-events) run in their own thread and are closed when the caller stops iterating or cancels.
+Blocking SDK calls run in daemon threads that nothing joins (``engine_deadline``), each bounded
+by the command's deadline when there is one; streams (pull, logs, stats, events) run in their
+own thread and are closed when the caller stops iterating or cancels.
 Every method that acts on a container first checks the ``paitui.managed`` label: a container
 paitui did not create is never stopped, restarted or removed. Errors are ``EngineError``s with a
 readable message and fix.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import threading
 from collections import deque
@@ -28,8 +30,22 @@ from paitui.domain.containers import (
 from paitui.domain.launch import LaunchPlan
 from paitui.services.engine_connect import Endpoint, make_client, resolve_endpoint
 from paitui.services.engine_create import create_kwargs, prepare_data_dir, prepare_models_views
-from paitui.services.engine_errors import EngineError, ErrorKind, translate
-from paitui.services.engine_events import EngineUpdate, EventPump, info_from_attrs, list_managed
+from paitui.services.engine_deadline import DeadlinePassed, in_daemon_thread
+from paitui.services.engine_errors import (
+    EngineError,
+    ErrorKind,
+    is_timeout,
+    not_answering,
+    translate,
+)
+from paitui.services.engine_events import (
+    ANSWER_TIMEOUT_S,
+    HEARTBEAT_S,
+    EngineUpdate,
+    EventPump,
+    info_from_attrs,
+    list_managed,
+)
 from paitui.services.engine_pull import PullTracker, split_image
 from paitui.services.engine_streams import LineSplitter, iterate_in_thread, stats_sample
 from paitui.services.planner import container_name
@@ -40,6 +56,14 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 T = TypeVar("T")
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if 0 < value < float("inf") else default
 
 
 class Subscription:
@@ -53,9 +77,9 @@ class Subscription:
         """Whether the engine was reachable at the last attempt (None before the first)."""
         return self._pump.connected
 
-    def close(self) -> None:
-        """Stop following events."""
-        self._pump.close()
+    def close(self, wait: float | None = 2.0) -> None:
+        """Stop following events (waiting up to ``wait`` s for the thread; None: not at all)."""
+        self._pump.close(wait)
 
 
 class Engine:
@@ -69,8 +93,15 @@ class Engine:
         timeout: float = 60,
         backoff_initial: float = 0.2,
         backoff_max: float = 5.0,
+        heartbeat: float | None = None,
+        answer_timeout: float | None = None,
     ) -> None:
         self.settings = settings
+        # PAITUI_ENGINE_HEARTBEAT / PAITUI_ENGINE_ANSWER_TIMEOUT (seconds) are for tests.
+        self.heartbeat = heartbeat or _env_seconds("PAITUI_ENGINE_HEARTBEAT", HEARTBEAT_S)
+        self.answer_timeout = answer_timeout or _env_seconds(
+            "PAITUI_ENGINE_ANSWER_TIMEOUT", ANSWER_TIMEOUT_S
+        )
         self.endpoint: Endpoint = resolve_endpoint(settings.docker_host, env)
         self.timeout = timeout
         self.backoff_initial = backoff_initial
@@ -94,22 +125,38 @@ class Engine:
 
     def client(self) -> docker.DockerClient:
         """The shared SDK client, created on first use (blocking; contacts the engine)."""
+        client = self._client
+        if client is not None:
+            return client
+        # Made outside the lock: it asks the engine for its API version, and a hung engine
+        # must not hold up close() (which takes the lock) while it does not answer.
+        new = self._new_client()
         with self._lock:
             if self._client is None:
-                self._client = self._new_client()
-            return self._client
+                self._client = new
+                return new
+            client = self._client
+        with contextlib.suppress(Exception):
+            new.close()
+        return client
 
-    async def _call(self, func: Callable[[], T], *, image: str | None = None) -> T:
+    async def _call(
+        self, func: Callable[[], T], *, image: str | None = None, timeout: float | None = None
+    ) -> T:
+        """``func`` in a daemon thread, bounded by ``timeout`` and the command's deadline."""
+        abandoned = threading.Event()
+
         def run() -> T:
             had_client = self._client is not None
             try:
                 return func()
             except Exception as exc:
                 error = translate(exc, host=self.host, image=image)
-                if error.kind != ErrorKind.UNREACHABLE:
+                # A hung engine is not retried: that would only double the wait.
+                if error.kind != ErrorKind.UNREACHABLE or is_timeout(exc):
                     raise error from None
                 self._drop_client()
-                if not had_client:
+                if not had_client or abandoned.is_set():
                     raise error from None
             # A pooled connection from before an engine restart fails once; a fresh client
             # either works or fails the way the engine really is.
@@ -121,7 +168,11 @@ class Engine:
                     self._drop_client()
                 raise error from None
 
-        return await asyncio.to_thread(run)
+        try:
+            return await in_daemon_thread(run, timeout)
+        except DeadlinePassed as exc:
+            abandoned.set()
+            raise not_answering(self.host, exc.waited) from None
 
     def _drop_client(self) -> None:
         with self._lock:
@@ -284,7 +335,12 @@ class Engine:
         """Pull an image with per-layer progress (callback runs in the pull thread)."""
         cancel = cancel or threading.Event()
         try:
-            return await asyncio.to_thread(self.pull_blocking, image, on_progress, cancel)
+            return await in_daemon_thread(lambda: self.pull_blocking(image, on_progress, cancel))
+        except DeadlinePassed as exc:
+            cancel.set()
+            raise EngineError(
+                ErrorKind.CANCELLED, f"pull of {image} did not finish in time ({exc.waited:g} s)"
+            ) from None
         except asyncio.CancelledError:
             cancel.set()
             raise
@@ -390,8 +446,8 @@ class Engine:
             return await self._call(
                 lambda: self.launch_blocking(plan, on_progress, cancel), image=plan.image
             )
-        except asyncio.CancelledError:
-            cancel.set()
+        except (asyncio.CancelledError, EngineError):
+            cancel.set()  # an abandoned launch must not go on pulling in the background
             raise
 
     async def start(self, target: str) -> ContainerInfo:
@@ -512,6 +568,8 @@ class Engine:
             self.host,
             backoff_initial=self.backoff_initial,
             backoff_max=self.backoff_max,
+            heartbeat=self.heartbeat,
+            answer_timeout=self.answer_timeout,
         )
         sub = Subscription(pump)
         self._subscriptions.append(sub)
@@ -532,6 +590,8 @@ class Engine:
             while True:
                 yield await queue.get()
         finally:
-            await asyncio.to_thread(sub.close)
+            # Never wait for the pump thread here: on a frozen engine it may be stuck in a
+            # request for a long while, and quitting must not wait on it.
+            sub.close(wait=None)
             with contextlib.suppress(ValueError):
                 self._subscriptions.remove(sub)

@@ -84,6 +84,27 @@ def unreachable(host: str | None, detail: str = "") -> EngineError:
     )
 
 
+def not_answering(host: str | None, waited: float | None = None) -> EngineError:
+    """The error for an engine that accepts the connection but never replies (hung, frozen)."""
+    where = host or "the default socket"
+    tail = f" (no reply in {waited:g} s)" if waited else ""
+    return EngineError(
+        ErrorKind.UNREACHABLE,
+        f"Docker engine at {where} does not answer{tail}",
+        "it is hung or overloaded: check it with docker info or systemctl status docker, "
+        "restart it if it stays stuck (sudo systemctl restart docker)",
+    )
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """Whether the SDK gave up waiting for a reply (the engine took the connection, then hung)."""
+    names = {"ReadTimeout", "ReadTimeoutError"}
+    chain = _chain(exc)
+    if any(type(e).__name__ in names or isinstance(e, TimeoutError) for e in chain):
+        return True
+    return "read timed out" in _text(exc).lower()
+
+
 def translate(
     exc: BaseException, *, host: str | None = None, image: str | None = None
 ) -> EngineError:
@@ -100,6 +121,8 @@ def translate(
             f"permission denied on the Docker socket {host or '/var/run/docker.sock'}",
             PERMISSION_FIX,
         )
+    if is_timeout(exc):
+        return not_answering(host)
     text = _text(exc)
     low = text.lower()
     status = getattr(getattr(exc, "response", None), "status_code", None)

@@ -3,7 +3,8 @@
 One ``EventPump`` thread per subscription holds one ``/events`` stream (no polling). On connect
 it posts ``EngineConnection(True)`` and a ``ManagedSnapshot`` of every managed container, then
 every container event; when the engine goes away it posts ``EngineConnection(False)`` and retries
-with backoff until the engine is back, then subscribes and lists again.
+with backoff until the engine is back, then subscribes and lists again. A frozen engine keeps the
+stream open and says nothing, so a ping every ``HEARTBEAT_S`` tells silence from a hang.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     import docker
 
 EngineUpdate = EngineEvent | EngineConnection | ManagedSnapshot
+#: Seconds between liveness pings while connected, and how long a ping may take to answer.
+HEARTBEAT_S = 10.0
+ANSWER_TIMEOUT_S = 5.0
 MANAGED_FILTER = {"label": f"{MANAGED_LABEL}=true"}
 
 
@@ -133,8 +137,13 @@ class EventPump:
         *,
         backoff_initial: float = 0.2,
         backoff_max: float = 5.0,
+        heartbeat: float | None = HEARTBEAT_S,
+        answer_timeout: float = ANSWER_TIMEOUT_S,
     ) -> None:
         self._connect = connect
+        self._heartbeat = heartbeat
+        self._answer_timeout = answer_timeout
+        self._state_lock = threading.Lock()
         self._callback = callback
         self._host = host
         self._backoff_initial = backoff_initial
@@ -145,10 +154,13 @@ class EventPump:
         self._client: docker.DockerClient | None = None
         self.connected: bool | None = None
         self._thread = threading.Thread(target=self._run, name="paitui-engine-events", daemon=True)
+        self._beater = threading.Thread(target=self._beat, name="paitui-engine-beat", daemon=True)
 
     def start(self) -> EventPump:
         """Start following; returns self."""
         self._thread.start()
+        if self._heartbeat:
+            self._beater.start()
         return self
 
     def close(self, wait: float | None = 2.0) -> None:
@@ -178,10 +190,32 @@ class EventPump:
             self._callback(update)
 
     def _set_connected(self, connected: bool, message: str) -> None:
-        if self.connected is connected:
-            return
-        self.connected = connected
-        self._emit(EngineConnection(connected, message, self._host))
+        with self._state_lock:  # the pump and the heartbeat both report
+            if self.connected is connected:
+                return
+            self.connected = connected
+            self._emit(EngineConnection(connected, message, self._host))
+
+    def _beat(self) -> None:
+        """Ping while connected: a frozen engine keeps the event stream open and silent."""
+        assert self._heartbeat
+        while not self._stop.wait(self._heartbeat):
+            with self._lock:
+                client, stream = self._client, self._stream
+            if client is None or stream is None or self.connected is not True:
+                continue
+            try:
+                api: Any = client.api
+                api._result(api._get(api._url("/_ping"), timeout=self._answer_timeout))
+            except Exception as exc:
+                if self._stop.is_set():
+                    return
+                error = translate(exc, host=self._host)
+                self._set_connected(False, f"{error.message}; retrying")
+                # The pump reconnects once the stream is closed, and only an engine that
+                # answers again gets it back to connected.
+                with contextlib.suppress(Exception):
+                    stream.close()
 
     def _run(self) -> None:
         delay = self._backoff_initial

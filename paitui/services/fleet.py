@@ -99,9 +99,13 @@ class Fleet:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    def subscribe_connection(self, listener: Callable[[EngineConnection], None]) -> None:
-        """Call ``listener`` when the engine connection comes or goes."""
+    def subscribe_connection(
+        self, listener: Callable[[EngineConnection], None]
+    ) -> Callable[[], None]:
+        """Call ``listener`` when the engine connection comes or goes; returns the unsubscribe."""
         self._connection_listeners.append(listener)
+        listeners = self._connection_listeners
+        return lambda: listeners.remove(listener) if listener in listeners else None
 
     def get(self, app_id: str) -> AppStatus | None:
         """The status of one app."""
@@ -181,8 +185,19 @@ class Fleet:
         except Exception as exc:  # the engine reconnects by itself; this is the last resort
             self._set_connection(EngineConnection(False, f"stopped following the engine: {exc}"))
 
+    @property
+    def engine_away(self) -> bool:
+        """Whether the engine is known to be gone or not answering right now."""
+        return self.connection is not None and not self.connection.connected
+
     def _set_connection(self, connection: EngineConnection) -> None:
         self.connection = connection
+        if not connection.connected:
+            # Nobody can say what a container does while its engine is away: every row says
+            # so until the listing made on the way back replaces it.
+            now = self.clock()
+            for status in list(self.statuses.values()):
+                self._apply(st.on_engine_away(status, now))
         for listener in list(self._connection_listeners):
             listener(connection)
 
@@ -198,10 +213,13 @@ class Fleet:
             if status.state == AppState.CRASHED and not status.last_logs:
                 self._spawn(self._attach_crash_logs(status.app_id, info.id))
         if complete:
-            # Containers removed while the engine was away.
+            # Containers removed while the engine was away, and launches it never saw.
             for app_id, status in list(self.statuses.items()):
-                if (app_id not in seen and status.container_id is not None
-                        and status.state != AppState.REMOVED):
+                if app_id in seen or status.state == AppState.REMOVED:
+                    continue
+                never_made = (status.container_id is None and status.state == AppState.UNKNOWN
+                              and app_id not in self.launching)
+                if status.container_id is not None or never_made:
                     self._apply(st.on_event(status, EngineEvent("destroy", status.container_id,
                                                                 app_id), now) or status)
 
@@ -367,8 +385,14 @@ class Fleet:
                                                plan.variant))
             info = await self.engine.launch(plan, progress, cancel)
         except Exception as exc:
-            self._apply(st.on_launch_failed(self.statuses.get(app_id), app_id, str(exc),
-                                            self.clock()))
+            prev, now = self.statuses.get(app_id), self.clock()
+            if _engine_unreachable(exc) and (self.engine_away or self.connection is None):
+                # Not the app's fault: unknown while the engine is away, and the listing made
+                # when it is back shows what is really there (nothing, for a new app).
+                base = prev or st.new_status(app_id, AppState.UNKNOWN, now)
+                self._apply(st.on_engine_away(base, now, "not started: Docker engine away"))
+            else:
+                self._apply(st.on_launch_failed(prev, app_id, str(exc), now))
             raise
         prev = self.statuses.get(app_id)
         if prev is not None and prev.container_id == info.id:
@@ -444,6 +468,12 @@ class Fleet:
         """The container's log lines, following new ones."""
         it: AsyncIterator[str] = self.engine.logs(container_id, follow=follow)
         return it
+
+
+def _engine_unreachable(exc: BaseException) -> bool:
+    from paitui.services.engine_errors import EngineError, ErrorKind
+
+    return isinstance(exc, EngineError) and exc.kind == ErrorKind.UNREACHABLE
 
 
 def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:

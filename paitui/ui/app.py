@@ -59,6 +59,9 @@ class PaituiApp(App[None]):
 
     #: (app id, state) of every app on the taskbar; each screen's Taskbar follows it.
     fleet_items: reactive[list[tuple[str, str]]] = reactive(list, always_update=True)
+    #: The engine connection as last reported (None until the fleet has tried); the header,
+    #: the taskbar and the Running screen show a lost one for as long as it lasts.
+    engine_connection: reactive[EngineConnection | None] = reactive(None, always_update=True)
 
     def __init__(
         self, services: Services, *, live: bool = True, demo: bool = False, **kwargs: Any
@@ -182,12 +185,19 @@ class PaituiApp(App[None]):
 
     def _engine_connection(self, connection: EngineConnection) -> None:
         # Being connected is the normal case: say only that it was lost, and that it is back.
+        # The lasting state is in the header, the taskbar and the Running screen.
         was_lost = self._engine_lost
         self._engine_lost = not connection.connected
-        if not connection.connected:
-            self.notify(connection.message, title="Docker engine", severity="error", timeout=15)
-        elif was_lost:
-            self.notify(connection.message, title="Docker engine", timeout=8)
+        self.engine_connection = connection
+        if not connection.connected and not was_lost:
+            self.notify(connection.message, title="Docker engine", severity="error", timeout=8)
+        elif connection.connected and was_lost:
+            self.notify(connection.message, title="Docker engine", timeout=6)
+        report = self.hardware_report
+        if (connection.connected and report is not None and report.docker is not None
+                and not report.docker.reachable and self.live):
+            # Detected while the engine was away: its facts (version, runtimes) are stale.
+            self.detect_hardware()
 
     def open_launch(self, app_id: str) -> None:
         """Open the launch flow for a catalog app."""

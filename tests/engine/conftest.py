@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from paitui.domain.containers import EngineConnection, EngineEvent, ManagedSnaps
 from paitui.services.engine import Engine
 from paitui.services.engine_events import EngineUpdate
 from paitui.settings import Settings
+from tests.engine.second_dockerd import SecondDockerd
 
 LAYER_MB = (12, 10, 8)
 
@@ -72,6 +74,19 @@ def layered_image(docker_client: Any, busybox_image: str, registry: str) -> Iter
         docker_client.images.remove(image, force=True)
     with contextlib.suppress(Exception):
         httpx.delete(f"http://{registry}/v2/{repo.split('/', 1)[1]}/manifests/{digest}")
+
+
+@pytest.fixture
+def d2(registry: str) -> Iterator[SecondDockerd]:
+    """A second dockerd of the test's own, thawed and removed at the end whatever happened."""
+    if shutil.which("dockerd") is None or shutil.which("ip") is None:
+        pytest.fail("dockerd and ip (iproute2) are needed: scripts/test-env.sh up")
+    daemon = SecondDockerd()
+    try:
+        daemon.start()
+        yield daemon
+    finally:
+        daemon.close()  # thaws a frozen one first
 
 
 @pytest.fixture

@@ -1,11 +1,14 @@
-"""A second, private dockerd on its own socket, bridge and data dirs, that a test can kill and
-start again (test-infra-facts §4). Never ``--bridge=none``: it deletes the main docker0."""
+"""A second, private dockerd on its own socket, bridge and data dirs, that a test can kill, start
+again, or freeze (SIGSTOP) and thaw (test-infra-facts §4). Never ``--bridge=none``: it deletes
+the main docker0."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -39,6 +42,7 @@ class SecondDockerd:
         free = sorted(set(range(100, 250)) - _used_subnets())
         self.subnet = random.choice(free)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.frozen = False
         self.log = self.root / "dockerd.log"
         _run("ip", "link", "add", self.bridge, "type", "bridge")
         _run("ip", "addr", "add", f"172.31.{self.subnet}.1/24", "dev", self.bridge)
@@ -86,10 +90,23 @@ class SecondDockerd:
                 raise RuntimeError("second dockerd did not answer in time")
             time.sleep(0.05)
 
+    def freeze(self) -> None:
+        """SIGSTOP the daemon: the kernel still accepts connections, nothing ever answers."""
+        assert self.proc is not None and self.proc.poll() is None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        """SIGCONT a frozen daemon (harmless when it is not frozen)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+        self.frozen = False
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the daemon the way an engine goes away (TERM) and wait until it is gone."""
         if self.proc is None or self.proc.poll() is not None:
             return
+        self.thaw()  # a stopped process cannot act on TERM
         self.proc.terminate()
         try:
             self.proc.wait(timeout)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,6 @@ from tests.engine.conftest import Recorder, stand_in_app
 from tests.engine.second_dockerd import SecondDockerd
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-def d2(registry: str) -> Iterator[SecondDockerd]:
-    if shutil.which("dockerd") is None or shutil.which("ip") is None:
-        pytest.fail("dockerd and ip (iproute2) are needed: scripts/test-env.sh up")
-    daemon = SecondDockerd()
-    try:
-        daemon.start()
-        yield daemon
-    finally:
-        daemon.close()
 
 
 @pytest.fixture

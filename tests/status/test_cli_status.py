@@ -21,7 +21,8 @@ pytestmark = pytest.mark.docker
 @pytest.fixture
 def cli(tmp_path: Path, test_label: str, busybox_image: str,
         docker_client: Any) -> Iterator[Any]:
-    catalog = write_catalog(tmp_path, test_label, busybox_image, ready_after=1.0)
+    # Loading long enough that the wait process (1-2 s to start on a busy box) sees it.
+    catalog = write_catalog(tmp_path, test_label, busybox_image, ready_after=3.0)
     env = {**os.environ, "PAITUI_CATALOG": str(catalog), "PAITUI_PROBE_START_INTERVAL": "0.2"}
     for var in ("SSH_CONNECTION", "SSH_TTY", "SSH_CLIENT"):
         env.pop(var, None)

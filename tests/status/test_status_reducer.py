@@ -224,3 +224,41 @@ def test_inspected_start_time_does_not_look_like_a_restart() -> None:
     assert same.started_at == 50.0 and same.ports
     later = st.with_container(s, info(ContainerStatus.RUNNING, started=90.0))
     assert later.started_at == 90.0
+
+
+def _listed(status: ContainerStatus, started_at: float, exit_code: int | None = None
+            ) -> ContainerInfo:
+    return ContainerInfo(CID, "paitui-llama", APP, "cpu", "img", status, exit_code=exit_code,
+                         started_at=started_at)
+
+
+def test_engine_away_makes_every_state_unknown_until_the_listing() -> None:
+    ready = st.on_probe(started(100.0), probe(ProbeOutcome.READY, 101.0), 60)
+    assert ready.state == AppState.READY
+    away = st.on_engine_away(ready, 200.0)
+    assert away.state == AppState.UNKNOWN and away.last_known == AppState.READY
+    assert away.detail == "Docker engine away (was ready)" and away.since == 200.0
+    assert not away.probed and not away.final and away.uptime(250.0) is None
+    assert st.on_engine_away(away, 300.0) == away  # already unknown: nothing changes
+    assert st.on_probe(away, probe(ProbeOutcome.READY, 301.0), 60) == away  # probes ignored
+    removed = st.on_event(ready, ev("destroy", 150.0), 150.0)
+    assert removed is not None and st.on_engine_away(removed, 200.0) == removed
+
+    # Back, the same run still going: it must prove it is ready again (a probe says so).
+    back = st.from_container(_listed(ContainerStatus.RUNNING, 100.0), 400.0, away)
+    assert back.state == AppState.STARTING and back.detail == "" and back.last_known is None
+    assert back.probe is None and not back.ever_ready
+
+
+def test_the_state_before_the_engine_left_still_decides_a_clean_stop() -> None:
+    stopping = st.on_stop_requested(started(100.0), 150.0)
+    away = st.on_engine_away(stopping, 160.0)
+    # Exit code 1 after the user asked for a stop is an exit, not a crash.
+    back = st.from_container(_listed(ContainerStatus.EXITED, 100.0, exit_code=1), 300.0, away)
+    assert back.state == AppState.EXITED and back.exit_code == 1 and back.last_known is None
+    running = st.on_engine_away(started(100.0), 160.0)
+    crashed = st.from_container(_listed(ContainerStatus.EXITED, 100.0, exit_code=1), 300.0,
+                                running)
+    assert crashed.state == AppState.CRASHED and crashed.detail == "crashed with code 1"
+    paused = st.from_container(_listed(ContainerStatus.PAUSED, 100.0), 300.0, running)
+    assert paused.state == AppState.PAUSED and paused.detail == ""

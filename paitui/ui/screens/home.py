@@ -13,21 +13,31 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from paitui.domain.catalog import Catalog
+from paitui.domain.containers import EngineConnection
 from paitui.domain.fit import best_variant, why_not
 from paitui.domain.hardware import HardwareReport, Severity
 from paitui.domain.status import AppStatus
 from paitui.ui.context import app_of
 from paitui.ui.widgets.section_bar import SectionBar
-from paitui.ui.widgets.taskbar import Taskbar
+from paitui.ui.widgets.taskbar import Taskbar, engine_trouble
 from paitui.ui.widgets.tiles import AppTile, TileData
 
 TILE_WIDTH = 30
 
 
-def hardware_line(report: HardwareReport | None) -> Text:
-    """One line: the GPUs, the usable accelerators, Docker, and the worst finding."""
+def hardware_line(
+    report: HardwareReport | None, engine: EngineConnection | None = None
+) -> Text:
+    """One line: the GPUs, the usable accelerators, Docker, and the worst finding.
+
+    ``engine`` is the live connection: it says more than the detection made at start (the
+    engine may have gone away since, or come back)."""
+    trouble = engine_trouble(engine)
     if report is None:
-        return Text("Detecting hardware…", style="dim")
+        text = Text("Detecting hardware…", style="dim")
+        if trouble:
+            text.append(f"  ·  ⚠ {trouble}, retrying", style="bold red")
+        return text
     text = Text()
     gpus = [g for g in report.gpus if not g.is_display_only]
     if gpus:
@@ -39,10 +49,15 @@ def hardware_line(report: HardwareReport | None) -> Text:
         text.append("No GPU", style="bold")
     text.append("  ·  ")
     text.append(" ".join(a.value for a in report.ranking), style="green")
-    if report.docker is not None:
+    if trouble:
+        text.append("  ·  ")
+        text.append(f"⚠ {trouble}, retrying", style="bold red")
+    elif report.docker is not None:
         text.append("  ·  ")
         if report.docker.reachable:
             text.append(f"Docker {report.docker.version or ''}".strip(), style="green")
+        elif engine is not None:  # connected since the detection said it was not
+            text.append("Docker", style="green")
         else:
             text.append("Docker unreachable", style="bold red")
     worst = [f for f in report.findings if f.severity != Severity.INFO]
@@ -110,10 +125,18 @@ class HomeScreen(Screen[None]):
         paitui.hardware_changed.subscribe(self, self._on_hardware)
         paitui.statuses_changed.subscribe(self, lambda _s: self._update_states())
         self._on_hardware(paitui.hardware_report)
+        if hasattr(paitui, "engine_connection"):
+            self.watch(paitui, "engine_connection", lambda _c: self._update_hw_line(), init=False)
 
     def _on_hardware(self, report: HardwareReport | None) -> None:
-        self.query_one("#hw-line", Static).update(hardware_line(report))
+        self._update_hw_line()
         self.call_next(self._rebuild)
+
+    def _update_hw_line(self) -> None:
+        paitui = app_of(self)
+        connection = getattr(paitui, "engine_connection", None)
+        self.query_one("#hw-line", Static).update(hardware_line(paitui.hardware_report,
+                                                                connection))
 
     def on_resize(self, event: events.Resize) -> None:
         columns = max(1, (event.size.width - 2) // TILE_WIDTH)

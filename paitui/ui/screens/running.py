@@ -25,7 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
-from paitui.domain.containers import StatsSample
+from paitui.domain.containers import EngineConnection, StatsSample
 from paitui.domain.links import AppLinks, app_links, can_open_browser, over_ssh
 from paitui.domain.status import AppState, AppStatus, format_uptime
 from paitui.ui.screens.confirm import ConfirmDialog
@@ -87,6 +87,9 @@ class RunningScreen(Screen[None]):
     RunningScreen #running-apps { height: 2fr; min-height: 5; }
     RunningScreen #running-empty { padding: 1 2; color: $text-muted; display: none; }
     RunningScreen #running-empty.shown { display: block; }
+    RunningScreen #running-engine { height: auto; padding: 0 1; background: $error 30%;
+                                    display: none; }
+    RunningScreen #running-engine.shown { display: block; }
     RunningScreen #running-lower { height: 3fr; border-top: hkey $panel; }
     RunningScreen #running-detail { width: 1fr; min-width: 40; padding: 0 1; }
     RunningScreen #running-logs { width: 1fr; border-left: vkey $panel; }
@@ -132,6 +135,7 @@ class RunningScreen(Screen[None]):
         self._stats_container: str | None = None
         self._logs_for: tuple[str | None, float | None] | None = None
         self._unsubscribe: Any = None
+        self._unsubscribe_engine: Any = None
         #: The text each cell shows, to skip updates that change nothing.
         self._shown_cells: dict[str, dict[str, str]] = {}
         self._shown = False
@@ -141,6 +145,7 @@ class RunningScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield SectionBar()
         with Vertical(id="running-body"):
+            yield Static(id="running-engine", markup=False)
             yield DataTable(id="running-apps", cursor_type="row", zebra_stripes=True)
             yield Static(
                 "No managed apps yet. Start one from the Desktop (1), the Catalog (3), or with "
@@ -196,6 +201,7 @@ class RunningScreen(Screen[None]):
         self.fleet = fleet
         self._unsubscribe = fleet.subscribe(
             lambda status: self.post_message(self.StatusChanged(status)))
+        self._unsubscribe_engine = fleet.subscribe_connection(self._show_engine)
         catalog_changed = getattr(self.app, "catalog_changed", None)
         if catalog_changed is not None:
             catalog_changed.subscribe(self, self._on_catalog)
@@ -203,9 +209,16 @@ class RunningScreen(Screen[None]):
             self._upsert(status)
         self._update_empty()
         await fleet.start()
-        connection = fleet.connection
-        if connection is not None and not connection.connected:
-            self.notify(connection.message, title="Docker engine", severity="error", timeout=10)
+        self._show_engine(fleet.connection)
+
+    def _show_engine(self, connection: EngineConnection | None) -> None:
+        """A banner for as long as the engine is away: the states below are unknown then."""
+        banner = self.query_one("#running-engine", Static)
+        away = connection is not None and not connection.connected
+        if away and connection is not None:
+            banner.update(f"⚠ {connection.message}. Every app shows \"unknown\" until the "
+                          "engine is back; nothing is lost.")
+        banner.set_class(away, "shown")
 
     def _on_catalog(self, catalog: Any) -> None:
         if self.fleet is not None:
@@ -216,6 +229,8 @@ class RunningScreen(Screen[None]):
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._unsubscribe_engine is not None:
+            self._unsubscribe_engine()
         self._stop_stats()
 
     def on_screen_resume(self, _event: events.ScreenResume) -> None:
@@ -514,6 +529,9 @@ class RunningScreen(Screen[None]):
             self._run(self.fleet.stop(status.app_id), f"stopping {status.app_id}")
         elif status.state in (AppState.EXITED, AppState.CRASHED):
             self._run(self.fleet.start_stopped(status.app_id), f"starting {status.app_id}")
+        elif self.fleet.engine_away or status.state == AppState.UNKNOWN:
+            self.notify("The Docker engine is away; try again when it is back.",
+                        severity="warning")
         else:
             self.notify(f"{status.app_id} is {status.state}; wait a moment.")
 

@@ -21,6 +21,7 @@ _LOOK: dict[str, tuple[str, str]] = {
     AppState.EXITED: ("○", "bright_black"),
     AppState.CRASHED: ("✖", "red"),
     AppState.REMOVED: ("·", "bright_black"),
+    AppState.UNKNOWN: ("?", "bright_black"),
 }
 
 

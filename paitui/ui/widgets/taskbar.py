@@ -27,11 +27,21 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from paitui.domain.containers import EngineConnection
 from paitui.domain.status import AppState, AppStatus
 from paitui.ui.widgets.state_badge import state_look
 
 #: Apps worth a place on the taskbar: everything but the ones that are gone for good.
 _SHOWN = frozenset(AppState) - {AppState.REMOVED, AppState.EXITED}
+
+
+def engine_trouble(connection: EngineConnection | None) -> str:
+    """A few words for a lost engine ("Docker engine away"); empty while all is well."""
+    if connection is None or connection.connected:
+        return ""
+    if "does not answer" in connection.message:
+        return "Docker engine not answering"
+    return "Docker engine away"
 
 
 def taskbar_items(statuses: Iterable[AppStatus]) -> list[tuple[str, str]]:
@@ -47,6 +57,8 @@ class Taskbar(Widget):
     """
 
     apps: reactive[list[tuple[str, str]]] = reactive(list, always_update=True)
+    #: What is wrong with the engine, shown first for as long as it lasts ("" when nothing).
+    engine: reactive[str] = reactive("")
 
     class Selected(Message):
         """An app on the taskbar was clicked."""
@@ -64,14 +76,23 @@ class Taskbar(Widget):
         # Follow the app's list when it keeps one (see the module docstring).
         if hasattr(self.app, "fleet_items"):
             self.watch(self.app, "fleet_items", self._follow, init=True)
+        if hasattr(self.app, "engine_connection"):
+            self.watch(self.app, "engine_connection", self._follow_engine, init=True)
 
     def _follow(self, items: list[tuple[str, str]]) -> None:
         self.apps = list(items)
 
+    def _follow_engine(self, connection: EngineConnection | None) -> None:
+        self.engine = engine_trouble(connection)
+
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         self._spans = []
-        if not self.apps:
+        if self.engine:
+            text.append(f"⚠ {self.engine}, retrying", style="bold red")
+            if not self.apps:
+                return text
+        elif not self.apps:
             text.append("no apps running", style="dim")
             return text
         for app_id, state in self.apps:
