@@ -288,5 +288,6 @@ def test_small_models_first() -> None:
         assert need <= 6, (app.id, first.label)
         # Add-ons (ControlNets, LoRAs, ...) come after the models they need.
         bases = [s for s in app.suggested_models if s.kind not in ADDONS]
-        assert first.size_gb == min(s.size_gb for s in bases), app.id
+        # Within 10%: same-size models (SDXL checkpoints) keep the docs' default first.
+        assert first.size_gb <= 1.1 * min(s.size_gb for s in bases), app.id
         assert all(s.source.strip() and s.note.strip() for s in app.suggested_models)
