@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from paitui.domain.suggested import (
@@ -221,8 +222,6 @@ def test_fuzzed_entries_never_crash_the_loader(tmp_path: Path) -> None:
         data = dict(GOOD)
         for name in rng.sample(fields, rng.randint(1, 4)):
             data[name] = rng.choice(values)
-        import yaml
-
         text = HEAD + textwrap.indent(yaml.safe_dump([data]), "      ")
         path = tmp_path / f"f{round_no}.yml"
         path.write_text(text, encoding="utf-8")
