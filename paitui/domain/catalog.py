@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from paitui.domain.store_rules import store_target_problems
+from paitui.domain.suggested import SuggestedModels
 
 
 class Accel(StrEnum):
@@ -294,6 +295,7 @@ class App(_Model):
     ipc: Literal["host", "private", "shareable"] | None = None
     min_vram_gb: float | None = None
     needs: Needs = Field(default_factory=Needs)
+    suggested_models: SuggestedModels = ()  # domain.suggested: what to download first
     legacy: bool = False
     notes: str = ""
 
