@@ -210,11 +210,16 @@ def test_ls_escapes_hostile_label_values(hostile_container: Any, test_label: str
 
 
 def test_models_ls_escapes_hostile_file_names(tmp_path: Path) -> None:
+    from paitui.domain.models import UnsafePathError
     from paitui.services.store import ModelStore
 
     models = tmp_path / "models"
-    name = f"weights{OSC52}{RLO}.gguf"
     store = ModelStore(models)
+    # Control characters never reach the store (the Hub's names are checked on the way in) ...
+    with pytest.raises(UnsafePathError):
+        store.path_for("org/repo", f"weights{OSC52}.gguf")
+    # ... while bidi overrides are legal in a file name, so they must be made visible on output.
+    name = f"weights{RLO}.gguf"
     target = store.path_for("org/repo", name)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(b"gguf")
@@ -223,7 +228,7 @@ def test_models_ls_escapes_hostile_file_names(tmp_path: Path) -> None:
     text = paitui("models", "ls", env=env)
     assert text.returncode == 0, text.stderr
     assert_no_raw_controls(text.stdout, text.stderr)
-    assert "weights\\x1b]52" in text.stdout
+    assert "weights\\u202e" in text.stdout
     as_json = paitui("models", "ls", "--json", env=env)
     files = json.loads(as_json.stdout)["repos"][0]["files"]
     assert [f["path"] for f in files] == [name]
