@@ -123,6 +123,12 @@ def _print_issues(issues: tuple[CatalogIssue, ...] | list[CatalogIssue]) -> None
         print(f"paitui: catalog: {issue}", file=sys.stderr)
 
 
+def report_issues(catalog: Catalog) -> Catalog:
+    """Print the catalog's problems to stderr (for commands that use the catalog); returns it."""
+    _print_issues(catalog.issues)
+    return catalog
+
+
 def run_list(args: argparse.Namespace) -> int:
     """List the merged catalog; exit 1 only when no app loaded."""
     from paitui.cli.common import print_json

@@ -24,19 +24,21 @@ from typing import Any
 
 import yaml
 
-#: 1 MiB: the bundled catalog of 17 apps is 31 KiB, so this is room for ~500 apps, yet small
-#: enough that parsing the largest allowed file stays well under a second or two.
-MAX_BYTES = 1024 * 1024
+#: 512 KiB: the bundled catalog of 17 apps is 31 KiB, so this is room for ~250 apps in one file
+#: (catalog.d takes any number of files), while the slowest file to parse stays near a second.
+MAX_BYTES = 512 * 1024
 #: The bundled catalog nests 8 levels deep; 50 leaves room and keeps recursion shallow.
 MAX_DEPTH = 50
-#: The bundled catalog has ~1,500 nodes; a 1 MiB file of ordinary YAML has ~50,000.
-MAX_NODES = 100_000
+#: The bundled catalog has ~1,500 nodes (~50 per KiB), so a 512 KiB file of ordinary catalog
+#: YAML has ~25,000; composing costs ~15 us a node, so this caps the work near a second.
+MAX_NODES = 50_000
 
 _PLAIN_TAGS = frozenset(
     {None, "!", "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 )
 #: What YAML counts as a line break (a CRLF pair is one), as PyYAML's marks count them.
 _BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ReadProblem(Exception):
@@ -164,8 +166,7 @@ class _BoundedLoader(yaml.SafeLoader):
                 sizes = self._sizes.get(id(node))
                 if sizes is None:
                     raise _marked(
-                        f"recursive alias *{event.anchor}: it refers to a value that "
-                        "contains it",
+                        f"recursive alias *{event.anchor}: it refers to a value that contains it",
                         event.start_mark,
                     )
                 size, height = sizes
@@ -191,6 +192,17 @@ class _BoundedLoader(yaml.SafeLoader):
         self._depth -= 1
         return composed
 
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        # The scanner reads ahead while a simple key is possible, and checks every open flow
+        # level for each token: 3,000 nested '[' cost a second before the composer saw the
+        # depth. Stop at the bracket that passes the limit instead.
+        if self.flow_level >= MAX_DEPTH:
+            raise _marked(
+                f"nested more than {MAX_DEPTH} levels deep: flatten the structure",
+                self.get_mark(),
+            )
+        super().fetch_flow_collection_start(TokenClass)
+
     def _check_depth(self, depth: int, mark: Any) -> None:
         if depth > MAX_DEPTH:
             raise _marked(
@@ -202,16 +214,26 @@ class _BoundedLoader(yaml.SafeLoader):
         # A plain scalar that looks like a date or a number but is not one (2024-02-30, an int of
         # 5,000 digits) makes the constructor raise ValueError; report it at that value.
         try:
-            return super().construct_object(node, deep)
+            data = super().construct_object(node, deep)
         except yaml.YAMLError:
             raise
         except (ValueError, OverflowError, TypeError) as exc:
             value = node.value if isinstance(node, yaml.ScalarNode) else ""
             shown = value if len(value) <= 40 else value[:39] + "…"
+            # Python's own wording ("use sys.set_int_max_str_digits()") says nothing to a user.
+            why = "the number has too many digits" if "digits" in str(exc) else str(exc)
             raise _marked(
-                f"cannot read the value {shown!r}: {exc}; quote it to keep it as text",
+                f"cannot read the value {shown!r}: {why}; quote it to keep it as text",
                 node.start_mark,
             ) from None
+        # "\ud800" in a double-quoted string is no character: it cannot be printed or encoded.
+        if isinstance(data, str) and _SURROGATE.search(data):
+            raise _marked(
+                "the value holds a lone surrogate escape (\\ud800-\\udfff), which is not a "
+                "character: write the character itself",
+                node.start_mark,
+            )
+        return data
 
 
 def parse(text: str) -> tuple[yaml.Node | None, Any]:
