@@ -172,6 +172,7 @@ WEIRD_VALUES: list[Any] = [
     "seccomp=/etc/profile.json",
     "=x",
 ]
+WEIRD_KEYS: list[Any] = [1, None, True, 1.5, float("nan"), "", "a" * 300, "é", -(2**70), "{model}"]
 UNKNOWN_KEYS = ["privilegd", "imagee", "<<", "1", "true", "", "ünïcode", "id "]
 
 
@@ -214,6 +215,14 @@ def _add_key(rng: random.Random, data: Any) -> None:
         rng.choice(maps)[rng.choice(UNKNOWN_KEYS)] = copy.deepcopy(rng.choice(WEIRD_VALUES))
 
 
+def _rename_key(rng: random.Random, data: Any) -> None:
+    """Give a mapping key a type or shape no schema expects (YAML keys can be anything)."""
+    maps = [(c, k) for c, k in _slots(data) if isinstance(c, dict)]
+    if maps:
+        container, key = rng.choice(maps)
+        container[rng.choice(WEIRD_KEYS)] = container.pop(key)
+
+
 def _dangerous(rng: random.Random, data: Any) -> None:
     apps = data.get("apps")
     variants = [
@@ -250,6 +259,7 @@ STRUCT_OPS: list[tuple[str, Callable[[random.Random, Any], None]]] = [
     ("add-key", _add_key),
     ("dangerous", _dangerous),
     ("duplicate-app", _duplicate_app),
+    ("rename-key", _rename_key),
 ]
 
 # ---------------------------------------------------------------- text mutations
