@@ -2,9 +2,10 @@
 
 Only a regular file of at most ``MAX_BYTES`` is read (a FIFO would block forever, ``/dev/zero``
 never ends). The text must be UTF-8. The YAML loader is PyYAML's safe one with three limits, so
-a hostile or broken file costs at most a fraction of a second and a few MiB:
+a hostile or broken file costs at most about a second and tens of MiB:
 
-- ``MAX_DEPTH`` levels of nesting (the composer recurses once per level);
+- ``MAX_DEPTH`` levels of nesting (the composer recurses once per level, and the scanner's
+  cost grows with the number of open flow brackets);
 - ``MAX_NODES`` nodes once every alias is expanded (an 11-line "billion laughs" file expands
   to 9**9 nodes; the loader counts an alias at the size of the node it names, so it stops after
   the first aliases that pass the limit instead of building or walking the expansion);
@@ -25,12 +26,15 @@ from typing import Any
 import yaml
 
 #: 512 KiB: the bundled catalog of 17 apps is 31 KiB, so this is room for ~250 apps in one file
-#: (catalog.d takes any number of files), while the slowest file to parse stays near a second.
+#: (catalog.d takes any number of files). Scanning costs ~0.5 us a byte, nodes cost more: see
+#: MAX_NODES.
 MAX_BYTES = 512 * 1024
 #: The bundled catalog nests 8 levels deep; 50 leaves room and keeps recursion shallow.
 MAX_DEPTH = 50
 #: The bundled catalog has ~1,500 nodes (~50 per KiB), so a 512 KiB file of ordinary catalog
-#: YAML has ~25,000; composing costs ~15 us a node, so this caps the work near a second.
+#: YAML has ~25,000; composing and validating cost ~20 us a node, so this caps the work near a
+#: second (measured: 50,000 values in 2.0 s on a busy 2-core box where the bundled catalog
+#: took 0.10 s, about twice its idle time).
 MAX_NODES = 50_000
 
 _PLAIN_TAGS = frozenset(
