@@ -87,6 +87,23 @@ def _find_key_node(root: yaml.Node | None, loc: Loc) -> yaml.Node | None:
     return None
 
 
+def _top_key_node(root: yaml.Node | None, key: Any) -> yaml.Node | None:
+    """The key node of the top mapping that loaded as ``key`` (a string, a number, null...)."""
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    for key_node, _ in root.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue
+        is_str = key_node.tag == "tag:yaml.org,2002:str"
+        if isinstance(key, str) and is_str and key_node.value == key:
+            return key_node
+        if key is None and key_node.tag == "tag:yaml.org,2002:null":
+            return key_node
+        if not isinstance(key, str) and not is_str and key_node.value.lower() == str(key).lower():
+            return key_node
+    return None
+
+
 def _duplicate_keys(
     node: yaml.Node | None, path: Loc = (), visited: set[int] | None = None
 ) -> Iterable[tuple[yaml.Node, Loc]]:
@@ -289,9 +306,13 @@ def _validate(
             )
         )
         return [], issues, {}
-    unknown_top = sorted({str(k) for k in data} - {"apps", "version"})
-    for key in unknown_top:
-        line, col = _mark_of(_find_key_node(root, (key,)))
+    unknown_top = sorted(({str(k): k for k in data}).items())
+    for key, raw_key in unknown_top:
+        if key in {"apps", "version"} and isinstance(raw_key, str):
+            continue
+        # A key that is not a plain string (an anchored null, a merged key) has no key node
+        # of that text: point at the top mapping then.
+        line, col = _mark_of(_top_key_node(root, raw_key) or root)
         issues.append(
             CatalogIssue(
                 file=name,
