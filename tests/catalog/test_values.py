@@ -200,3 +200,18 @@ def test_check_command_prints_warnings_and_passes(tmp_path: Path) -> None:
         "host's /; launch it only if you trust the image",
         "1 app OK; 1 setting grants the container the host (see above)",
     ]
+
+
+def test_check_json_lists_warnings_apart_from_issues(tmp_path: Path) -> None:
+    import json
+
+    from tests.catalog.test_cli_catalog import paitui
+
+    path = write(tmp_path, variant="privileged: true")
+    result = paitui("catalog", "check", "--json", str(path))
+    assert result.returncode == 0
+    report = json.loads(result.stdout)
+    assert (report["apps"], report["issues"]) == (1, [])
+    assert [(w["field"], w["severity"], w["line"]) for w in report["warnings"]] == [
+        ("variants.cpu.privileged", "warning", 9)
+    ]
