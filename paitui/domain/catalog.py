@@ -382,7 +382,14 @@ class CatalogIssue(_Model):
         what = f"{self.field}: " if self.field else ""
         app = f" (app {self.app_id})" if self.app_id else ""
         level = "warning: " if self.severity == "warning" else ""
-        return f"{where}{app}: {level}{what}{self.message}"
+        return _printable(f"{where}{app}: {level}{what}{self.message}")
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line: a newline, tab or control character from the file is escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class Catalog(_Model):

@@ -54,6 +54,7 @@ def test_corpus_file_gives_its_located_issue(name: str) -> None:
     )
     assert str(expected["message"]) in issue.message
     assert str(issue).startswith(f"{CORPUS / name}:{issue.line}:{issue.column}")
+    assert str(issue).isprintable()  # one line, whatever the file holds
 
 
 def test_alias_bomb_is_cheap_in_time_and_memory() -> None:
