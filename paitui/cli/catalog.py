@@ -31,7 +31,9 @@ def register(subparsers: Any) -> None:
         "check",
         help="validate catalog files",
         description="Validate catalog files; print every problem as "
-        "file:line:col (app ID): field: message. Exit status 1 when any problem is found.",
+        "file:line:col (app ID): field: message. Exit status 1 when any problem is found. "
+        "Settings that hand the container the host (privileged, the engine socket or / "
+        "mounted) are printed as warnings and do not fail the check.",
     )
     check.add_argument("files", nargs="+", metavar="FILE", help="catalog YAML file")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -126,6 +128,12 @@ def _print_issues(issues: tuple[CatalogIssue, ...] | list[CatalogIssue]) -> None
         print(f"paitui: catalog: {terminal_safe(str(issue))}", file=sys.stderr)
 
 
+def report_issues(catalog: Catalog) -> Catalog:
+    """Print the catalog's problems to stderr (for commands that use the catalog); returns it."""
+    _print_issues(catalog.issues)
+    return catalog
+
+
 def run_list(args: argparse.Namespace) -> int:
     """List the merged catalog; exit 1 only when no app loaded."""
     from paitui.cli.common import print_json
@@ -154,27 +162,49 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     """Validate files; print each problem on one line; exit 1 when any is found."""
+    import os
+
     from paitui.cli.common import print_json
     from paitui.domain.catalog import CatalogIssue
-    from paitui.services.catalog import load_file
+    from paitui.services.catalog import check_file
 
     count = 0
     issues: list[CatalogIssue] = []
+    warnings: list[CatalogIssue] = []
     for name in args.files:
         path = Path(name)
-        if not path.is_file():
+        if not os.path.lexists(path):
             issues.append(CatalogIssue(file=name, message="file not found"))
             continue
-        apps, file_issues = load_file(path)
+        # FIFOs, devices and directories are refused by the loader, with the reason.
+        apps, file_issues, file_warnings = check_file(path)
         count += len(apps)
         issues.extend(file_issues)
+        warnings.extend(file_warnings)
     if args.json:
-        print_json({"apps": count, "issues": [issue_record(i) for i in issues]})
+        print_json(
+            {
+                "apps": count,
+                "issues": [issue_record(i) for i in issues],
+                "warnings": [issue_record(w) for w in warnings],
+            }
+        )
     else:
         from paitui.domain.text_safety import terminal_safe
 
         for issue in issues:
             print(terminal_safe(str(issue)))
+        # Loud, but not a failure: some images need these settings (vLLM XPU: privileged).
+        for warning in warnings:
+            print(terminal_safe(str(warning)))
         if not issues:
-            print(f"{count} app{'' if count == 1 else 's'} OK")
+            plural = "" if count == 1 else "s"
+            n = len(warnings)
+            grants = (
+                f"; {n} setting{'s' if n > 1 else ''} grant{'' if n > 1 else 's'} "
+                "the container the host (see above)"
+                if n
+                else ""
+            )
+            print(f"{count} app{plural} OK{grants}")
     return 1 if issues else 0

@@ -205,7 +205,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     services = services_from_args(args)
     store = services.model_store
     installed = store.installed()
-    catalog = services.catalog
+    from paitui.cli.catalog import report_issues
+
+    catalog = report_issues(services.catalog)
     repos = group_by_repo(installed)
     if args.json:
         print_json(

@@ -134,9 +134,10 @@ def _status_json(fleet: Fleet, status: AppStatus) -> dict[str, Any]:
 
 
 def _fleet(services: Services) -> Fleet:
+    from paitui.cli.catalog import report_issues
     from paitui.services.fleet import Fleet
 
-    return Fleet(services.engine, services.catalog, services.settings)
+    return Fleet(services.engine, report_issues(services.catalog), services.settings)
 
 
 # --- ls ---------------------------------------------------------------------------------------

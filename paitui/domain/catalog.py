@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from paitui.domain import catalog_values as values
 from paitui.domain.store_rules import store_target_problems
 from paitui.domain.suggested import SuggestedModels
 
@@ -102,10 +103,21 @@ def _placeholders_ok_map(v: dict[str, str]) -> dict[str, str]:
     return v
 
 
+#: A string passed on to the container as is.
+Text = Annotated[str, AfterValidator(values.check_text)]
 #: An argv list whose items may hold placeholders.
-Argv = Annotated[tuple[str, ...] | None, AfterValidator(_placeholders_ok_seq)]
+Argv = Annotated[tuple[Text, ...] | None, AfterValidator(_placeholders_ok_seq)]
 #: Environment variables whose values may hold placeholders.
-EnvMap = Annotated[dict[str, str], AfterValidator(_placeholders_ok_map)]
+EnvMap = Annotated[
+    dict[Annotated[str, AfterValidator(values.check_env_name)], Text],
+    AfterValidator(_placeholders_ok_map),
+]
+ImageRef = Annotated[str, AfterValidator(values.check_image)]
+ContainerPath = Annotated[str, AfterValidator(values.check_container_path)]
+Id = Annotated[int | None, AfterValidator(values.check_id)]
+User = Annotated[str | None, AfterValidator(values.check_user)]
+ShmSize = Annotated[str | None, AfterValidator(values.check_shm_size)]
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 def accel_of_variant(name: str) -> Accel:
@@ -150,7 +162,7 @@ class LinkSpec(_Model):
 class PortSpec(_Model):
     """A container port and what it serves."""
 
-    container: Annotated[int, Field(ge=1, le=65535)]
+    container: Port
     purpose: str
     protocol: Literal["http", "tcp"] = "http"
     links: tuple[LinkSpec, ...] = ()
@@ -171,7 +183,7 @@ class HealthCheck(_Model):
     """How to tell whether the app is ready: an HTTP request or a TCP connect."""
 
     type: Literal["http", "tcp"] = "http"
-    port: int | None = None  # container port; defaults to the app's first port
+    port: Port | None = None  # container port; defaults to the app's first port
     path: str = "/"
     ready: HttpExpect = Field(default_factory=HttpExpect)
     loading: HttpExpect | None = None
@@ -191,7 +203,7 @@ ModelLayout = Literal["files", "by-kind", "hf-cache", "app-store"]
 class ModelsMount(_Model):
     """Where the shared models store appears in the container and which formats the app reads."""
 
-    path: str
+    path: ContainerPath
     formats: tuple[ModelFormat, ...] = ()
     layout: ModelLayout = "files"
     #: Arguments appended to the command that point the app at its layout (ComfyUI's
@@ -215,9 +227,9 @@ class ModelsMount(_Model):
 class DataMount(_Model):
     """The app's own writable data dir in the container and who owns it."""
 
-    path: str
-    uid: int | None = None
-    gid: int | None = None
+    path: ContainerPath
+    uid: Id = None
+    gid: Id = None
 
 
 class Mounts(_Model):
@@ -243,24 +255,25 @@ class Needs(_Model):
 class Variant(_Model):
     """One image of an app for one accelerator, with what that image needs to run."""
 
-    image: str
+    image: ImageRef
     #: Older tags of the same image that still exist (e.g. Pai ComfyUI's ``ipex``).
-    aliases: tuple[str, ...] = ()
+    aliases: tuple[ImageRef, ...] = ()
     #: A pinned tag that carries the software stack, shown in the catalog.
-    pinned: str | None = None
+    pinned: ImageRef | None = None
     env: EnvMap = Field(default_factory=dict)
     entrypoint: Argv = None
     command: Argv = None
-    user: str | None = None
-    shm_size: str | None = None
+    user: User = None
+    shm_size: ShmSize = None
     ipc: Literal["host", "private", "shareable"] | None = None
-    security_opt: tuple[str, ...] = ()
-    cap_add: tuple[str, ...] = ()
+    security_opt: tuple[Annotated[str, AfterValidator(values.check_security_opt)], ...] = ()
+    cap_add: tuple[Annotated[str, AfterValidator(values.check_capability)], ...] = ()
+    #: Grants every device and no confinement: allowed, but warned about (``host_access``).
     privileged: bool = False
     #: Pass the whole ``/dev/dri`` (and ``/dev/kfd`` for rocm); False maps only the chosen GPU.
     all_gpus: bool = True
     #: Extra bind mounts ``host:container[:ro]`` the image needs (e.g. /dev/dri/by-path, vLLM XPU).
-    extra_mounts: tuple[str, ...] = ()
+    extra_mounts: tuple[Annotated[str, AfterValidator(values.check_mount)], ...] = ()
     min_vram_gb: float | None = None
     legacy: bool = False
     unverified: bool = False
@@ -290,8 +303,8 @@ class App(_Model):
     env: EnvMap = Field(default_factory=dict)
     entrypoint: Argv = None
     command: Argv = None
-    user: str | None = None
-    shm_size: str | None = None
+    user: User = None
+    shm_size: ShmSize = None
     ipc: Literal["host", "private", "shareable"] | None = None
     min_vram_gb: float | None = None
     needs: Needs = Field(default_factory=Needs)
@@ -313,6 +326,18 @@ class App(_Model):
     def _has_variants(cls, v: dict[VariantName, Variant]) -> dict[VariantName, Variant]:
         if not v:
             raise ValueError("an app needs at least one variant")
+        return v
+
+    @field_validator("ports")
+    @classmethod
+    def _ports_unique(cls, v: tuple[PortSpec, ...]) -> tuple[PortSpec, ...]:
+        seen: set[int] = set()
+        for spec in v:
+            if spec.container in seen:
+                raise ValueError(
+                    f"container port {spec.container} is listed twice: list each port once"
+                )
+            seen.add(spec.container)
         return v
 
     @model_validator(mode="after")
@@ -375,8 +400,33 @@ def _writable_extra_targets(mounts: tuple[str, ...]) -> list[str]:
     return targets
 
 
+def host_access(variant: Variant) -> list[tuple[str, str]]:
+    """(field, why) for each setting of ``variant`` that hands the container the host.
+
+    Such settings are allowed (vLLM's XPU image needs ``privileged``) but warned about, in
+    ``paitui catalog check`` and on the launch screen.
+    """
+    found: list[tuple[str, str]] = []
+    if variant.privileged:
+        found.append(
+            ("privileged", "privileged: true gives the container every host device and no "
+             "confinement, i.e. root on the host")
+        )
+    for i, cap in enumerate(variant.cap_add):
+        if cap.upper().removeprefix("CAP_") in values.HOST_CAPABILITIES:
+            found.append((f"cap_add.{i}", f"cap_add {cap} amounts to root on the host"))
+    for i, mount in enumerate(variant.extra_mounts):
+        why = values.host_access(values.split_mount(mount)[0])
+        if why is not None:
+            found.append((f"extra_mounts.{i}", f"{mount}: {why}"))
+    return found
+
+
 class CatalogIssue(_Model):
-    """A problem found while loading a catalog file, located precisely."""
+    """A problem found while loading a catalog file, located precisely.
+
+    A ``warning`` does not stop the app from loading (a setting that grants the host).
+    """
 
     file: str
     line: int | None = None
@@ -384,6 +434,7 @@ class CatalogIssue(_Model):
     app_id: str | None = None
     field: str | None = None
     message: str
+    severity: Literal["error", "warning"] = "error"
 
     def __str__(self) -> str:
         where = self.file
@@ -393,7 +444,15 @@ class CatalogIssue(_Model):
                 where += f":{self.column}"
         what = f"{self.field}: " if self.field else ""
         app = f" (app {self.app_id})" if self.app_id else ""
-        return f"{where}{app}: {what}{self.message}"
+        level = "warning: " if self.severity == "warning" else ""
+        return _printable(f"{where}{app}: {level}{what}{self.message}")
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line: a newline, tab or control character from the file is escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class Catalog(_Model):
@@ -402,6 +461,8 @@ class Catalog(_Model):
     apps: dict[str, App] = Field(default_factory=dict)
     sources: dict[str, str] = Field(default_factory=dict)
     issues: tuple[CatalogIssue, ...] = ()
+    #: Settings of loaded apps that grant the container the host (see ``host_access``).
+    warnings: tuple[CatalogIssue, ...] = ()
 
     def sorted_apps(self) -> list[App]:
         """Apps in a stable display order: seed systems and common apps by name."""

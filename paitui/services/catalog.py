@@ -1,8 +1,9 @@
 """Load and validate catalog files, and merge user catalogs over the bundled one.
 
 A broken file never stops paitui: every problem becomes a ``CatalogIssue`` naming the file, line,
-column, app and field, and every valid app still loads. YAML is read twice from the same text,
-once as data and once as a node tree, so a pydantic error location maps back to a line and column.
+column, app and field, and every valid app still loads. The YAML is composed once into a node
+tree, with bounded work (``catalog_read``), and the data is built from that tree, so a pydantic
+error location maps back to a line and column.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from paitui.domain.catalog import App, Catalog, CatalogIssue
+from paitui.domain.catalog import App, Catalog, CatalogIssue, host_access
 from paitui.resources import bundled
+from paitui.services.catalog_read import ReadProblem, decode, parse, read_bytes
 from paitui.settings import config_dir
 
 Loc = tuple[int | str, ...]
+#: Issues reported per file: past this, one more issue says how many were left out.
+MAX_ISSUES = 100
 
 
 def bundled_catalog_path() -> Path:
@@ -30,11 +34,20 @@ def bundled_catalog_path() -> Path:
 
 
 def user_catalog_paths(env: Mapping[str, str] | None = None) -> list[Path]:
-    """Files in the config dir's ``catalog.d/``, in name order."""
+    """``*.yml`` and ``*.yaml`` entries of the config dir's ``catalog.d/``, in name order.
+
+    Hidden names (editor lock files such as ``.#apps.yml``) are skipped. Entries that are not
+    regular files are listed too, so that loading them reports why they are refused.
+    OSError when the folder cannot be listed.
+    """
     folder = config_dir(env) / "catalog.d"
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix in {".yml", ".yaml"} and p.is_file())
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix in {".yml", ".yaml"} and not p.name.startswith(".")
+    )
 
 
 def _mark_of(node: yaml.Node | None) -> tuple[int | None, int | None]:
@@ -74,8 +87,35 @@ def _find_key_node(root: yaml.Node | None, loc: Loc) -> yaml.Node | None:
     return None
 
 
-def _duplicate_keys(node: yaml.Node | None, path: Loc = ()) -> Iterable[tuple[yaml.Node, Loc]]:
-    """Keys that appear twice in one mapping (YAML loaders keep only the last one silently)."""
+def _top_key_node(root: yaml.Node | None, key: Any) -> yaml.Node | None:
+    """The key node of the top mapping that loaded as ``key`` (a string, a number, null...)."""
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    for key_node, _ in root.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            continue
+        is_str = key_node.tag == "tag:yaml.org,2002:str"
+        if isinstance(key, str) and is_str and key_node.value == key:
+            return key_node
+        if key is None and key_node.tag == "tag:yaml.org,2002:null":
+            return key_node
+        if not isinstance(key, str) and not is_str and key_node.value.lower() == str(key).lower():
+            return key_node
+    return None
+
+
+def _duplicate_keys(
+    node: yaml.Node | None, path: Loc = (), visited: set[int] | None = None
+) -> Iterable[tuple[yaml.Node, Loc]]:
+    """Keys that appear twice in one mapping (YAML loaders keep only the last one silently).
+
+    A node that aliases share is walked once (at its first path), so the walk costs the size
+    of the file, never the size of the alias expansion.
+    """
+    visited = set() if visited is None else visited
+    if id(node) in visited:
+        return
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -84,10 +124,12 @@ def _duplicate_keys(node: yaml.Node | None, path: Loc = ()) -> Iterable[tuple[ya
                 if key in seen:
                     yield key_node, (*path, key)
                 seen.add(key)
-            yield from _duplicate_keys(value_node, (*path, key if key is not None else "?"))
+            yield from _duplicate_keys(
+                value_node, (*path, key if key is not None else "?"), visited
+            )
     elif isinstance(node, yaml.SequenceNode):
         for i, child in enumerate(node.value):
-            yield from _duplicate_keys(child, (*path, i))
+            yield from _duplicate_keys(child, (*path, i), visited)
 
 
 def _data_loc(data: Any, loc: Loc, kind: str) -> Loc:
@@ -145,7 +187,8 @@ def _describe_error(err: Mapping[str, Any]) -> str:
     msg = msg.replace("a valid tuple", "a list").replace("a valid dictionary", "a mapping")
     value = err.get("input")
     if isinstance(value, str | int | float | bool) and kind not in {"missing", "value_error"}:
-        msg += f" (got {value!r})"
+        shown = repr(value)
+        msg += f" (got {shown if len(shown) <= 60 else shown[:59] + '…'})"
     return msg
 
 
@@ -168,26 +211,68 @@ def _entry_id(data: Any, index: int) -> str | None:
 
 
 def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
-    """Validate one catalog file; returns its valid apps and every problem found."""
+    """Validate one catalog file; returns its valid apps and every problem found.
+
+    Never raises for what is in the file, nor for what the path is (FIFO, device, directory,
+    too large, unreadable): each problem is an issue located by line and column when it has one.
+    """
+    apps, issues, _ = check_file(path)
+    return apps, issues
+
+
+def check_file(path: Path) -> tuple[list[App], list[CatalogIssue], list[CatalogIssue]]:
+    """``load_file`` plus warnings: settings of the valid apps that grant the container the host."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [CatalogIssue(file=name, message=f"cannot read the file: {exc}")]
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        return [], [
-            CatalogIssue(
-                file=name,
-                line=mark.line + 1 if mark else None,
-                column=mark.column + 1 if mark else None,
-                message=f"not valid YAML: {problem}",
-            )
-        ]
+        root, data = parse(decode(read_bytes(path)))
+    except ReadProblem as exc:
+        issue = CatalogIssue(file=name, line=exc.line, column=exc.column, message=exc.message)
+        return [], [issue], []
+    apps, issues, index_of = _validate(name, root, data)
+    if len(issues) > MAX_ISSUES:
+        left = len(issues) - MAX_ISSUES
+        first_hidden = issues[MAX_ISSUES]
+        more = CatalogIssue(
+            file=name,
+            line=first_hidden.line,
+            column=first_hidden.column,
+            message=f"{left} more problems from here on are not shown: fix the ones above first",
+        )
+        issues = [*issues[:MAX_ISSUES], more]
+    return apps, issues, _warnings(name, root, apps, index_of)
+
+
+def _warnings(
+    name: str, root: yaml.Node | None, apps: list[App], index_of: Mapping[str, int]
+) -> list[CatalogIssue]:
+    warnings: list[CatalogIssue] = []
+    for app in apps:
+        for variant_name, variant in app.variants.items():
+            for field, why in host_access(variant):
+                loc: Loc = ("variants", variant_name, *field.split("."))
+                node_loc: Loc = tuple(
+                    int(p) if isinstance(p, str) and p.isdigit() else p
+                    for p in ("apps", index_of[app.id], *loc)
+                )
+                line, col = _mark_of(_find_node(root, node_loc))
+                warnings.append(
+                    CatalogIssue(
+                        file=name,
+                        line=line,
+                        column=col,
+                        app_id=app.id,
+                        field=".".join(map(str, loc)),
+                        message=f"{why}; launch it only if you trust the image",
+                        severity="warning",
+                    )
+                )
+    return warnings
+
+
+def _validate(
+    name: str, root: yaml.Node | None, data: Any
+) -> tuple[list[App], list[CatalogIssue], dict[str, int]]:
+    """The valid apps, the issues, and the index in ``apps:`` of each valid app's entry."""
     issues: list[CatalogIssue] = []
     for key_node, dup_loc in _duplicate_keys(root):
         line, col = _mark_of(key_node)
@@ -208,7 +293,7 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
             )
         )
     if data is None:
-        return [], issues
+        return [], issues, {}
     if not isinstance(data, dict) or not isinstance(data.get("apps"), list):
         line, col = _mark_of(root)
         issues.append(
@@ -220,10 +305,14 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
                 message="expected a mapping with an 'apps:' list at the top",
             )
         )
-        return [], issues
-    unknown_top = sorted({str(k) for k in data} - {"apps", "version"})
-    for key in unknown_top:
-        line, col = _mark_of(_find_key_node(root, (key,)))
+        return [], issues, {}
+    unknown_top = sorted(({str(k): k for k in data}).items())
+    for key, raw_key in unknown_top:
+        if key in {"apps", "version"} and isinstance(raw_key, str):
+            continue
+        # A key that is not a plain string (an anchored null, a merged key) has no key node
+        # of that text: point at the top mapping then.
+        line, col = _mark_of(_top_key_node(root, raw_key) or root)
         issues.append(
             CatalogIssue(
                 file=name,
@@ -236,6 +325,7 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
 
     apps: list[App] = []
     seen: dict[str, int] = {}
+    index_of: dict[str, int] = {}
     for index, entry in enumerate(data["apps"]):
         app_id = entry.get("id") if isinstance(entry, dict) else None
         app_id = app_id if isinstance(app_id, str) else None
@@ -282,8 +372,9 @@ def load_file(path: Path) -> tuple[list[App], list[CatalogIssue]]:
             )
             continue
         seen[app.id] = _mark_of(_find_node(root, ("apps", index, "id")))[0] or 0
+        index_of[app.id] = index
         apps.append(app)
-    return apps, issues
+    return apps, issues, index_of
 
 
 def load_catalog(
@@ -300,22 +391,32 @@ def load_catalog(
     """
     env = os.environ if env is None else env
     paths: list[Path] = []
+    issues: list[CatalogIssue] = []
     if include_bundled:
         paths.append(bundled_catalog_path())
     if include_user:
-        paths.extend(user_catalog_paths(env))
+        try:
+            paths.extend(user_catalog_paths(env))
+        except OSError as exc:
+            folder = config_dir(env) / "catalog.d"
+            issues.append(
+                CatalogIssue(file=str(folder), message=f"cannot list the folder: {exc.strerror}")
+            )
         paths.extend(Path(p) for p in env.get("PAITUI_CATALOG", "").split(os.pathsep) if p)
     paths.extend(extra)
     apps: dict[str, App] = {}
     sources: dict[str, str] = {}
-    issues: list[CatalogIssue] = []
+    warnings: list[CatalogIssue] = []
     for path in paths:
-        if not path.exists():
+        if not os.path.lexists(path):
             issues.append(CatalogIssue(file=str(path), message="file not found"))
             continue
-        file_apps, file_issues = load_file(path)
+        file_apps, file_issues, file_warnings = check_file(path)
         issues.extend(file_issues)
+        warnings.extend(file_warnings)
         for app in file_apps:
             apps[app.id] = app
             sources[app.id] = str(path)
-    return Catalog(apps=apps, sources=sources, issues=tuple(issues))
+    # Only the warnings of the entries that won (a later file may replace an app).
+    kept = tuple(w for w in warnings if w.app_id is not None and sources.get(w.app_id) == w.file)
+    return Catalog(apps=apps, sources=sources, issues=tuple(issues), warnings=kept)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
-from paitui.domain.catalog import Accel, App, Variant, accel_of_variant
+from paitui.domain.catalog import Accel, App, Variant, accel_of_variant, host_access
 from paitui.domain.containers import (
     APP_LABEL,
     ENTRY_HASH_LABEL,
@@ -477,6 +477,7 @@ def plan_launch(
         [_cuda_request(hardware, choices.gpu, warnings)] if accel == Accel.CUDA else []
     )
     privileged = variant.privileged
+    warnings.extend(f"{field}: {why}" for field, why in host_access(variant))
 
     mounts: list[MountSpec] = []
     data_dir: str | None = None

@@ -72,7 +72,12 @@ def test_check_good_files(tmp_path: Path) -> None:
     good = tmp_path / "good.yml"
     good.write_text(GOOD)
     result = paitui("catalog", "check", str(bundled_catalog_path()), str(good))
-    assert (result.returncode, result.stdout) == (0, "17 apps OK\n")
+    # vLLM's XPU image runs privileged (as upstream documents): loud, but not a failure.
+    assert result.returncode == 0
+    *warnings, summary = result.stdout.splitlines()
+    assert len(warnings) == 1
+    assert "(app vllm): warning: variants.xpu.privileged: privileged: true" in warnings[0]
+    assert summary == "17 apps OK; 1 setting grants the container the host (see above)"
 
 
 def test_check_json(tmp_path: Path) -> None:

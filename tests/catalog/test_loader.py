@@ -163,11 +163,12 @@ def test_empty_file_has_no_apps_and_no_issue(tmp_path: Path) -> None:
     assert load_file(write(tmp_path, "empty.yml", "")) == ([], [])
 
 
-def test_unreadable_file(tmp_path: Path) -> None:
+def test_undecodable_byte_is_located(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yml"
     path.write_bytes(b"apps: [\xff]\n")
     _, issue = only_issue(path)
-    assert issue.line is None and "cannot read the file" in issue.message
+    assert (issue.line, issue.column) == (1, 8)
+    assert "not UTF-8 text: byte 0xff" in issue.message
 
 
 def test_wrong_type(tmp_path: Path) -> None:
@@ -297,7 +298,9 @@ def test_no_variants(tmp_path: Path) -> None:
 
 
 def test_bad_app_id(tmp_path: Path) -> None:
-    path = write(tmp_path, "id.yml", "apps:\n" + GOOD_APP.format(id="Bad_Id", name="A"))
+    # (the image name must be lower case too; only the id is under test here)
+    text = GOOD_APP.format(id="Bad_Id", name="A").replace("example/Bad_Id", "example/bad")
+    path = write(tmp_path, "id.yml", "apps:\n" + text)
     _, issue = only_issue(path)
     assert where(issue) == (2, 9, "Bad_Id", "id")
     assert "lower-case letters" in issue.message

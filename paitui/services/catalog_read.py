@@ -1,0 +1,284 @@
+"""Read one catalog file with bounded work: the file, its text and its YAML.
+
+Only a regular file of at most ``MAX_BYTES`` is read (a FIFO would block forever, ``/dev/zero``
+never ends). The text must be UTF-8. The YAML loader is PyYAML's safe one with three limits, so
+a hostile or broken file costs at most about a second and tens of MiB:
+
+- ``MAX_DEPTH`` levels of nesting (the composer recurses once per level, and the scanner's
+  cost grows with the number of open flow brackets);
+- ``MAX_NODES`` nodes once every alias is expanded (an 11-line "billion laughs" file expands
+  to 9**9 nodes; the loader counts an alias at the size of the node it names, so it stops after
+  the first aliases that pass the limit instead of building or walking the expansion);
+- no explicit tags other than ``!!str``, ``!!seq`` and ``!!map`` (``!!float x`` or
+  ``!!python/...`` would run a constructor the catalog has no use for).
+
+Every problem raises ``ReadProblem`` with the 1-based line and column where it was found.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: 512 KiB: the bundled catalog of 17 apps is 31 KiB, so this is room for ~250 apps in one file
+#: (catalog.d takes any number of files). Scanning costs ~0.5 us a byte, nodes cost more: see
+#: MAX_NODES.
+MAX_BYTES = 512 * 1024
+#: The bundled catalog nests 8 levels deep; 50 leaves room and keeps recursion shallow.
+MAX_DEPTH = 50
+#: The bundled catalog has ~1,500 nodes (~50 per KiB), so a 512 KiB file of ordinary catalog
+#: YAML has ~25,000; composing and validating cost ~20 us a node, so this caps the work near a
+#: second (measured: 50,000 values in 2.0 s on a busy 2-core box where the bundled catalog
+#: took 0.10 s, about twice its idle time).
+MAX_NODES = 50_000
+
+_PLAIN_TAGS = frozenset(
+    {None, "!", "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
+)
+#: What YAML counts as a line break (a CRLF pair is one), as PyYAML's marks count them.
+_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class ReadProblem(Exception):
+    """A file that cannot be read as a catalog, with where (1-based) when known."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+def line_col(text: str, pos: int) -> tuple[int, int]:
+    """1-based line and column of character ``pos`` in ``text``, with YAML's line breaks."""
+    line, start = 1, 0
+    for m in _BREAK.finditer(text, 0, pos):
+        line += 1
+        start = m.end()
+    return line, pos - start + 1
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _check_stat(st: os.stat_result) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        raise ReadProblem(
+            f"{_kind(st.st_mode)}, not a regular file: give a plain .yml file "
+            "(paitui never reads FIFOs, devices or directories as a catalog)"
+        )
+    if st.st_size > MAX_BYTES:
+        raise ReadProblem(
+            f"the file is {st.st_size} bytes, over the {MAX_BYTES} byte limit for one catalog "
+            "file: split it into several files in catalog.d"
+        )
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, if it is a regular file of at most ``MAX_BYTES``."""
+    try:
+        # stat first so a FIFO or device is never even opened; fstat again on the open file
+        # in case the path was swapped in between.
+        _check_stat(os.stat(path))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ReadProblem(f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        _check_stat(os.fstat(fd))
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_BYTES:
+            chunk = os.read(fd, MAX_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise ReadProblem(f"cannot read the file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if size > MAX_BYTES:
+        raise ReadProblem(f"the file grew past the {MAX_BYTES} byte limit while it was read")
+    return b"".join(chunks)
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text (a leading BOM dropped); ReadProblem at the first undecodable byte."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8", errors="replace")
+        line, column = line_col(good, len(good))
+        bad = data[exc.start : exc.start + 1].hex()
+        raise ReadProblem(
+            f"not UTF-8 text: byte 0x{bad} cannot be decoded; save the file as UTF-8",
+            line,
+            column,
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
+
+
+def _marked(problem: str, mark: Any) -> yaml.MarkedYAMLError:
+    return yaml.MarkedYAMLError(problem=problem, problem_mark=mark)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with nesting, alias-expansion and tag limits (see the module doc)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._deepest = 0
+        self._count = 0
+        #: id(node) -> (expanded size, height) of every node composed so far; a node that an
+        #: alias names but that is missing here is still open, so the alias is recursive.
+        self._sizes: dict[int, tuple[int, int]] = {}
+
+    def _grow(self, nodes: int, mark: Any) -> None:
+        self._count += nodes
+        if self._count > MAX_NODES:
+            raise _marked(
+                f"more than {MAX_NODES} values once aliases are expanded "
+                "(an alias bomb?): use fewer aliases or split the file",
+                mark,
+            )
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            node = self.anchors.get(event.anchor) if event.anchor is not None else None
+            if node is not None:
+                sizes = self._sizes.get(id(node))
+                if sizes is None:
+                    raise _marked(
+                        f"recursive alias *{event.anchor}: it refers to a value that contains it",
+                        event.start_mark,
+                    )
+                size, height = sizes
+                self._grow(size, event.start_mark)
+                self._check_depth(self._depth + height, event.start_mark)
+                self._deepest = max(self._deepest, self._depth + height)
+            return super().compose_node(parent, index)
+        tag = getattr(event, "tag", None)
+        if tag not in _PLAIN_TAGS:
+            raise _marked(
+                f"the tag {_tag_name(str(tag))} is not allowed: write the plain value "
+                "(a catalog holds strings, numbers, booleans, lists and mappings)",
+                event.start_mark,
+            )
+        self._depth += 1
+        self._check_depth(self._depth, event.start_mark)
+        outer_deepest, self._deepest = self._deepest, self._depth
+        start = self._count
+        self._grow(1, event.start_mark)
+        composed = super().compose_node(parent, index)
+        self._sizes[id(composed)] = (self._count - start, self._deepest - self._depth + 1)
+        self._deepest = max(outer_deepest, self._deepest)
+        self._depth -= 1
+        return composed
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        # The scanner reads ahead while a simple key is possible, and checks every open flow
+        # level for each token: 3,000 nested '[' cost a second before the composer saw the
+        # depth. Stop at the bracket that passes the limit instead.
+        if self.flow_level >= MAX_DEPTH:
+            raise _marked(
+                f"nested more than {MAX_DEPTH} levels deep: flatten the structure",
+                self.get_mark(),
+            )
+        super().fetch_flow_collection_start(TokenClass)
+
+    def _check_depth(self, depth: int, mark: Any) -> None:
+        if depth > MAX_DEPTH:
+            raise _marked(
+                f"nested more than {MAX_DEPTH} levels deep: flatten the structure",
+                mark,
+            )
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # A plain scalar that looks like a date or a number but is not one (2024-02-30, an int of
+        # 5,000 digits) makes the constructor raise ValueError; report it at that value.
+        try:
+            data = super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, OverflowError, TypeError) as exc:
+            value = node.value if isinstance(node, yaml.ScalarNode) else ""
+            shown = value if len(value) <= 40 else value[:39] + "…"
+            # Python's own wording ("use sys.set_int_max_str_digits()") says nothing to a user.
+            why = "the number has too many digits" if "digits" in str(exc) else str(exc)
+            raise _marked(
+                f"cannot read the value {shown!r}: {why}; quote it to keep it as text",
+                node.start_mark,
+            ) from None
+        # JSON-style escapes write a character beyond U+FFFF as a surrogate pair ("\ud83e\udd16"),
+        # which PyYAML keeps as two halves: join them. A lone half is no character at all.
+        if isinstance(data, str) and _SURROGATE.search(data):
+            data = _join_surrogate_pairs(data)
+        if isinstance(data, str) and _SURROGATE.search(data):
+            raise _marked(
+                "the value holds a lone surrogate escape (\\ud800-\\udfff), which is not a "
+                "character: write the character itself",
+                node.start_mark,
+            )
+        return data
+
+
+def _join_surrogate_pairs(text: str) -> str:
+    try:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    except UnicodeDecodeError:
+        return text  # a lone half stays, and is reported
+
+
+def parse(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for locations) and the data of one YAML document, within the limits."""
+    loader: _BoundedLoader | None = None
+    try:
+        loader = _BoundedLoader(text)  # checks every character first (ReaderError)
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.reader.ReaderError as exc:
+        line, column = line_col(text, exc.position)
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ReadProblem(
+            f"not valid YAML: character {char:#06x} is not allowed in YAML; "
+            "remove it or write it as an escape in a double-quoted string",
+            line,
+            column,
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "unreadable"
+        raise ReadProblem(
+            f"not valid YAML: {problem}",
+            mark.line + 1 if mark else None,
+            mark.column + 1 if mark else None,
+        ) from None
+    except RecursionError:
+        # Bounded nesting keeps the composer shallow; a long chain of merge keys (<<) could still
+        # recurse in PyYAML's constructor.
+        raise ReadProblem("not valid YAML: the structure is too deeply linked", 1, 1) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return root, data
