@@ -60,8 +60,8 @@ _APP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 #: ``{render_gid}`` = the host's numeric ``render`` group id. ``{{`` and ``}}`` stand for braces.
 #: Where the models store's layouts appear (``mounts.models``): ``{models}`` = the store's container
 #: path, ``{models_by_kind}`` = its folders per model type, ``{models_hf_cache}`` = its Hugging
-#: Face cache view, ``{comfyui_model_paths}`` = an extra_model_paths file for ComfyUI
-#: (``domain.model_views``).
+#: Face cache view, ``{comfyui_model_paths}`` = an extra_model_paths file for ComfyUI,
+#: ``{models_views}`` = the views' root (``domain.model_views``).
 PLACEHOLDERS: frozenset[str] = frozenset(
     {
         "model",
@@ -72,6 +72,7 @@ PLACEHOLDERS: frozenset[str] = frozenset(
         "models_by_kind",
         "models_hf_cache",
         "comfyui_model_paths",
+        "models_views",
     }
 )
 #: ``{name}`` around an identifier; JSON (``{"a": 1}``) and shell ``${VAR}`` are left alone.

@@ -49,6 +49,25 @@ KIND_FOLDERS: dict[str, str] = {
 }
 
 
+#: Apps that want one models dir with their own folder names (SD.Next's ``SD_MODELSDIR``) get it
+#: as ``<name>/<their folder>`` -> ``../by-kind/<folder>``: directory links, no second tree.
+APP_FOLDER_SETS: dict[str, dict[str, str]] = {
+    "sdnext": {
+        "Stable-diffusion": "checkpoints",
+        "Lora": "loras",
+        "VAE": "vae",
+        "UNET": "diffusion_models",
+        "Text-encoder": "text_encoders",
+        "embeddings": "embeddings",
+        "control": "controlnet",
+        "ESRGAN": "upscale_models",
+    },
+}
+#: Folders of an app set that are the HF cache view rather than a type folder: SD.Next reads
+#: diffusers pipelines from ``models--org--name/snapshots/<rev>/`` entries of its Diffusers dir.
+APP_HF_FOLDERS: dict[str, tuple[str, ...]] = {"sdnext": ("Diffusers",)}
+
+
 @dataclass(frozen=True)
 class ViewLink:
     """A symlink at ``path`` (relative to the views dir) pointing at ``target`` (relative)."""
@@ -132,6 +151,12 @@ def view_tree(
             # Up: hf, models--x, snapshots, <rev>, the file's own folders, .paitui-views.
             depth = 4 + len(rel.parts)
             links[path] = ViewLink(path, f"{_up(depth)}/{org}/{repo}/{rel}")
+    for set_name, folders in APP_FOLDER_SETS.items():
+        for name, folder in folders.items():
+            path = f"{set_name}/{name}"
+            links[path] = ViewLink(path, f"../{BY_KIND}/{folder}")
+        for name in APP_HF_FOLDERS.get(set_name, ()):
+            links[f"{set_name}/{name}"] = ViewLink(f"{set_name}/{name}", f"../{HF_CACHE}")
     dirs = tuple(sorted({f"{BY_KIND}/{f}" for f in KIND_FOLDERS.values()} | {HF_CACHE}))
     return ViewTree(tuple(links.values()), tuple(files), dirs)
 

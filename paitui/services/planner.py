@@ -119,6 +119,7 @@ _FIX_FOR_PLACEHOLDER = {
     "models_by_kind": "the app mounts no models store (mounts.models in the catalog)",
     "models_hf_cache": "the app mounts no models store (mounts.models in the catalog)",
     "comfyui_model_paths": "the app mounts no models store (mounts.models in the catalog)",
+    "models_views": "the app mounts no models store (mounts.models in the catalog)",
     "model": "choose a model file from the models store (--model FILE)",
     "model_id": "choose a Hugging Face repo id (--model-id ORG/NAME)",
     "render_gid": "the host has no 'render' group; install the GPU driver (see paitui hw)",
@@ -394,7 +395,7 @@ def _models_values(target: str | None) -> dict[str, str | None]:
     """The store's placeholders: its container path and where its views appear in it."""
     if target is None:
         return dict.fromkeys(
-            ("models", "models_by_kind", "models_hf_cache", "comfyui_model_paths")
+            ("models", "models_by_kind", "models_hf_cache", "comfyui_model_paths", "models_views")
         )
     views = PurePosixPath(target) / VIEWS_DIR
     return {
@@ -402,6 +403,7 @@ def _models_values(target: str | None) -> dict[str, str | None]:
         "models_by_kind": str(views / BY_KIND),
         "models_hf_cache": str(views / HF_CACHE),
         "comfyui_model_paths": str(views / COMFYUI_PATHS),
+        "models_views": str(views),
     }
 
 

@@ -68,7 +68,7 @@ def test_placeholders() -> None:
     assert placeholders_in("{Model}") == ["Model"]
     assert set(PLACEHOLDERS) == {
         "model", "model_id", "port", "render_gid",
-        "models", "models_by_kind", "models_hf_cache", "comfyui_model_paths",
+        "models", "models_by_kind", "models_hf_cache", "comfyui_model_paths", "models_views",
     }  # fmt: skip
 
 

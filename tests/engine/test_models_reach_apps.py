@@ -108,11 +108,17 @@ def _a1111(plan: LaunchPlan) -> dict[str, str]:
     }
 
 
+def _sdnext(plan: LaunchPlan) -> dict[str, str]:
+    base = plan.env["SD_MODELSDIR"]
+    return {"checkpoint": f"{base}/Stable-diffusion", "lora": f"{base}/Lora", "vae": f"{base}/VAE"}
+
+
 #: How each app is told where its typed folders are: keep one per by-kind app in the catalog.
 BY_KIND_READERS: dict[str, Callable[[LaunchPlan], dict[str, str]]] = {
     "pai-comfyui": _comfyui,
     "comfyui-community": _comfyui,
     "sd-webui-rx5500": _a1111,
+    "sdnext": _sdnext,
 }
 #: The environment variable that names each HF-cache app's cache.
 HF_CACHE_ENV = {"livepeer-ai-runner": "HUGGINGFACE_HUB_CACHE", "vllm": "HF_HUB_CACHE"}
@@ -195,6 +201,19 @@ def test_each_type_appears_in_the_apps_own_folder(
             "vae=org--vae/vae.safetensors",
         ]
     )
+
+
+def test_sdnext_sees_diffusers_pipelines_in_its_diffusers_dir(
+    tmp_path: Path, docker_client: Any, busybox_image: str
+) -> None:
+    [app] = [a for a in _apps("by-kind") if a.id == "sdnext"]
+    store = _store(tmp_path / "models")
+    plan = _plan(app, tmp_path, store)
+    prepare_models_views(plan)
+    diffusers = f"{plan.env['SD_MODELSDIR']}/Diffusers"
+    script = f"cd {diffusers} && busybox find -L . -name model_index.json | sort"
+    seen = _run_as_app(docker_client, plan, busybox_image, script)
+    assert seen == [f"./models--org--pipe/snapshots/{REV}/model_index.json"]
 
 
 @pytest.mark.parametrize("app", _apps("hf-cache"), ids=lambda a: a.id)
