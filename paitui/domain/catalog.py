@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import StrEnum
+from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -197,8 +198,10 @@ class HealthCheck(_Model):
 ModelFormat = Literal["gguf", "safetensors", "ckpt", "diffusers", "hf-repo", "ollama"]
 #: How an app finds its models: ``files`` = the store's own tree, one file chosen by argument;
 #: ``by-kind`` = folders per model type; ``hf-cache`` = a Hugging Face hub cache; ``app-store`` =
-#: the app keeps its own store (Ollama) and imports from the read-only one.
-ModelLayout = Literal["files", "by-kind", "hf-cache", "app-store"]
+#: the app keeps its own store (Ollama) and imports from the read-only one; ``links`` = the app
+#: lists one writable folder of its own (LocalAI's models path): paitui puts symlinks there, into
+#: the read-only store, one per installed file of the formats it reads.
+ModelLayout = Literal["files", "by-kind", "hf-cache", "app-store", "links"]
 
 
 class ModelsMount(_Model):
@@ -207,6 +210,8 @@ class ModelsMount(_Model):
     path: ContainerPath
     formats: tuple[ModelFormat, ...] = ()
     layout: ModelLayout = "files"
+    #: For ``links``: the app's models folder, inside its data dir.
+    links_dir: ContainerPath | None = None
     #: Arguments appended to the command that point the app at its layout (ComfyUI's
     #: ``--extra-model-paths-config``, A1111's ``--ckpt-dir`` ...), and environment that does.
     args: Argv = None
@@ -363,6 +368,23 @@ class App(_Model):
                 raise ValueError(
                     f"health is an http check but port {port} is {spec.protocol}: use 'type: tcp'"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _links_dir_in_the_data_dir(self) -> App:
+        models = self.mounts.models
+        if models is None or (models.layout != "links" and models.links_dir is None):
+            return self
+        data = self.mounts.data
+        if models.layout != "links":
+            raise ValueError("mounts.models.links_dir is only for layout: links")
+        if models.links_dir is None or data is None:
+            raise ValueError("layout: links needs mounts.models.links_dir inside mounts.data")
+        if not PurePosixPath(models.links_dir).is_relative_to(data.path):
+            raise ValueError(
+                f"mounts.models.links_dir {models.links_dir} must be inside the data dir "
+                f"{data.path}"
+            )
         return self
 
     @model_validator(mode="after")

@@ -31,6 +31,16 @@ class PortBinding:
 
 
 @dataclass(frozen=True)
+class ModelLinks:
+    """Symlinks in an app's own models folder into the read-only store (layout ``links``)."""
+
+    host_dir: str  # the folder on the host, inside the app's data dir
+    store: str  # the store on the host (its index says what is installed)
+    store_target: str  # where the store is mounted in the container: the links point there
+    formats: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class MountSpec:
     """A bind mount."""
 
@@ -98,3 +108,5 @@ class LaunchPlan:
     #: The models store on the host whose views (``domain.model_views``) this app reads: they are
     #: brought up to date before it starts.
     models_views: str | None = None
+    #: For layout ``links``: where paitui keeps the app's symlinks into the store.
+    models_links: ModelLinks | None = None

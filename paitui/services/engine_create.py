@@ -40,12 +40,15 @@ def prepare_data_dir(plan: LaunchPlan, chown_fallback: Callable[[LaunchPlan, int
 
 def prepare_models_views(plan: LaunchPlan) -> None:
     """Bring the store's views the app reads up to date, so it sees every installed model."""
-    if not plan.models_views:
+    if not plan.models_views and not plan.models_links:
         return
-    from paitui.services.model_views import ViewsError, refresh_views
+    from paitui.services.model_views import ViewsError, refresh_views, sync_links
 
     try:
-        refresh_views(Path(plan.models_views))
+        if plan.models_views:
+            refresh_views(Path(plan.models_views))
+        if plan.models_links:
+            sync_links(plan.models_links)
     except ViewsError as exc:
         fix = "fix the models store, then start again"
         raise EngineError(ErrorKind.DATA_DIR, str(exc), fix) from None

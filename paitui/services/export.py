@@ -6,6 +6,7 @@ against the plan it came from (and a hand-edited one re-imported).
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from typing import Any
 
@@ -13,7 +14,14 @@ import yaml
 
 from paitui.domain.catalog import accel_of_variant
 from paitui.domain.containers import APP_LABEL, VARIANT_LABEL
-from paitui.domain.launch import DeviceMapping, GpuRequest, LaunchPlan, MountSpec, PortBinding
+from paitui.domain.launch import (
+    DeviceMapping,
+    GpuRequest,
+    LaunchPlan,
+    ModelLinks,
+    MountSpec,
+    PortBinding,
+)
 
 #: Compose extension key holding what compose itself has no field for (data dir owner, ...).
 X_PAITUI = "x-paitui"
@@ -89,6 +97,8 @@ def compose_service(plan: LaunchPlan) -> dict[str, Any]:
             extra["data_gid"] = plan.data_gid
     if plan.local_build:
         extra["local_build"] = True
+    if plan.models_links:
+        extra["models_links"] = dataclasses.asdict(plan.models_links)
     if plan.models_views:
         # The app reads the store's views; paitui refreshes them before it starts.
         extra["models_views"] = plan.models_views
@@ -186,6 +196,18 @@ def plan_from_compose(text: str, service: str | None = None) -> LaunchPlan:
         data_gid=extra.get("data_gid"),
         local_build=bool(extra.get("local_build", False)),
         models_views=extra.get("models_views"),
+        models_links=_links(extra.get("models_links")),
+    )
+
+
+def _links(raw: Any) -> ModelLinks | None:
+    if not isinstance(raw, dict):
+        return None
+    return ModelLinks(
+        str(raw["host_dir"]),
+        str(raw["store"]),
+        str(raw["store_target"]),
+        tuple(str(f) for f in raw.get("formats") or ()),
     )
 
 

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from paitui.domain.launch import ModelLinks
 from paitui.domain.model_kinds import ModelKind, classify
 from paitui.domain.model_views import VIEWS_DIR, ViewTree, view_tree
 from paitui.domain.models import InstalledModel
@@ -144,3 +145,41 @@ def refresh_views(store: Path) -> ViewsReport:
     installed = ModelStore(Path(store)).installed()
     kinds = {(m.repo_id, m.path): kind_of_file(m) for m in installed}
     return sync_views(Path(store), view_tree(installed, kinds))
+
+
+def link_name(model: InstalledModel) -> str:
+    """The file name an app lists for one store file: ``org--repo--path--file.gguf``."""
+    return "--".join([*model.repo_id.split("/"), *model.path.split("/")])
+
+
+def sync_links(links: ModelLinks) -> int:
+    """Make ``links.host_dir`` hold one symlink per installed file of the app's formats, into
+    the store as the container sees it; returns how many changed. Only symlinks into the store
+    are ever removed: whatever else the app keeps in its folder is its own."""
+    folder = Path(links.host_dir)
+    prefix = links.store_target.rstrip("/") + "/"
+    wanted: dict[str, str] = {}
+    for model in ModelStore(Path(links.store)).installed():
+        if links.formats and not set(model.formats) & set(links.formats):
+            continue
+        wanted[link_name(model)] = f"{prefix}{model.repo_id}/{model.path}"
+    changed = 0
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for entry in folder.iterdir():
+            ours = entry.is_symlink() and os.readlink(entry).startswith(prefix)
+            if ours and wanted.get(entry.name) != os.readlink(entry):
+                entry.unlink()
+                changed += 1
+        for name, target in wanted.items():
+            path = folder / name
+            if path.is_symlink() or path.exists():
+                continue  # ours and current, or the app's own file of that name: left alone
+            _replace_with_link(path, target)
+            changed += 1
+    except OSError as exc:
+        raise ViewsError(
+            f"cannot link the models into {folder}: {exc.strerror or exc}; "
+            "check that the app's data dir is writable by you"
+        ) from None
+    return changed

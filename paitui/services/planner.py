@@ -26,6 +26,7 @@ from paitui.domain.launch import (
     GpuRequest,
     LaunchChoices,
     LaunchPlan,
+    ModelLinks,
     MountSpec,
     PortBinding,
 )
@@ -407,6 +408,15 @@ def _models_values(target: str | None) -> dict[str, str | None]:
     }
 
 
+def _links(app: App, data_dir: str | None, store: Path) -> ModelLinks | None:
+    models, data = app.mounts.models, app.mounts.data
+    if models is None or models.layout != "links" or not models.links_dir or not data_dir:
+        return None
+    assert data is not None  # the catalog check: links_dir lies inside the data dir
+    rel = PurePosixPath(models.links_dir).relative_to(data.path)
+    return ModelLinks(str(Path(data_dir) / rel), str(store), models.path, models.formats)
+
+
 def _check_store_apart(target: str, store: Path, mounts: Iterable[MountSpec]) -> None:
     writable = [m for m in mounts if not m.read_only]
     problems = store_target_problems(target, [m.target for m in writable])
@@ -537,4 +547,5 @@ def plan_launch(
         models_views=(
             str(store) if models_mount and models_mount.layout in ("by-kind", "hf-cache") else None
         ),
+        models_links=_links(app, data_dir, store),
     )

@@ -233,3 +233,30 @@ def test_the_hf_cache_view_holds_the_repo_at_its_revision(
     )
     seen = _run_as_app(docker_client, plan, busybox_image, script)
     assert seen == [REV, "./model_index.json", "./unet/diffusion_pytorch_model.safetensors"]
+
+
+def test_localai_lists_each_store_gguf_in_its_own_models_folder(
+    tmp_path: Path, docker_client: Any, busybox_image: str
+) -> None:
+    [app] = _apps("links")
+    assert app.id == "localai"
+    store = _store(tmp_path / "models")
+    gguf = store.path_for("org/llm-GGUF", "llm.Q4_K_M.gguf")
+    gguf.parent.mkdir(parents=True)
+    gguf.write_bytes(b"GGUF" + b"\0" * 28)
+    store.record("org/llm-GGUF", "llm.Q4_K_M.gguf", size=32, sha256="0" * 64, revision=REV)
+    plan = _plan(app, tmp_path, store)
+    assert plan.models_links is not None
+    folder = Path(plan.models_links.host_dir)
+    folder.mkdir(parents=True)
+    (folder / "gallery-model.yaml").write_text("name: mine\n")  # the app's own file
+    prepare_models_views(plan)
+    models_path = plan.env["LOCALAI_MODELS_PATH"]
+    script = f'cd {models_path} && for f in *; do head -c 4 "$f"; echo " $f"; done'
+    seen = _run_as_app(docker_client, plan, busybox_image, script)
+    # Only the GGUF is linked (LocalAI reads gguf here), and it reads through the link.
+    assert seen == ["name", "gallery-model.yaml", "GGUF", "org--llm-GGUF--llm.Q4_K_M.gguf"]
+    # Removed from the store: the link goes, the app's own file stays.
+    store.remove("org/llm-GGUF")
+    prepare_models_views(plan)
+    assert sorted(p.name for p in folder.iterdir()) == ["gallery-model.yaml"]

@@ -99,3 +99,18 @@ def test_the_store_is_mounted_read_only_even_for_an_entry_built_in_code(tmp_path
     assert [
         (m.target, m.read_only) for m in plan.mounts if m.source == str(settings.models_dir)
     ] == [("/models", True)]
+
+
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [
+        ({"path": "/models", "layout": "links"}, "needs mounts.models.links_dir"),
+        ({"path": "/models", "layout": "links", "links_dir": "/elsewhere"}, "must be inside"),
+        ({"path": "/models", "links_dir": "/data/m"}, "only for layout: links"),
+    ],
+)
+def test_links_need_a_folder_inside_the_data_dir(
+    tmp_path: Path, models: dict[str, Any], message: str
+) -> None:
+    [issue] = _issues(tmp_path, _entry(models=models, data={"path": "/data"}))
+    assert message in issue
