@@ -326,12 +326,12 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
             formats = _formats_label(app)
             return (
                 f"{app.name} needs a {formats} model file. Choose an installed one under Model, "
-                "or Enter on a model below to download it and start."
+                "or Enter on a suggested model to download it and start."
             )
         if app.needs.hf_repo and not choices.model_id:
             return (
                 f"{app.name} needs a Hugging Face model id: type org/name under Model id, or "
-                "Enter on a model below."
+                "Enter on a suggested model."
             )
         # The planner's fixes name CLI flags where the CLI is the way; the dialog is not.
         return exc.message if exc.fix and "--" in exc.fix else str(exc)

@@ -69,12 +69,12 @@ class ModelPicker(Vertical):
     DEFAULT_CSS = """
     ModelPicker { height: auto; margin-top: 1; }
     ModelPicker .picker-title { text-style: bold; color: $primary; }
-    ModelPicker #offers { height: auto; max-height: 10; border: round $panel; }
-    ModelPicker #offers:focus { border: round $primary; }
+    ModelPicker #offers { height: auto; max-height: 13; }
     ModelPicker #hub-row { height: auto; }
     ModelPicker #hub-row Label { width: 12; padding: 0 1 0 0; }
     ModelPicker #hub-query { width: 1fr; }
     ModelPicker #picker-status { color: $text-muted; }
+    ModelPicker #picker-status.-empty { display: none; }
     ModelPicker #picker-status.-error { color: $error; }
     ModelPicker #picker-progress { display: none; height: auto; }
     ModelPicker.-downloading #picker-progress { display: block; }
@@ -116,7 +116,7 @@ class ModelPicker(Vertical):
                 id="hub-query",
                 compact=True,
             )
-        yield Static("", id="picker-status")
+        yield Static("", id="picker-status", classes="-empty")
         with Vertical(id="picker-progress"):
             yield ProgressBar(total=None, show_eta=False, show_percentage=True)
             yield Label("", id="progress-text")
@@ -161,6 +161,7 @@ class ModelPicker(Vertical):
         widget = self.query_one("#picker-status", Static)
         widget.update(text)
         widget.set_class(error, "-error")
+        widget.set_class(not str(text), "-empty")
 
     def show_progress(self, d: Download | None) -> None:
         """Show one download's progress (None hides the bar)."""
