@@ -128,7 +128,12 @@ class FirstRun:
     def open_dialog(self) -> str:
         """Desktop, the palette, the app: the launch dialog with the suggestion focused."""
         pane = self.pane
-        pane.wait_for(lambda t: "Desktop" in t and "GGUF stand-in" in t, what="the Desktop")
+        # The header names the usable accelerators (cpu always) once detection is done: the
+        # launch dialog opens only after that.
+        pane.wait_for(
+            lambda t: "GGUF stand-in" in t and re.search(r"\bcpu\b", t.splitlines()[1]) is not None,
+            what="the Desktop with the hardware detected",
+        )
         pane.send("C-p")
         pane.wait_for(lambda t: "🔎" in t or "Search" in t, what="the palette")
         pane.type("Start GGUF stand-in")
@@ -138,6 +143,16 @@ class FirstRun:
             lambda t: "Launch GGUF stand-in" in t and FILE in t,
             what="the launch dialog with the suggestion",
         )
+
+    def wait_ready(self, docker_client: Any) -> str:
+        """Wait until this app's container exists and its row on the Running screen is ready
+        (other apps on the shared engine may be ready too)."""
+
+        def ready(screen: str) -> bool:
+            rows = [line for line in screen.splitlines() if "GGUF stand-in" in line]
+            return any("● ready" in row for row in rows) and self.container(docker_client)
+
+        return self.pane.wait_for(ready, timeout=40, what="the app ready")
 
     def container(self, docker_client: Any) -> Any:
         """The app's container, or None."""
@@ -176,7 +191,7 @@ def test_suggestion_to_running_app_keyboard_only(
     assert FILE in running
     # Verified and installed, then started with the previewed plan, and ready (the stand-in
     # is ready only when it can read the file its command names).
-    first_run.pane.wait_for(lambda t: "● ready" in t, timeout=40, what="the app ready")
+    first_run.wait_ready(docker_client)
     assert (
         hashlib.sha256(first_run.installed.read_bytes()).hexdigest()
         == hashlib.sha256(GGUF_Q4).hexdigest()
@@ -245,7 +260,7 @@ def test_404_500_and_cancel_start_nothing_then_a_retry_works(
     # The dialog is still usable: Enter again continues the download and starts the app.
     hub.faults.throttle = 0
     pane.send("Enter")
-    pane.wait_for(lambda t: "● ready" in t, timeout=40, what="the app ready after a retry")
+    first_run.wait_ready(docker_client)
     assert first_run.installed.read_bytes() == GGUF_Q4
     container = first_run.container(docker_client)
     assert container is not None and f"/models/{REPO}/{FILE}" in container.attrs["Config"]["Cmd"]
