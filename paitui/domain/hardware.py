@@ -131,6 +131,8 @@ class HardwareReport:
     vulkan_icds: tuple[str, ...] = ()
     docker: DockerFacts | None = None
     models_free_bytes: int | None = None
+    #: Host RAM (MemTotal of /proc/meminfo), bytes: what cpu variants and integrated GPUs use.
+    ram_bytes: int | None = None
     #: "udev", or "sysfs" when libudev was unavailable and /sys/class/drm was read directly.
     source: str = "udev"
     #: Why udev could not be used (when ``source`` is "sysfs").

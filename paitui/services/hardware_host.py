@@ -136,6 +136,20 @@ def kernel_release(env: HostEnv) -> str | None:
         return (platform.release() or None) if env.root == Path("/") else None
 
 
+def host_ram(env: HostEnv) -> int | None:
+    """Total host RAM in bytes (``MemTotal`` of ``/proc/meminfo``), None when unreadable."""
+    try:
+        text = (env.root / "proc/meminfo").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        parts = value.split()
+        if key == "MemTotal" and parts and parts[0].isdigit():
+            return int(parts[0]) * 1024  # the kernel writes kB (KiB)
+    return None
+
+
 def is_wsl2(env: HostEnv) -> bool:
     """WSL2 exposes GPUs through /dev/dxg and ships its user-mode drivers in /usr/lib/wsl."""
     return (env.dev / "dxg").exists() or (env.root / "usr/lib/wsl").is_dir()

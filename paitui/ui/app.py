@@ -211,7 +211,7 @@ class PaituiApp(App[None]):
         if best_variant(app, self.hardware_report) is None:
             self.notify(
                 f"{app.name} {why_not(app, self.hardware_report)}. The Hardware screen (2) says "
-                f"what is missing; `paitui start {app_id} --variant …` plans it anyway.",
+                "what is missing.",
                 title="Cannot run here", severity="warning", timeout=10,
             )
             return

@@ -20,6 +20,9 @@ TESTBEDS = Path(__file__).resolve().parent / "testbeds"
 DESKTOP_GROUPS = "root:x:0:\nvideo:x:44:alice\nrender:x:105:alice\nalice:x:1000:\n"
 ALICE = "1000:1000,44,105:alice"
 KERNEL = "6.1.0-28-amd64"
+#: /proc/meminfo of the fake host (the head of a real one, 16 GiB box), and the RAM it gives.
+MEMINFO = "MemTotal:       16318464 kB\nMemFree:         1210980 kB\nMemAvailable:    9800000 kB\n"
+RAM_BYTES = 16318464 * 1024
 DOCKER_INFO = {
     "ServerVersion": "20.10.24+dfsg1",
     "SecurityOptions": ["name=apparmor", "name=seccomp,profile=default", "name=cgroupns"],
@@ -66,6 +69,7 @@ class Host:
         (self.root / "etc/group").write_text(self.groups)
         (self.root / "proc/sys/kernel").mkdir(parents=True, exist_ok=True)
         (self.root / "proc/sys/kernel/osrelease").write_text(self.kernel + "\n")
+        (self.root / "proc/meminfo").write_text(MEMINFO)
         (self.root / "dev").mkdir(exist_ok=True)
         for node in self.dev_nodes:
             (self.root / "dev" / node).touch()
@@ -257,6 +261,7 @@ def base_report(host: Host, **overrides: Any) -> dict[str, Any]:
         "vulkan_icds": [host.path(f"usr/share/vulkan/icd.d/{i}") for i in sorted(host.icds)],
         "docker": docker_json(),
         "models_free_bytes": None,
+        "ram_bytes": RAM_BYTES,
         "source": "udev",
         "source_note": None,
         "user": "alice",

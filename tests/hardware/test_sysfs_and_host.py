@@ -124,7 +124,8 @@ REPORT_KEYS = {
     "render_gid": (int, type(None)), "video_gid": (int, type(None)),
     "user_in_render": bool, "user_in_video": bool, "kfd_present": bool, "kfd_access": bool,
     "nvidia_nodes": list, "wsl2": bool, "kernel": (str, type(None)), "vulkan_icds": list,
-    "docker": (dict, type(None)), "models_free_bytes": (int, type(None)), "source": str,
+    "docker": (dict, type(None)), "models_free_bytes": (int, type(None)),
+    "ram_bytes": (int, type(None)), "source": str,
     "source_note": (str, type(None)), "user": (str, type(None)), "uid": (int, type(None)),
     "groups_pending": list, "models_dir": (str, type(None)), "extra": dict,
 }

@@ -2,34 +2,55 @@
 
 The plan is recomputed on every change by the pure planner, so the preview is always what will
 run; a choice that cannot work shows the planner's reason instead of a preview.
+
+An app that reads a model gets a "get a model" part (``ModelPicker``): its suggestions and a Hub
+search, each with whether it fits the chosen variant's device. Enter on one reads the repo,
+downloads the file with progress (thread workers and the shared download queue), selects it and
+starts the previewed plan; a failed or cancelled download starts nothing and says why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
+from textual.worker import get_current_worker
 
-from paitui.domain.catalog import App
+from paitui.domain.catalog import Accel, App
 from paitui.domain.fit import ranked_variants
 from paitui.domain.hardware import HardwareReport
 from paitui.domain.launch import LaunchChoices, LaunchPlan
-from paitui.domain.models import InstalledModel, human_size
+from paitui.domain.model_choice import (
+    ModelOffer,
+    app_formats,
+    hub_file_offers,
+    hub_filter,
+    hub_repo_offers,
+    needs_model,
+    pick_file,
+    refit_offer,
+    suggested_offers,
+)
+from paitui.domain.models import Download, DownloadState, InstalledModel, human_size
 from paitui.services.export import run_line
 from paitui.services.host_ports import PortCheck
 from paitui.services.planner import PlanError, plan_launch
 from paitui.settings import Settings
+from paitui.ui.widgets.model_picker import ModelPicker
 
-#: The model select's entry that leads to the Models screen.
+#: The model select's entry that moves to the "get a model" part below it.
 DOWNLOAD = "__download__"
+#: Repos of a Hub search whose files are listed (each costs one repo-info request).
+SEARCH_REPOS = 5
 
 
 @dataclass(frozen=True)
@@ -53,14 +74,51 @@ def model_options(app: App, models: Sequence[InstalledModel]) -> list[tuple[str,
     return options
 
 
+def _formats_label(app: App) -> str:
+    names = {"gguf": "GGUF", "safetensors": "safetensors", "ckpt": "checkpoint",
+             "diffusers": "diffusers", "hf-repo": "Hugging Face"}
+    formats = [names.get(f, f) for f in app_formats(app)]
+    return "/".join(dict.fromkeys(formats)) or "model"
+
+
 class LaunchScreen(ModalScreen[LaunchRequest | None]):
     """Choose how to launch one app."""
+
+    # --- messages from the get-a-model workers ---
+
+    class SearchDone(Message):
+        """Hub results for the search box (or why there are none)."""
+
+        def __init__(self, offers: list[ModelOffer], text: str, error: bool = False) -> None:
+            super().__init__()
+            self.offers = offers
+            self.text = text
+            self.error = error
+
+    class GetProgress(Message):
+        """The chosen model's download moved; a newer one replaces an older one waiting."""
+
+        def __init__(self, download: Download) -> None:
+            super().__init__()
+            self.download = download
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, LaunchScreen.GetProgress)
+
+    class GetFinished(Message):
+        """Getting the model ended: the download's last state, or an error before it began."""
+
+        def __init__(self, download: Download | None, error: str | None = None) -> None:
+            super().__init__()
+            self.download = download
+            self.error = error
 
     DEFAULT_CSS = """
     LaunchScreen { align: center middle; }
     LaunchScreen #launch-box {
         width: 100; max-width: 100%; height: auto; max-height: 100%;
         background: $surface; border: thick $primary; padding: 0 1;
+        scrollbar-size-vertical: 1;
     }
     LaunchScreen .row { height: auto; margin-top: 1; }
     LaunchScreen .row Label { width: 12; padding: 0 1 0 0; }
@@ -96,6 +154,10 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         self.taken_ports = taken_ports
         self.port_free = port_free
         self.plan: LaunchPlan | None = None
+        #: Why there is no plan, as shown in the preview ("" when there is one).
+        self.problem = ""
+        #: The download the dialog is waiting for (its id), while one runs.
+        self.getting: str | None = None
 
     def compose(self) -> ComposeResult:
         app = self.catalog_app
@@ -103,7 +165,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         others = [v for v in app.variants if v not in ranked]
         variant_options = [(f"{v} ★ best here" if i == 0 else v, v) for i, v in enumerate(ranked)]
         variant_options += [(f"{v} (not usable here)", v) for v in others]
-        with Vertical(id="launch-box"):
+        with VerticalScroll(id="launch-box"):
             yield Static(
                 Text.assemble(
                     ("Launch ", "bold"), (app.name, "bold cyan"), (f"  {app.kind.value}", "dim")
@@ -119,9 +181,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                     compact=True,
                 )
             if app.needs.model_file or (app.mounts.models and app.mounts.models.formats):
-                options = model_options(app, self.models)
-                formats = "/".join(app.needs.model_file or ("model",))
-                options.append((f"download a {formats} model…", DOWNLOAD))
+                options = self._model_select_options()
                 with Horizontal(classes="row"):
                     yield Label("Model")
                     yield Select(options, prompt="no model (pick one)", id="model", compact=True)
@@ -131,6 +191,8 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                     yield Input(
                         placeholder="org/repo on the Hugging Face Hub", id="model-id", compact=True
                     )
+            if needs_model(app):
+                yield ModelPicker(app.name, _formats_label(app), id="picker")
             for name in app.needs.env:
                 with Horizontal(classes="row"):
                     yield Label(name)
@@ -167,9 +229,40 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                 yield Button("Start  ctrl+s", variant="primary", id="start", compact=True)
                 yield Button("Cancel  esc", id="cancel", compact=True)
 
+    def _model_select_options(self) -> list[tuple[str, str]]:
+        options = model_options(self.catalog_app, self.models)
+        options.append(("get one below (suggested, or a Hub search)…", DOWNLOAD))
+        return options
+
     def on_mount(self) -> None:
         self.query_one("#variant", Select).focus()
+        pickers = self.query(ModelPicker)
+        if pickers:
+            self._refresh_offers()
+            # Nothing installed that the app reads: getting one is the thing to do first.
+            app = self.catalog_app
+            if not model_options(app, self.models) and not app.needs.hf_repo:
+                pickers.first().focus_offers()
         self._replan()
+
+    def _accel(self) -> Accel:
+        variant = self._value("#variant") or next(iter(self.catalog_app.variants))
+        return self.catalog_app.variant_accel(variant)
+
+    def _installed(self) -> list[tuple[str, str]]:
+        return [(m.repo_id, m.path) for m in self.models]
+
+    def _refresh_offers(self) -> None:
+        """Recompute the suggestions' fit for the chosen variant (the Hub results too)."""
+        pickers = self.query(ModelPicker)
+        if not pickers:
+            return
+        picker = pickers.first()
+        accel = self._accel()
+        suggested = suggested_offers(self.catalog_app, accel, self.report, self._installed())
+        found = [refit_offer(o, self.catalog_app, accel, self.report) for o in picker.found]
+        picker.set_offers(suggested, found)
+
 
     def _value(self, selector: str) -> str | None:
         found = self.query(selector)
@@ -216,21 +309,43 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
             )
         except PlanError as exc:
             self.plan = None
-            preview.update(Text(str(exc), style="bold red"))
+            self.problem = self._plan_problem(exc)
+            preview.update(Text(self.problem, style="bold red"))
             warnings.update("")
         else:
+            self.problem = ""
             preview.update(Text(run_line(self.plan), style="green"))
             warnings.update("\n".join(f"⚠ {w}" for w in self.plan.warnings))
         self.query_one("#start", Button).disabled = self.plan is None
 
+    def _plan_problem(self, exc: PlanError) -> str:
+        """The planner's reason, worded for this dialog: no command-line flags in the TUI."""
+        app, choices = self.catalog_app, self.choices()
+        has_picker = bool(self.query(ModelPicker))
+        if app.needs.model_file and choices.model_file is None and has_picker:
+            formats = _formats_label(app)
+            return (
+                f"{app.name} needs a {formats} model file. Choose an installed one under Model, "
+                "or Enter on a suggested model to download it and start."
+            )
+        if app.needs.hf_repo and not choices.model_id:
+            return (
+                f"{app.name} needs a Hugging Face model id: type org/name under Model id, or "
+                "Enter on a suggested model."
+            )
+        # The planner's fixes name CLI flags where the CLI is the way; the dialog is not.
+        return exc.message if exc.fix and "--" in exc.fix else str(exc)
+
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "model" and event.value == DOWNLOAD:
-            formats = self.catalog_app.needs.model_file or (
-                self.catalog_app.mounts.models.formats if self.catalog_app.mounts.models else ()
-            )
-            self.dismiss(LaunchRequest(None, tuple(formats)))
+            event.select.clear()
+            pickers = self.query(ModelPicker)
+            if pickers:
+                pickers.first().focus_offers()
             return
+        if event.select.id == "variant":
+            self._refresh_offers()
         self._replan()
 
     @on(Input.Changed)
@@ -245,5 +360,184 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        """Close without starting anything."""
+        """Cancel the model download when one runs; else close without starting anything."""
+        if self.getting is not None:
+            self._cancel_download(self.getting)
+            return
         self.dismiss(None)
+
+    # --- get a model: Hub search, download, then start ------------------------------------
+
+    def _services(self) -> Any:
+        return getattr(self.app, "services", None)
+
+    def _picker(self) -> ModelPicker:
+        return self.query_one(ModelPicker)
+
+    @on(ModelPicker.SearchRequested)
+    def _search_requested(self, event: ModelPicker.SearchRequested) -> None:
+        flt = hub_filter(app_formats(self.catalog_app))
+        what = f"{flt.upper()} models" if flt else "models"
+        self._picker().status(f"searching the Hub for {what} matching {event.query!r}…")
+        self._search_hub(event.query, flt, self._accel())
+
+    @work(thread=True, exclusive=True, group="launch-hub-search", exit_on_error=False)
+    def _search_hub(self, query: str, flt: str | None, accel: Accel) -> None:
+        """Search, then read the first repos' files (the ones the app reads) for their sizes."""
+        from paitui.services.hub import HubError
+
+        services = self._services()
+        worker = get_current_worker()
+        app = self.catalog_app
+        try:
+            results = services.hub.search(query, formats=[flt] if flt else [], limit=20)
+        except HubError as exc:
+            self.post_message(self.SearchDone([], f"Hub search failed: {exc}", error=True))
+            return
+        if not results:
+            self.post_message(self.SearchDone([], f"No Hub repos match {query!r}."))
+            return
+        if app.needs.hf_repo and not app.needs.model_file:
+            offers = hub_repo_offers(accel, self.report, results[:SEARCH_REPOS * 2])
+            self.post_message(self.SearchDone(offers, f"{len(offers)} repos from the Hub."))
+            return
+        infos, failed = [], 0
+        for result in results[:SEARCH_REPOS]:
+            if worker.is_cancelled:
+                return
+            try:
+                infos.append(services.hub.repo_info(result.repo_id))
+            except HubError:
+                failed += 1
+        offers = hub_file_offers(app, accel, self.report, infos, self._installed())
+        text = f"{len(offers)} files from {len(infos)} Hub repos"
+        text += f" ({failed} could not be read)." if failed else "."
+        if not offers:
+            text = f"The repos matching {query!r} have no {_formats_label(app)} files."
+        self.post_message(self.SearchDone(offers, text))
+
+    def on_launch_screen_search_done(self, message: SearchDone) -> None:
+        picker = self._picker()
+        picker.set_offers(found=message.offers)
+        picker.status(message.text, error=message.error)
+        if message.offers:
+            picker.focus_offers()
+
+    @on(ModelPicker.Picked)
+    def _picked(self, event: ModelPicker.Picked) -> None:
+        offer = event.offer
+        picker = self._picker()
+        if self.getting is not None:
+            picker.status("A download is running: wait for it, or esc cancels it.", error=True)
+            return
+        if offer.installed:
+            self._use_model(offer.installed)
+            return
+        if offer.whole_repo:
+            self._use_model_id(offer.repo)
+            return
+        assert offer.file is not None
+        self.getting = offer.key  # until the download's id is known
+        self._set_downloading(True)
+        picker.status(f"reading {offer.repo} on the Hub…")
+        self._get_model(offer.repo, offer.file)
+
+    def _set_downloading(self, on: bool) -> None:
+        self.query_one("#cancel", Button).label = "Cancel download  esc" if on else "Cancel  esc"
+        if not on:
+            self.getting = None
+
+    @work(thread=True, exclusive=True, group="launch-get-model", exit_on_error=False)
+    def _get_model(self, repo: str, pattern: str) -> None:
+        """Resolve the file on the Hub, queue it, follow it until it ends (off the loop)."""
+        from paitui.services.downloads import DownloadError
+        from paitui.services.hub import HubError
+
+        services = self._services()
+        try:
+            info = services.hub.repo_info(repo)
+        except HubError as exc:
+            self.post_message(self.GetFinished(None, f"Could not read {repo} on the Hub: {exc}"))
+            return
+        f = pick_file(pattern, info.files)
+        if f is None:
+            self.post_message(self.GetFinished(None, f"{repo} has no file {pattern} on the Hub."))
+            return
+        manager = services.downloads
+        download_id = f"{info.repo_id}/{f.path}"
+
+        def follow(d: Download) -> None:
+            if d.id == download_id:
+                self.post_message(self.GetProgress(d))
+
+        manager.add_listener(follow)
+        try:
+            try:
+                queued = manager.enqueue(info.repo_id, info.commit, [f])
+            except DownloadError as exc:
+                self.post_message(self.GetFinished(None, str(exc)))
+                return
+            self.post_message(self.GetProgress(queued[0]))
+            manager.wait([download_id])
+        finally:
+            manager.remove_listener(follow)
+        self.post_message(self.GetFinished(manager.get(download_id)))
+
+    def on_launch_screen_get_progress(self, message: GetProgress) -> None:
+        if self.getting is None:
+            return
+        self.getting = message.download.id
+        self._picker().show_progress(message.download)
+
+    def on_launch_screen_get_finished(self, message: GetFinished) -> None:
+        picker = self._picker()
+        d = message.download
+        self._set_downloading(False)
+        picker.show_progress(None)
+        tail = " Nothing was started."
+        if d is None:
+            picker.status((message.error or "The model could not be fetched.") + tail, error=True)
+        elif d.state == DownloadState.DONE:
+            self._use_model(f"{d.repo_id}/{d.file.path}")
+        elif d.state == DownloadState.CANCELLED:
+            picker.status(
+                f"Download of {d.file.path} cancelled.{tail} Its data so far is kept: Enter on "
+                "it again continues it.",
+                error=True,
+            )
+        elif d.state == DownloadState.FAILED:
+            picker.status(
+                f"Download failed: {d.error}.{tail} Enter on it tries again (it continues where "
+                "it stopped); another model may do.",
+                error=True,
+            )
+        else:  # paused (paitui is closing): the Models screen can resume it
+            picker.status(f"Download of {d.file.path} {d.state.value}.{tail}", error=True)
+
+    def _cancel_download(self, key: str) -> None:
+        services = self._services()
+        if services is not None and "downloads" in services.__dict__ and "/" in key:
+            services.downloads.cancel(key)  # signals the thread; returns at once
+        self._picker().status("cancelling the download…")
+
+    def _use_model(self, rel: str) -> None:
+        """Select an installed file and start, when the plan allows it."""
+        select = self.query_one("#model", Select)
+        options = self._model_select_options()
+        if rel not in {v for _, v in options}:
+            options.insert(0, (rel, rel))
+        select.set_options(options)
+        select.value = rel
+        self._start_or_explain(f"{rel} is installed")
+
+    def _use_model_id(self, repo: str) -> None:
+        """Take a Hub repo as the model id (the app fetches it when it starts)."""
+        self.query_one("#model-id", Input).value = repo
+        self._start_or_explain(f"{repo} is chosen")
+
+    def _start_or_explain(self, what: str) -> None:
+        self._replan()
+        if self.plan is not None:
+            self.dismiss(LaunchRequest(self.plan))
+            return
+        self._picker().status(f"{what}, but the app cannot start yet: {self.problem}", error=True)
