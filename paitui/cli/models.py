@@ -547,3 +547,76 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 0
     print(_safe(f"imported {name} into {app.id}"))
     return 0
+
+
+def resolve_start_model(
+    services: Services,
+    app_id: str,
+    model: str | None,
+    model_id: str | None,
+    *,
+    pull: bool,
+) -> tuple[str | None, str | None] | int:
+    """``--model``/``--model-id`` as the planner takes them: ``REPO[:FILE]`` becomes the installed
+    file's path (the store's, else the HF cache's), pulled first when ``pull`` and it is in
+    neither; a plain path stays as it is. An exit status when it cannot be had (said why)."""
+    from paitui.domain.models import (
+        ModelChoiceError,
+        UnsafePathError,
+        choose_model,
+        parse_model_spec,
+    )
+    from paitui.services.hub import HubError
+    from paitui.services.model_library import library_models
+
+    app = services.catalog.apps[app_id]
+    if model is not None:
+        try:
+            spec = parse_model_spec(model)
+        except UnsafePathError as exc:
+            return _fail(f"--model {model}: {exc} (REPO:FILE or a file in the models store)", 2)
+        if spec is not None:
+            formats = app.needs.model_file or (app.mounts.models.formats if app.mounts.models
+                                                else ())
+            library = library_models(services.model_store)
+            for origin in ("store", "hf-cache"):
+                have = {m.path: m for m in library
+                        if m.repo_id == spec.repo_id and m.origin == origin}
+                try:
+                    group = choose_model({p: m.size for p, m in have.items()}, formats, spec)
+                except ModelChoiceError as exc:
+                    if any(
+                        any(f in m.formats for f in formats) and (
+                            spec.pattern is None or m.path == spec.pattern
+                        ) for m in have.values()
+                    ):
+                        return _fail(str(exc))  # installed, but ambiguous: ask, do not pull
+                    continue
+                if group.complete:
+                    main = have[group.main]
+                    rel = f"{main.repo_id}/{main.path}"
+                    return (rel if origin == "store" else main.store_path), model_id
+            if not pull:
+                return _fail(
+                    f"{model} is not installed: paitui start pulls it, or run paitui models "
+                    f"pull {spec.repo_id}" + (f" '{spec.pattern}'" if spec.pattern else "")
+                )
+            try:
+                info = services.hub.repo_info(spec.repo_id)
+                group = choose_model({f.path: f.size for f in info.files}, formats, spec)
+            except (HubError, ModelChoiceError) as exc:
+                return _fail(f"cannot pull {model}: {exc}")
+            print(f"paitui: {model} is not installed: pulling it first", file=sys.stderr)
+            status = pull_files(services, info.repo_id, list(group.shards), info=info,
+                                out=sys.stderr)
+            if status != 0:
+                return _fail(f"{app_id} not started: the pull of {model} failed", status)
+            model = f"{info.repo_id}/{group.main}"
+    if model_id is not None and pull:
+        library = library_models(services.model_store)
+        if not any(m.repo_id == model_id for m in library):
+            print(f"paitui: {model_id} is not installed: pulling it first", file=sys.stderr)
+            status = pull_files(services, model_id, [], out=sys.stderr)
+            if status != 0:
+                return _fail(f"{app_id} not started: the pull of {model_id} failed", status)
+    return model, model_id

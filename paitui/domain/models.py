@@ -388,9 +388,9 @@ def apps_for_formats(catalog: Catalog, formats: Iterable[str]) -> tuple[str, ...
 _FILE_KINDS: dict[str, frozenset[str]] = {
     "gguf": frozenset({"llm", "projector", "adapter"}),
     "safetensors": frozenset(
-        {"checkpoint", "diffusion_model", "lora", "vae", "text_encoder", "controlnet",
-         "upscaler", "embedding"}
-    ),  # fmt: skip
+        {"checkpoint", "diffusion_model", "lora", "vae", "text_encoder", "controlnet"}
+        | {"upscaler", "embedding"}
+    ),
 }
 _FILE_KINDS["ckpt"] = _FILE_KINDS["safetensors"]
 

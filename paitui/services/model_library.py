@@ -116,7 +116,7 @@ def user_hf_cache(env: dict[str, str] | None = None) -> Path | None:
 
 
 def library_models(
-    store: ModelStore, cache: Path | None | bool = True
+    store: ModelStore, cache: Path | bool | None = True
 ) -> list[InstalledModel]:
     """Store files (kinds settled) then HF-cache files; ``cache``: True for the user's, False for
     none, or a path."""

@@ -142,7 +142,7 @@ def kind_of_file(model: InstalledModel) -> str:
     return _KIND_CACHE[key]
 
 
-def refresh_views(store: Path, hf_cache: Path | None | bool = True) -> ViewsReport:
+def refresh_views(store: Path, hf_cache: Path | bool | None = True) -> ViewsReport:
     """Rebuild the store's views from its index and the user's HF cache (``hf_cache``: True for
     ``hub_cache_dir()``, False for none, or a path); ViewsError when they cannot be written."""
     from paitui.services.model_library import cache_models, user_hf_cache
