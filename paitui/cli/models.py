@@ -10,7 +10,6 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from paitui.domain.model_kinds import RepoFacts
     from paitui.domain.models import Download, InstalledModel, RepoFile, RepoInfo
     from paitui.services.registry import Services
 
@@ -124,18 +123,6 @@ def select_files(files: tuple[RepoFile, ...], patterns: list[str]) -> list[RepoF
     ]
 
 
-def repo_facts(info: RepoInfo) -> RepoFacts:
-    """What the Hub said about a repo, as the kind classifier takes it."""
-    from paitui.domain.model_kinds import RepoFacts
-
-    return RepoFacts(
-        library_name=info.library_name,
-        pipeline_tag=info.pipeline_tag,
-        tags=info.tags,
-        files=tuple(f.path for f in info.files),
-    )
-
-
 def _progress_line(d: Download) -> str:
     from paitui.domain.models import human_size
 
@@ -165,7 +152,13 @@ def pull_files(
 ) -> int:
     """``models pull``: fetch files of a repo matching ``patterns`` (all if none) with progress
     lines on ``out`` (stdout); 0 when all are installed and verified."""
-    from paitui.domain.models import DownloadState, RepoFile, UnsafePathError, human_size
+    from paitui.domain.models import (
+        DownloadState,
+        RepoFile,
+        UnsafePathError,
+        human_size,
+        repo_facts,
+    )
     from paitui.services.downloads import DownloadError
     from paitui.services.hub import HubError
     from paitui.services.store import free_space

@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from paitui.domain.catalog import Catalog
-from paitui.domain.model_kinds import FileGroup, group_model_files
+from paitui.domain.model_kinds import FileGroup, RepoFacts, group_model_files
 
 #: The store's index of installed files, at the top of the models dir.
 INDEX_NAME = ".paitui-index.json"
@@ -112,6 +112,16 @@ class RepoInfo:
     def file(self, path: str) -> RepoFile | None:
         """The file at ``path``, if the repo has one."""
         return next((f for f in self.files if f.path == path), None)
+
+
+def repo_facts(info: RepoInfo) -> RepoFacts:
+    """What the Hub said about a repo, as the kind classifier (``model_kinds``) takes it."""
+    return RepoFacts(
+        library_name=info.library_name,
+        pipeline_tag=info.pipeline_tag,
+        tags=info.tags,
+        files=tuple(f.path for f in info.files),
+    )
 
 
 @dataclass(frozen=True)

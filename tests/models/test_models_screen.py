@@ -91,7 +91,8 @@ async def test_search_pick_download_library_delete(hub_env: HubServer, tmp_path:
         await _until(pilot, lambda: library.row_count == 1, what="the library")
         cells = [str(c) for c in library.get_row_at(0)]
         assert cells[0] == "acme/tiny-gguf/tiny.Q4_K_M.gguf"
-        assert any("llama" in a for a in cells[2].split(", "))
+        assert cells[2] == "LLM (GGUF)" and cells[4] == "store"  # random bytes: kind by name
+        assert any("llama" in a for a in cells[3].split(", "))
         target = services.model_store.path_for("acme/tiny-gguf", "tiny.Q4_K_M.gguf")
         assert target.read_bytes() == GGUF_Q4
         # delete with confirmation: "n" keeps it, "y" deletes
