@@ -568,6 +568,8 @@ def resolve_start_model(
             spec = parse_model_spec(model)
         except UnsafePathError as exc:
             return _fail(f"--model {model}: {exc} (REPO:FILE or a file in the models store)", 2)
+        if spec is not None and (services.settings.models_dir / model).is_file():
+            spec = None  # a file of the store after all
         if spec is not None:
             formats = app.needs.model_file or (app.mounts.models.formats if app.mounts.models
                                                 else ())

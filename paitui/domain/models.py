@@ -480,12 +480,15 @@ class ModelSpec:
 def parse_model_spec(text: str) -> ModelSpec | None:
     """``org/name:file`` or ``org/name`` as a spec; None for anything else (a path in the store).
 
+    ``org/name.gguf`` is a path: a repo named like a model file is written ``org/name.gguf:``.
     UnsafePathError for ``x:y`` whose repo part is no repo id (it would be no path either).
     """
     repo, colon, pattern = text.partition(":")
     if colon:
         check_repo_id(repo)
         return ModelSpec(repo, pattern or None)
+    if file_formats(text):
+        return None
     try:
         check_repo_id(text)
     except UnsafePathError:

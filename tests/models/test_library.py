@@ -223,6 +223,11 @@ def test_the_hf_cache_is_listed_read_only_with_kinds(
     chosen = paitui("models", "kind", "acme/styles/ink.safetensors", "vae")
     assert chosen.returncode == 0, chosen.stderr
     assert _ls(paitui)["hf-cache:acme/styles/ink.safetensors"]["kind"] == "vae"
+    # The index keeps that choice through the store's own writes.
+    assert paitui("models", "pull", "acme/tiny-gguf", "tiny.Q8_0.gguf").returncode == 0
+    after = _ls(paitui)
+    assert after["hf-cache:acme/styles/ink.safetensors"]["kind"] == "vae"
+    assert after["store:acme/tiny-gguf/tiny.Q8_0.gguf"]["read_only"] is False
     assert _tree(cache) == before  # the cache was never written
 
 
@@ -252,3 +257,69 @@ def test_apps_come_from_kind_and_format() -> None:
         catalog, "x.safetensors"
     )
     assert kind_is_read("projector", "gguf") and not kind_is_read("vae", "gguf")
+
+
+def test_model_specs_and_the_choice_among_a_repos_files() -> None:
+    from paitui.domain.models import (
+        ModelChoiceError,
+        ModelSpec,
+        UnsafePathError,
+        choose_model,
+        parse_model_spec,
+    )
+
+    assert parse_model_spec("org/name") == ModelSpec("org/name")
+    assert parse_model_spec("org/name:*Q4*") == ModelSpec("org/name", "*Q4*")
+    assert parse_model_spec("org/name:") == ModelSpec("org/name")
+    for path in ("org/name/m.gguf", "org/m.gguf", "/abs/m.gguf", "m.gguf"):
+        assert parse_model_spec(path) is None, path
+    with pytest.raises(UnsafePathError):
+        parse_model_spec("../x:m.gguf")
+    sizes: dict[str, int | None] = {
+        "m-00001-of-00002.gguf": 10, "m-00002-of-00002.gguf": 20, "mmproj-f16.gguf": 5,
+        "small.Q4.gguf": 7, "README.md": 1,
+    }  # fmt: skip
+    whole = choose_model(sizes, ["gguf"], ModelSpec("o/r", "m-00002-of-00002.gguf"))
+    assert whole.shards == ("m-00001-of-00002.gguf", "m-00002-of-00002.gguf")
+    assert choose_model(sizes, ["gguf"], ModelSpec("o/r", "small*")).main == "small.Q4.gguf"
+    with pytest.raises(ModelChoiceError, match=r"m-00001-of-00002.gguf \(30 B\)"):
+        choose_model(sizes, ["gguf"], ModelSpec("o/r"))  # two models: named, not guessed
+    with pytest.raises(ModelChoiceError, match="no gguf file of o/r matches 'x'"):
+        choose_model(sizes, ["gguf"], ModelSpec("o/r", "x"))
+
+
+def test_seeded_hostile_specs_never_crash() -> None:
+    import random
+
+    from paitui.domain.models import (
+        ModelChoiceError,
+        UnsafePathError,
+        choose_model,
+        parse_model_spec,
+    )
+
+    rng = random.Random(1212)
+    alphabet = "ab/:.*?[]-_\\\x00\x1b é" + "0123456789"
+    names = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+        + rng.choice(["", ".gguf", "-00001-of-00002.gguf", ".safetensors"])
+        for _ in range(300)
+    ]
+    sizes: dict[str, int | None] = {n: rng.choice([None, 0, 5]) for n in names}
+    outcomes = {"spec": 0, "path": 0, "unsafe": 0, "chosen": 0, "refused": 0}
+    for text in names:
+        try:
+            spec = parse_model_spec(text)
+        except UnsafePathError:
+            outcomes["unsafe"] += 1
+            continue
+        outcomes["spec" if spec else "path"] += 1
+        if spec is None:
+            continue
+        try:
+            choose_model(sizes, ["gguf", "safetensors"], spec)
+            outcomes["chosen"] += 1
+        except ModelChoiceError as exc:
+            assert str(exc)
+            outcomes["refused"] += 1
+    assert all(outcomes[k] for k in ("spec", "path", "unsafe", "refused")), outcomes
