@@ -298,6 +298,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
                                 **_kind_json(m),
                                 "read_only": m.read_only,
                                 "apps": list(apps[(m.origin, m.repo_id, m.path)]),
+                                # A type no app reads (a transformers shard, a diffusion GGUF).
+                                "unused": not apps[(m.origin, m.repo_id, m.path)],
                             }
                             for m in u.files
                         ],

@@ -106,6 +106,8 @@ def test_kinds_are_recorded_at_install_from_header_and_hub(paitui: Run, tmp_path
         "acme/pipe/model_index.json": ("unknown", "header"),  # no header to read
     }
     files = _ls(paitui)
+    assert files["store:acme/styles/ink.safetensors"]["unused"] is False
+    assert files["store:acme/pipe/model_index.json"]["unused"] is True
     te = files["store:acme/pipe/text_encoder/model.safetensors"]
     assert te["kind"] == "text_encoder" and "diffusers pipeline" in str(te["kind_why"])
     assert te["read_only"] is False

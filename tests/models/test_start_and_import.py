@@ -53,6 +53,33 @@ def _catalog(folder: Path, label: str, image: str, gateway: str, ollama_port: in
         echo "model $(busybox md5sum < {{model}} | cut -c1-32) $(wc -c < {{model}})"
         httpd -f -p 8080 -h / &
         wait
+  - id: repo-{label}
+    name: Repo stand-in
+    description: busybox stand-in reading a whole repo from its HF cache view
+    kind: other
+    variants:
+      cpu: {{image: "{image}"}}
+    ports:
+      - container: 8080
+        purpose: Stand-in web UI
+        links: [{{label: Web UI, path: /, kind: ui}}]
+    health: {{type: tcp, start_period_s: 30}}
+    needs: {{hf_repo: true}}
+    mounts:
+      models:
+        path: /mnt/models
+        formats: [hf-repo, diffusers]
+        layout: hf-cache
+        env: {{HF_HUB_CACHE: "{{models_hf_cache}}"}}
+    command:
+      - sh
+      - -c
+      - |
+        trap 'exit 0' TERM
+        repo=$HF_HUB_CACHE/models--$(echo {{model_id}} | sed 's|/|--|')
+        cd $repo/snapshots/$(cat $repo/refs/main) && echo files $(busybox find -L . -type f | sort)
+        httpd -f -p 8080 -h / &
+        wait
   - id: store-{label}
     name: Ollama stand-in
     description: forwards its API port to the Ollama API stand-in on the host
@@ -236,3 +263,29 @@ def test_import_refuses_what_it_cannot_do(
     done = _run(env, "models", "import", *argv, "--yes")
     assert done.returncode == status and words in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_start_pulls_a_repo_app_its_whole_repo(
+    env: dict[str, str], hub_server: HubServer, test_label: str, docker_client: Any
+) -> None:
+    app = f"repo-{test_label}"
+    port = str(free_port())
+    done = _run(env, "start", app, "--model-id", "acme/tiny-sd", "--port", port)
+    assert done.returncode == 0, done.stderr
+    assert "acme/tiny-sd is not installed: pulling it first" in done.stderr
+    store = Path(env["PAITUI_STATE_DIR"]) / "models"
+    assert sorted(p.name for p in (store / "acme/tiny-sd").rglob("*") if p.is_file()) == sorted(
+        Path(p).name for p in hub_server.repos["acme/tiny-sd"].files
+    )
+    view = store / ".paitui-views/hf/models--acme--tiny-sd"
+    assert (view / "refs/main").read_text() == hub_server.repos["acme/tiny-sd"].commit
+    (container,) = _containers(docker_client, test_label)
+    files = " ".join(f"./{p}" for p in sorted(hub_server.repos["acme/tiny-sd"].files))
+    wait_until(lambda: f"files {files}" in container.logs().decode(), timeout=30, what="the repo")
+    hub_server.requests.clear()
+    assert _run(env, "stop", app).returncode == 0
+    again = _run(env, "start", app, "--model-id", "acme/tiny-sd", "--port", port)
+    assert again.returncode == 0 and "pulling" not in again.stderr
+    assert hub_server.requests == []
+    missing = _run(env, "start", app, "--model-id", "acme/absent", "--port", port)
+    assert missing.returncode == 1 and "not found" in missing.stderr
