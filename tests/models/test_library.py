@@ -107,7 +107,13 @@ def test_kinds_are_recorded_at_install_from_header_and_hub(paitui: Run, tmp_path
     }
     files = _ls(paitui)
     assert files["store:acme/styles/ink.safetensors"]["unused"] is False
-    assert files["store:acme/pipe/model_index.json"]["unused"] is True
+    # Part of a diffusers repo: apps reading the whole repo use it.
+    assert files["store:acme/pipe/model_index.json"]["unused"] is False
+    assert paitui("models", "pull", "acme/tiny-gguf", "README.md").returncode == 0
+    readme = _ls(paitui)["store:acme/tiny-gguf/README.md"]
+    assert (readme["unused"], readme["apps"]) == (True, [])
+    assert "README.md  7 B" in paitui("models", "ls").stdout
+    assert "apps: none: no app reads this type" in paitui("models", "ls").stdout
     te = files["store:acme/pipe/text_encoder/model.safetensors"]
     assert te["kind"] == "text_encoder" and "diffusers pipeline" in str(te["kind_why"])
     assert te["read_only"] is False
