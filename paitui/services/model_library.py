@@ -115,9 +115,7 @@ def user_hf_cache(env: dict[str, str] | None = None) -> Path | None:
     return path if path.is_dir() else None
 
 
-def library_models(
-    store: ModelStore, cache: Path | bool | None = True
-) -> list[InstalledModel]:
+def library_models(store: ModelStore, cache: Path | bool | None = True) -> list[InstalledModel]:
     """Store files (kinds settled) then HF-cache files; ``cache``: True for the user's, False for
     none, or a path."""
     own = [settle_kind(m) for m in store.installed()]
