@@ -33,6 +33,10 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAITUI_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("PAITUI_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("PAITUI_CATALOG", raising=False)
+    # Nor the user's Hugging Face cache, which the models library lists and plans mount.
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
 
 
 @pytest.fixture(scope="session")

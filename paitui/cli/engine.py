@@ -23,9 +23,14 @@ def _add_choices(parser: argparse.ArgumentParser) -> None:
         "app", metavar="APP", help="app id from the catalog (paitui catalog lists them)"
     )
     parser.add_argument("--variant", help="image variant (default: the best one for this box)")
-    parser.add_argument("--model", metavar="FILE", help="model file, relative to the models store")
     parser.add_argument(
-        "--model-id", metavar="ORG/NAME", help="Hugging Face repo id for {model_id}"
+        "--model", metavar="FILE|REPO[:FILE]",
+        help="model file, relative to the models store, or a Hub repo and file (glob) in the "
+             "store or your HF cache; paitui start pulls it when it is in neither",
+    )
+    parser.add_argument(
+        "--model-id", metavar="ORG/NAME",
+        help="Hugging Face repo id for {model_id} (paitui start pulls it when not installed)",
     )
     parser.add_argument("--gpu", metavar="PCI_SLOT", help="only this GPU (e.g. 0000:03:00.0)")
     parser.add_argument("--port", type=int, metavar="N", help="host port for the app's first port")
@@ -109,9 +114,11 @@ def port_check(services: Services) -> PortCheck:
     return PortCheck(services.settings.bind_address, held_ports(containers))
 
 
-def _plan(args: argparse.Namespace) -> LaunchPlan | int:
+def _plan(args: argparse.Namespace, *, pull_models: bool = False) -> LaunchPlan | int:
     from paitui.cli.common import services_from_args
+    from paitui.cli.models import resolve_start_model
     from paitui.domain.launch import LaunchChoices
+    from paitui.services.model_library import user_hf_cache
     from paitui.services.planner import PlanError, plan_launch
 
     services = services_from_args(args)
@@ -128,10 +135,13 @@ def _plan(args: argparse.Namespace) -> LaunchPlan | int:
             print(f"paitui: error: --env {item!r} is not KEY=VALUE", file=sys.stderr)
             return 2
         env[key] = value
+    models = resolve_start_model(services, app.id, args.model, args.model_id, pull=pull_models)
+    if isinstance(models, int):
+        return models
     choices = LaunchChoices(
         variant=args.variant,
-        model_file=args.model,
-        model_id=args.model_id,
+        model_file=models[0],
+        model_id=models[1],
         gpu=args.gpu,
         host_port=args.port,
         env=env,
@@ -140,7 +150,8 @@ def _plan(args: argparse.Namespace) -> LaunchPlan | int:
     hardware = _hardware(services, args.no_hw)
     try:
         check = port_check(services)
-        return plan_launch(app, hardware, services.settings, choices, port_free=check)
+        return plan_launch(app, hardware, services.settings, choices, port_free=check,
+                           hf_cache=user_hf_cache())
     except PlanError as exc:
         from paitui.domain.text_safety import terminal_safe
 

@@ -230,7 +230,7 @@ def run_start(args: argparse.Namespace) -> int:
     from paitui.domain.links import app_links
     from paitui.services.engine_errors import EngineError, ErrorKind
 
-    plan = _plan(args)
+    plan = _plan(args, pull_models=True)  # a --model REPO[:FILE] not installed is pulled first
     if isinstance(plan, int):
         return plan
     services = _services(args)

@@ -12,6 +12,11 @@ inside any container that mounts the store (read-only) at any path, and on the h
   "no-blob" cache huggingface_hub itself writes when symlinks are off, which ``hf_hub_download``,
   ``snapshot_download(local_files_only=True)`` and transformers read offline.
 
+Files of the user's own HF cache (read-only, never copied) appear in both views too, as
+*absolute* symlinks to the cache's snapshot entries: they resolve in a container only where the
+cache is mounted at its own host path, which the planner does for apps that read the views. A repo
+the store holds is taken from the store alone (one snapshot per repo in the HF view).
+
 Why views and not the HF layout for the store itself: the plain tree is what people browse, back up
 and point other tools at, and apps that take one file by argument (llama.cpp, KoboldCpp) want a
 readable path; the views cost a few symlinks and are rebuilt from the index at any time. Repo ids
@@ -117,40 +122,59 @@ def _comfyui_yaml() -> str:
 
 
 def view_tree(
-    installed: Iterable[InstalledModel], kinds: Mapping[tuple[str, str], str]
+    installed: Iterable[InstalledModel],
+    kinds: Mapping[tuple[str, str], str],
+    cached: Iterable[InstalledModel] = (),
 ) -> ViewTree:
-    """The views for these installed files; ``kinds`` maps ``(repo_id, path)`` to a type value."""
+    """The views for these installed files; ``kinds`` maps ``(repo_id, path)`` to a type value.
+
+    ``cached`` are HF-cache files (``store_path`` absolute), linked by absolute path; their
+    kinds are looked up in ``kinds`` too.
+    """
     links: dict[str, ViewLink] = {}
     newest: dict[str, tuple[str, str]] = {}  # repo -> (install date, revision)
-    repo_files: dict[str, list[PurePosixPath]] = {}
-    for model in sorted(installed, key=lambda m: (m.repo_id, m.path)):
+    repo_files: dict[str, list[tuple[PurePosixPath, str]]] = {}
+    own = sorted(installed, key=lambda m: (m.repo_id, m.path))
+    own_repos = {m.repo_id for m in own}
+    foreign = [
+        m for m in sorted(cached, key=lambda m: (m.repo_id, m.path))
+        if m.repo_id not in own_repos and PurePosixPath(m.store_path).is_absolute()
+    ]  # fmt: skip
+    for model in [*own, *foreign]:
         safe = _safe(model)
         if safe is None:
             continue
         org, repo, rel = safe
-        repo_files.setdefault(model.repo_id, []).append(rel)
+        in_store = model.repo_id in own_repos
         # The newest install names the snapshot, and every file of the repo appears in it:
         # loaders want a whole repo in one snapshot dir.
         if model.date >= newest.get(model.repo_id, ("", ""))[0]:
             newest[model.repo_id] = (model.date, model.revision or "main")
+        # Up from the view's folder to the store: the link's own depth plus .paitui-views.
+        store_rel = f"{org}/{repo}/{rel}"
+        repo_files.setdefault(model.repo_id, []).append(
+            (rel, store_rel if in_store else model.store_path)
+        )
         folder = KIND_FOLDERS.get(kinds.get((model.repo_id, model.path), ""))
         if folder is not None:
             path = f"{BY_KIND}/{folder}/{org}--{repo}/{rel}"
             # From the link's folder up to the store: by-kind, <folder>, <org--repo>, the
             # file's own folders, and .paitui-views itself.
             depth = 3 + len(rel.parts)
-            links[path] = ViewLink(path, f"{_up(depth)}/{org}/{repo}/{rel}")
+            target = f"{_up(depth)}/{store_rel}" if in_store else model.store_path
+            links[path] = ViewLink(path, target)
     files = [ViewFile(COMFYUI_PATHS, _comfyui_yaml())]
     for repo_id, rels in repo_files.items():
         org, repo = repo_id.split("/")
         rev = _snapshot_name(newest[repo_id][1])
         base = f"{HF_CACHE}/models--{org}--{repo}"
         files.append(ViewFile(f"{base}/refs/main", rev))  # read without strip: no newline
-        for rel in rels:
+        for rel, where in rels:
             path = f"{base}/snapshots/{rev}/{rel}"
             # Up: hf, models--x, snapshots, <rev>, the file's own folders, .paitui-views.
             depth = 4 + len(rel.parts)
-            links[path] = ViewLink(path, f"{_up(depth)}/{org}/{repo}/{rel}")
+            target = where if where.startswith("/") else f"{_up(depth)}/{where}"
+            links[path] = ViewLink(path, target)
     for set_name, folders in APP_FOLDER_SETS.items():
         for name, folder in folders.items():
             path = f"{set_name}/{name}"

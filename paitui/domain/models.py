@@ -10,15 +10,19 @@ from __future__ import annotations
 import email.utils
 import os.path
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from paitui.domain.catalog import Catalog
+from paitui.domain.model_kinds import FileGroup, RepoFacts, group_model_files
 
 #: The store's index of installed files, at the top of the models dir.
 INDEX_NAME = ".paitui-index.json"
+#: Where a library file lives: paitui's store, or the user's Hugging Face cache (read-only).
+ORIGIN_STORE = "store"
+ORIGIN_HF_CACHE = "hf-cache"
 #: Partial downloads and their metadata live here, inside the store (same file system, so the
 #: finished file can be renamed into place atomically).
 PARTIAL_DIR = ".partial"
@@ -97,6 +101,8 @@ class RepoInfo:
     #: File names the hub listed that are unsafe as paths (``../x``, ``/etc/x``): left out of
     #: ``files``, kept here so the user can be warned.
     skipped: tuple[str, ...] = ()
+    library_name: str | None = None
+    pipeline_tag: str | None = None
 
     @property
     def total_size(self) -> int:
@@ -106,6 +112,16 @@ class RepoInfo:
     def file(self, path: str) -> RepoFile | None:
         """The file at ``path``, if the repo has one."""
         return next((f for f in self.files if f.path == path), None)
+
+
+def repo_facts(info: RepoInfo) -> RepoFacts:
+    """What the Hub said about a repo, as the kind classifier (``model_kinds``) takes it."""
+    return RepoFacts(
+        library_name=info.library_name,
+        pipeline_tag=info.pipeline_tag,
+        tags=info.tags,
+        files=tuple(f.path for f in info.files),
+    )
 
 
 @dataclass(frozen=True)
@@ -155,6 +171,26 @@ class InstalledModel:
     revision: str
     date: str  # ISO 8601 UTC, when it was installed
     formats: tuple[str, ...] = ()
+    #: Its type (``model_kinds.ModelKind`` value) as decided at install, how, and why; empty for
+    #: entries older than kinds in the index (then the header decides, see ``model_library``).
+    kind: str = ""
+    kind_source: str = ""
+    kind_why: str = ""
+    #: The type the user chose (overrides ``kind``), empty when automatic.
+    user_kind: str = ""
+    #: ``store`` (paitui's own, writable by paitui) or ``hf-cache`` (the user's Hugging Face
+    #: cache, read-only: ``store_path`` is then the cache's snapshot entry).
+    origin: str = "store"
+
+    @property
+    def read_only(self) -> bool:
+        """True for files paitui must never delete or move (the user's HF cache)."""
+        return self.origin == ORIGIN_HF_CACHE
+
+    @property
+    def effective_kind(self) -> str:
+        """The user's choice, else the recorded kind (``unknown`` when neither)."""
+        return self.user_kind or self.kind or "unknown"
 
 
 @dataclass(frozen=True)
@@ -356,9 +392,39 @@ def apps_for_formats(catalog: Catalog, formats: Iterable[str]) -> tuple[str, ...
     return tuple(sorted(ids))
 
 
-def apps_for_file(catalog: Catalog, path: str, repo_paths: Sequence[str] = ()) -> tuple[str, ...]:
-    """Apps that can use one file; ``repo_paths`` adds repo formats (diffusers, hf-repo)."""
-    formats = set(file_formats(path))
+#: Kinds an app reads as single files, by the format it reads them in. GGUF readers load LLMs
+#: and the projectors and adapters that go with them; image apps load the image kinds.
+#: A GGUF of a diffusion model or text encoder (ComfyUI-GGUF) is read by no catalog app.
+_FILE_KINDS: dict[str, frozenset[str]] = {
+    "gguf": frozenset({"llm", "projector", "adapter"}),
+    "safetensors": frozenset(
+        {"checkpoint", "diffusion_model", "lora", "vae", "text_encoder", "controlnet"}
+        | {"upscaler", "embedding"}
+    ),
+}
+_FILE_KINDS["ckpt"] = _FILE_KINDS["safetensors"]
+
+
+def kind_is_read(kind: str | None, fmt: str) -> bool:
+    """Whether a file of ``kind`` in ``fmt`` is something apps load on its own.
+
+    An unknown kind is not held against the file (the format decides): nothing says it is not.
+    """
+    if not kind or kind == "unknown":
+        return True
+    return kind in _FILE_KINDS.get(fmt, frozenset())
+
+
+def apps_for_file(
+    catalog: Catalog, path: str, repo_paths: Sequence[str] = (), kind: str | None = None
+) -> tuple[str, ...]:
+    """Apps that can use one file; ``repo_paths`` adds repo formats (diffusers, hf-repo).
+
+    With ``kind`` (a ``ModelKind`` value), a file format only counts when apps load that kind
+    on its own (``kind_is_read``): a transformers shard or a diffusion GGUF is no app's model.
+    Repo formats count whatever the file's kind: those apps read the whole repo.
+    """
+    formats = {f for f in file_formats(path) if kind_is_read(kind, f)}
     if repo_paths:
         formats.update(f for f in repo_formats(repo_paths) if f in ("diffusers", "hf-repo"))
     return apps_for_formats(catalog, formats)
@@ -398,3 +464,81 @@ def human_size(n: float | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     return f"{value:.1f} TB"
+
+
+# --- Naming a model on the command line ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """``REPO[:FILE]`` as ``paitui start --model`` takes it; FILE may be a shell glob."""
+
+    repo_id: str
+    pattern: str | None = None
+
+
+def parse_model_spec(text: str) -> ModelSpec | None:
+    """``org/name:file`` or ``org/name`` as a spec; None for anything else (a path in the store).
+
+    ``org/name.gguf`` is a path: a repo named like a model file is written ``org/name.gguf:``.
+    UnsafePathError for ``x:y`` whose repo part is no repo id (it would be no path either).
+    """
+    repo, colon, pattern = text.partition(":")
+    if colon:
+        check_repo_id(repo)
+        return ModelSpec(repo, pattern or None)
+    if file_formats(text):
+        return None
+    try:
+        check_repo_id(text)
+    except UnsafePathError:
+        return None
+    return ModelSpec(text)
+
+
+class ModelChoiceError(ValueError):
+    """No single model of a repo fits what was asked; the message lists what there is."""
+
+
+def _matches(path: str, pattern: str | None) -> bool:
+    import fnmatch
+
+    return pattern is None or path == pattern or fnmatch.fnmatchcase(path, pattern)
+
+
+def choose_model(
+    sizes: Mapping[str, int | None], formats: Iterable[str], spec: ModelSpec
+) -> FileGroup:
+    """The one model (a file, or all its shards) of a repo that ``spec`` names among files in
+    ``formats``; ModelChoiceError listing the candidates when none or several match.
+
+    Several matches are an error, not a guess: a GGUF repo holds a dozen quantizations and which
+    one is right (quality against memory) is the user's call; the error names each with its size
+    so the next command is a copy away. A pattern naming any shard of a split model means the set.
+    """
+    wanted = {f.lower() for f in formats}
+    usable = sorted(p for p in sizes if wanted.intersection(file_formats(p)))
+    groups = [
+        g for g in group_model_files(usable)
+        if not (len(g.shards) == 1 and "mmproj" in PurePosixPath(g.main).name.lower())
+    ]  # fmt: skip
+    found = [g for g in groups if any(_matches(s, spec.pattern) for s in g.shards)]
+    if len(found) == 1:
+        return found[0]
+
+    def size(g: FileGroup) -> str:
+        known = [sizes.get(s) for s in g.shards]
+        total = sum(s or 0 for s in known) if all(s is not None for s in known) else None
+        return human_size(total)
+
+    listing = ", ".join(f"{g.main} ({size(g)})" for g in (found or groups)[:20]) or "none"
+    kinds = "/".join(sorted(wanted)) or "model"
+    if not found:
+        what = f"no {kinds} file of {spec.repo_id}"
+        what += f" matches {spec.pattern!r}" if spec.pattern else ""
+        raise ModelChoiceError(f"{what} (files: {listing})")
+    raise ModelChoiceError(
+        f"{len(found)} {kinds} models in {spec.repo_id}"
+        + (f" match {spec.pattern!r}" if spec.pattern else "")
+        + f": {listing}; name one: --model {spec.repo_id}:FILE"
+    )

@@ -302,6 +302,8 @@ class HubService:
             tags=tuple(info.tags or ()),
             downloads=int(info.downloads or 0),
             likes=int(info.likes or 0),
+            library_name=info.library_name if isinstance(info.library_name, str) else None,
+            pipeline_tag=info.pipeline_tag if isinstance(info.pipeline_tag, str) else None,
         )
 
 

@@ -128,7 +128,10 @@ _KIND_CACHE: dict[tuple[str, int, int], str] = {}
 
 
 def kind_of_file(model: InstalledModel) -> str:
-    """The type of one installed file from its own header and name (``domain.model_kinds``)."""
+    """The type of one file: the user's choice, the kind recorded at install, else from its own
+    header and name (``domain.model_kinds``; index entries older than recorded kinds)."""
+    if model.user_kind or model.kind:
+        return model.effective_kind
     try:
         st = os.stat(model.store_path)
     except OSError:
@@ -140,11 +143,18 @@ def kind_of_file(model: InstalledModel) -> str:
     return _KIND_CACHE[key]
 
 
-def refresh_views(store: Path) -> ViewsReport:
-    """Rebuild the store's views from its index; ViewsError when they cannot be written."""
-    installed = ModelStore(Path(store)).installed()
+def refresh_views(store: Path, hf_cache: Path | bool | None = True) -> ViewsReport:
+    """Rebuild the store's views from its index and the user's HF cache (``hf_cache``: True for
+    ``hub_cache_dir()``, False for none, or a path); ViewsError when they cannot be written."""
+    from paitui.services.model_library import cache_models, user_hf_cache
+
+    models = ModelStore(Path(store))
+    installed = models.installed()
+    where = user_hf_cache() if hf_cache is True else (hf_cache or None)
+    cached = cache_models(where, models.cache_kinds()) if where is not None else []
     kinds = {(m.repo_id, m.path): kind_of_file(m) for m in installed}
-    return sync_views(Path(store), view_tree(installed, kinds))
+    kinds.update({(m.repo_id, m.path): m.effective_kind for m in cached})
+    return sync_views(Path(store), view_tree(installed, kinds, cached))
 
 
 def link_name(model: InstalledModel) -> str:

@@ -31,7 +31,7 @@ from paitui.domain.launch import (
     PortBinding,
 )
 from paitui.domain.model_views import BY_KIND, COMFYUI_PATHS, HF_CACHE, VIEWS_DIR
-from paitui.domain.store_rules import host_path_problems, store_target_problems
+from paitui.domain.store_rules import host_path_problems, overlaps, store_target_problems
 from paitui.settings import Settings
 
 #: Where WSL2 keeps the GPU user-space libraries; Pai mounts it and runs privileged there.
@@ -425,6 +425,31 @@ def _check_store_apart(target: str, store: Path, mounts: Iterable[MountSpec]) ->
         raise PlanError(problems[0], "fix the catalog entry or the models_dir/apps_dir settings")
 
 
+def _in_cache(model_file: str | None, cache: Path | None, app: App) -> bool:
+    """Whether ``--model`` names a file of the user's HF cache (an absolute path inside it)."""
+    if model_file is None or cache is None or app.mounts.models is None:
+        return False
+    path = PurePosixPath(model_file)
+    return path.is_absolute() and ".." not in path.parts and path.is_relative_to(str(cache))
+
+
+def _hf_cache_mount(cache: Path, mounts: list[MountSpec], warnings: list[str]) -> list[MountSpec]:
+    """The user's HF cache, read-only at its own path, unless that breaks the store rules."""
+    where = str(cache)
+    writable = [m for m in mounts if not m.read_only]
+    problems = store_target_problems(where, [m.target for m in writable])
+    problems += host_path_problems(where, [m.source for m in writable])
+    problems += [
+        f"the Hugging Face cache at {where} overlaps the mount at {m.target}"
+        for m in mounts
+        if m.read_only and (overlaps(where, m.target))
+    ]
+    if problems:
+        warnings.append(f"the Hugging Face cache is not given to the app: {problems[0]}")
+        return []
+    return [MountSpec(where, where, True)]
+
+
 def plan_launch(
     app: App,
     hardware: HardwareReport,
@@ -434,11 +459,14 @@ def plan_launch(
     taken_ports: Iterable[int] = frozenset(),
     port_free: Callable[[int], bool] | None = None,
     models_store: Path | None = None,
+    hf_cache: Path | None = None,
 ) -> LaunchPlan:
     """The exact Docker create parameters for ``app`` on this box; PlanError if it cannot launch.
 
     A host port is offered only when it is not in ``taken_ports`` and ``port_free`` (a
-    ``host_ports.PortCheck``) says it is free.
+    ``host_ports.PortCheck``) says it is free. ``hf_cache`` (the user's hub cache, when it
+    exists) is mounted read-only at its own path for apps that read the store's views, whose
+    links to it are absolute (``domain.model_views``).
     """
     choices = choices or LaunchChoices()
     store = models_store or settings.models_dir
@@ -461,7 +489,11 @@ def plan_launch(
         app, settings.bind_address, choices.host_port, taken_ports, port_free, warnings
     )
     values: dict[str, str | None] = {
-        "model": _model_path(app, choices.model_file, store),
+        "model": (
+            choices.model_file
+            if _in_cache(choices.model_file, hf_cache, app)
+            else _model_path(app, choices.model_file, store)
+        ),
         "model_id": choices.model_id,
         "port": str(app.ports[0].container) if app.ports else None,
         "render_gid": str(hardware.render_gid) if hardware.render_gid is not None else None,
@@ -502,6 +534,11 @@ def plan_launch(
         _check_store_apart(app.mounts.models.path, store, mounts)
         # Read-only whatever the entry says: the store is the user's data (store_rules).
         mounts.insert(0, MountSpec(str(store), app.mounts.models.path, True))
+        if hf_cache is not None and (
+            app.mounts.models.layout in ("by-kind", "hf-cache")
+            or _in_cache(choices.model_file, hf_cache, app)
+        ):
+            mounts[1:1] = _hf_cache_mount(hf_cache, mounts, warnings)
     if hardware.wsl2 and accel in _GPU_ACCELS:
         # Pai README: under WSL2 the GPU is reached through /dev/dxg and the libraries in
         # /usr/lib/wsl, which needs a privileged container.

@@ -15,6 +15,11 @@ reading it again; when only the size
 matches (the store was copied elsewhere), the file is hashed and must match the sidecar's
 sha256. The store trusts nothing else: a file without such a sidecar is never listed as
 verified. A damaged index is kept aside (``.paitui-index.json.damaged``), never overwritten.
+
+Each entry also records the file's type (``model_kinds``), decided when it is recorded from its
+own header and, when a pull told the store about the repo (``remember_repo``), the Hub's facts;
+and the user's override (``user_kind``), which survives a new download of the file. Overrides for
+files of the user's HF cache (never written by paitui) are kept in the index too.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from paitui.domain.model_kinds import ModelKind, RepoFacts, classify
 from paitui.domain.models import (
     INDEX_NAME,
     PARTIAL_DIR,
@@ -44,6 +50,7 @@ from paitui.domain.models import (
 )
 
 _INDEX_VERSION = 1
+_KIND_VALUES = frozenset(k.value for k in ModelKind)
 #: How a download's metadata file is named beside its partial data (``<file>.part.json``).
 SIDECAR_SUFFIX = ".part.json"
 
@@ -108,6 +115,12 @@ class ModelStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).absolute()
+        #: Hub facts of repos being pulled in this process, for the kind at ``record``.
+        self._repo_facts: dict[str, RepoFacts] = {}
+
+    def remember_repo(self, repo_id: str, facts: RepoFacts) -> None:
+        """Use these Hub facts for the kind of files of ``repo_id`` recorded from now on."""
+        self._repo_facts[repo_id] = facts
 
     @property
     def index_path(self) -> Path:
@@ -137,14 +150,21 @@ class ModelStore:
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
-    def _read(self, *, locked: bool = False) -> dict[str, dict[str, Any]]:
+    def _read_doc(self) -> dict[str, Any] | None:
+        """The index document; None when absent, ``{}`` when damaged."""
         try:
             doc = json.loads(self.index_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {}
+            return None
         except (OSError, ValueError):
-            doc = None
-        files = doc.get("files") if isinstance(doc, dict) else None
+            return {}
+        return doc if isinstance(doc, dict) else {}
+
+    def _read(self, *, locked: bool = False) -> dict[str, dict[str, Any]]:
+        doc = self._read_doc()
+        if doc is None:
+            return {}
+        files = doc.get("files")
         if not isinstance(files, dict):
             # Damaged: start a new index, but (under the lock, before it is rewritten) keep the
             # old one aside for the user; files stay on disk either way.
@@ -154,8 +174,22 @@ class ModelStore:
             return {}
         return files
 
-    def _write(self, files: dict[str, dict[str, Any]]) -> None:
-        write_json_atomic(self.index_path, {"version": _INDEX_VERSION, "files": files})
+    def _write(
+        self, files: dict[str, dict[str, Any]], cache_kinds: dict[str, str] | None = None
+    ) -> None:
+        if cache_kinds is None:
+            cache_kinds = self._cache_kinds()
+        doc: dict[str, Any] = {"version": _INDEX_VERSION, "files": files}
+        if cache_kinds:
+            doc["hf_cache_kinds"] = cache_kinds
+        write_json_atomic(self.index_path, doc)
+
+    def _cache_kinds(self) -> dict[str, str]:
+        doc = self._read_doc() or {}
+        kinds = doc.get("hf_cache_kinds")
+        if not isinstance(kinds, dict):
+            return {}
+        return {str(k): str(v) for k, v in kinds.items() if str(v) in _KIND_VALUES}
 
     # --- adopting files a crash left unrecorded ---------------------------------------------
 
@@ -272,16 +306,63 @@ class ModelStore:
     def record(
         self, repo_id: str, name: str, *, size: int, sha256: str, revision: str
     ) -> InstalledModel:
-        """Add (or replace) one verified file in the index."""
+        """Add (or replace) one verified file in the index, with its kind (see the docstring)."""
+        from paitui.services.model_headers import read_model_header
+
         target = self.path_for(repo_id, name)
         entry = self._new_entry(repo_id, name, size=size, sha256=sha256, revision=revision)
+        # Read outside the lock: bounded, but up to seconds for a hostile header.
+        verdict = classify(name, read_model_header(target), self._repo_facts.get(repo_id))
+        entry.update(
+            kind=verdict.kind.value, kind_source=verdict.source.value, kind_why=verdict.why
+        )
+        key = f"{repo_id}/{name}"
         with self._locked():
             files = self._read(locked=True)
-            files[f"{repo_id}/{name}"] = entry
+            old = files.get(key) or {}
+            if str(old.get("user_kind") or "") in _KIND_VALUES:
+                entry["user_kind"] = old["user_kind"]  # the user's choice outlives a re-download
+            files[key] = entry
             self._write(files)
         return self._entry(entry, target)
 
+    def set_user_kind(
+        self, repo_id: str, name: str, kind: str | None, *, hf_cache: bool = False
+    ) -> None:
+        """Record the user's type for a file (None: automatic again); KeyError if unknown file.
+
+        ``hf_cache`` files are not in the index's file list: their choice is kept apart.
+        """
+        if kind is not None and kind not in _KIND_VALUES:
+            raise ValueError(f"not a model type: {kind!r}")
+        key = f"{repo_id}/{name}"
+        with self._locked():
+            files = self._read(locked=True)
+            cache_kinds = self._cache_kinds()
+            if hf_cache:
+                if kind is None:
+                    cache_kinds.pop(key, None)
+                else:
+                    cache_kinds[key] = kind
+            else:
+                entry = files.get(key)
+                if entry is None:
+                    raise KeyError(key)
+                if kind is None:
+                    entry.pop("user_kind", None)
+                else:
+                    entry["user_kind"] = kind
+            self._write(files, cache_kinds)
+
+    def cache_kinds(self) -> dict[str, str]:
+        """The user's types for HF-cache files: ``{"org/name/path": kind}``."""
+        return self._cache_kinds()
+
     def _entry(self, entry: dict[str, Any], target: Path) -> InstalledModel:
+        def kind_field(name: str) -> str:
+            value = str(entry.get(name) or "")
+            return value if value in _KIND_VALUES else ""
+
         return InstalledModel(
             repo_id=str(entry["repo"]),
             path=str(entry["path"]),
@@ -291,6 +372,10 @@ class ModelStore:
             revision=str(entry.get("revision") or ""),
             date=str(entry.get("date") or ""),
             formats=file_formats(str(entry["path"])),
+            kind=kind_field("kind"),
+            kind_source=str(entry.get("kind_source") or "")[:20],
+            kind_why=str(entry.get("kind_why") or "")[:300],
+            user_kind=kind_field("user_kind"),
         )
 
     def installed(self) -> list[InstalledModel]:

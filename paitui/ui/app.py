@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
@@ -224,15 +225,25 @@ class PaituiApp(App[None]):
         """Read the installed models and bind-test the app's ports (the same check as the
         CLI's) before showing the launch form."""
         from paitui.services.host_ports import PortCheck
+        from paitui.services.model_library import user_hf_cache
 
         models = self.services.model_store.installed()
+        # Apps that read the store's views also get the user's HF cache, read-only.
+        hf_cache = None if self.demo else user_hf_cache()
         # The demo box is fixed: its plan must not depend on this host's ports.
         ports = None if self.demo else PortCheck(self.settings.bind_address, taken)
         if ports is not None and self.catalog is not None:
             ports.prime(p.container for p in self.catalog.apps[app_id].ports)
-        self.call_from_thread(self._show_launch, app_id, models, taken, ports)
+        self.call_from_thread(self._show_launch, app_id, models, taken, ports, hf_cache)
 
-    def _show_launch(self, app_id: str, models: list[Any], taken: set[int], ports: Any) -> None:
+    def _show_launch(
+        self,
+        app_id: str,
+        models: list[Any],
+        taken: set[int],
+        ports: Any,
+        hf_cache: Path | None = None,
+    ) -> None:
         from paitui.ui.screens.launch import LaunchRequest, LaunchScreen
 
         assert self.catalog is not None and self.hardware_report is not None
@@ -253,7 +264,10 @@ class PaituiApp(App[None]):
             self.launch_plan(request.plan)
 
         self.push_screen(
-            LaunchScreen(app, self.hardware_report, self.settings, models, taken, ports), chosen
+            LaunchScreen(
+                app, self.hardware_report, self.settings, models, taken, ports, hf_cache=hf_cache
+            ),
+            chosen,
         )
 
     @work(group="launch", exit_on_error=False)

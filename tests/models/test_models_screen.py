@@ -91,7 +91,8 @@ async def test_search_pick_download_library_delete(hub_env: HubServer, tmp_path:
         await _until(pilot, lambda: library.row_count == 1, what="the library")
         cells = [str(c) for c in library.get_row_at(0)]
         assert cells[0] == "acme/tiny-gguf/tiny.Q4_K_M.gguf"
-        assert any("llama" in a for a in cells[2].split(", "))
+        assert cells[2] == "LLM (GGUF)" and cells[4] == "store"  # random bytes: kind by name
+        assert any("llama" in a for a in cells[3].split(", "))
         target = services.model_store.path_for("acme/tiny-gguf", "tiny.Q4_K_M.gguf")
         assert target.read_bytes() == GGUF_Q4
         # delete with confirmation: "n" keeps it, "y" deletes
@@ -205,3 +206,47 @@ async def test_hostile_names_are_left_out_and_said(hub_env: HubServer, tmp_path:
         status = screen.query_one("#status", Label)
         assert "1 file(s) with names unsafe as paths were left out" in str(status.render())
         assert status.has_class("-error")
+
+
+async def test_library_types_the_hf_cache_and_the_type_picker(
+    hub_env: HubServer, tmp_path: Path
+) -> None:
+    from huggingface_hub import hf_hub_download
+
+    from paitui.ui.screens.models import KindPicker
+
+    services = Services(load_settings())
+    info = services.hub.repo_info("acme/tiny-gguf")
+    services.downloads.enqueue(info.repo_id, info.commit, [info.files[0]])
+    services.downloads.wait([d.id for d in services.downloads.snapshot()])
+    cache = tmp_path / "hf-home" / "hub"  # HF_HOME from hub_env: the user's cache
+    hf_hub_download("acme/big", "big.gguf", endpoint=hub_env.url, cache_dir=cache)
+    app = ModelsTestApp(services)
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        library = screen.query_one("#library", DataTable)
+        await _until(pilot, lambda: library.row_count == 2, what="the library")
+        rows = [[str(c) for c in library.get_row_at(i)] for i in range(2)]
+        assert [(r[0], r[2], r[4]) for r in rows] == [
+            ("acme/tiny-gguf/tiny.Q4_K_M.gguf", "LLM (GGUF)", "store"),
+            ("acme/big/big.gguf", "LLM (GGUF)", "HF cache"),
+        ]
+        assert all("llama-cpp-server" in r[3] for r in rows)
+        title = str(screen.query_one("#library-title", Label).render())
+        assert "1 files" in title and "+1 in the HF cache, read-only" in title
+        await pilot.press("ctrl+l")
+        library.move_cursor(row=1)
+        await pilot.press("d")  # the HF cache is read-only: refused, said
+        assert not isinstance(app.screen, ConfirmDialog)
+        status = str(screen.query_one("#status", Label).render())
+        assert "Hugging Face cache" in status and (cache / "models--acme--big").is_dir()
+        await pilot.press("k")
+        await _until(pilot, lambda: isinstance(app.screen, KindPicker), what="the type picker")
+        await pilot.press("down", "down", "down", "down", "down", "enter")  # 1 auto + 4: vae
+        await _until(
+            pilot, lambda: str(library.get_row_at(1)[2]) == "VAE *", what="the chosen type"
+        )
+        assert services.model_store.cache_kinds() == {"acme/big/big.gguf": "vae"}
+        assert str(library.get_row_at(1)[3]).startswith("none")  # no app reads a VAE GGUF
+    services.downloads.shutdown()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -142,6 +143,8 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         models: Sequence[InstalledModel],
         taken_ports: set[int],
         port_free: PortCheck | None = None,
+        *,
+        hf_cache: Path | None = None,
     ) -> None:
         """``port_free`` is the host's free-port test, the one the CLI uses too, primed in a
         worker for the app's own ports (a port the user types costs one bind test, once);
@@ -153,6 +156,8 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         self.models = list(models)
         self.taken_ports = taken_ports
         self.port_free = port_free
+        #: The user's Hugging Face cache, mounted read-only for apps that read the views.
+        self.hf_cache = hf_cache
         self.plan: LaunchPlan | None = None
         #: Why there is no plan, as shown in the preview ("" when there is one).
         self.problem = ""
@@ -306,6 +311,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                 self.choices(),
                 taken_ports=self.taken_ports,
                 port_free=self.port_free,
+                hf_cache=self.hf_cache,
             )
         except PlanError as exc:
             self.plan = None

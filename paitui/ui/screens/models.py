@@ -18,10 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label, Select
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Label, OptionList, Select
 from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets.option_list import Option
 
+from paitui.domain.model_kinds import ModelKind
 from paitui.domain.models import (
     Download,
     DownloadState,
@@ -29,9 +31,8 @@ from paitui.domain.models import (
     ModelSearchResult,
     RepoFile,
     RepoInfo,
-    apps_for_file,
-    group_by_repo,
     human_size,
+    repo_facts,
     vram_fit,
 )
 from paitui.ui.screens.confirm import ConfirmDialog
@@ -53,10 +54,72 @@ _SORTS: list[tuple[str, str]] = [("most downloaded", "downloads"), ("most liked"
 
 @dataclass(frozen=True)
 class LibraryRow:
-    """One installed file with the apps that can use it."""
+    """One installed file (the store's or the HF cache's) with the apps that can use it."""
 
     model: InstalledModel
     apps: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        """The row's key: the same repo file may be in the store and in the HF cache."""
+        return f"{self.model.origin}:{self.model.repo_id}/{self.model.path}"
+
+
+def kind_cell(model: InstalledModel) -> str:
+    """The type as the library shows it: its label, ``*`` when the user chose it."""
+    return ModelKind(model.effective_kind).label + (" *" if model.user_kind else "")
+
+
+class LibraryTable(DataTable[str]):
+    """The library list; its own keys show in the footer while it has the focus."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("k", "change_kind", "Type (k)")]
+
+    def action_change_kind(self) -> None:
+        """Pick the type of the file under the cursor."""
+        screen = self.screen
+        if isinstance(screen, ModelsScreen):
+            screen.action_change_kind()
+
+
+class KindPicker(ModalScreen[str | None]):
+    """Pick a model type; dismisses with a kind value, ``""`` for automatic, None on Esc."""
+
+    DEFAULT_CSS = """
+    KindPicker { align: center middle; }
+    KindPicker > Vertical { width: 60; height: auto; max-height: 24; padding: 1 2;
+        border: thick $primary; background: $surface; }
+    KindPicker OptionList { height: auto; max-height: 17; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, current: InstalledModel) -> None:
+        super().__init__()
+        self._title = title
+        self._current = current
+
+    def compose(self) -> ComposeResult:
+        auto = ModelKind(self._current.kind or "unknown").label
+        why = self._current.kind_why or "no evidence"
+        options = [Option(f"automatic: {auto} ({why})"[:80], id="")]
+        options += [Option(k.label, id=k.value) for k in ModelKind]
+        with Vertical():
+            yield Label(self._title, markup=False)
+            yield OptionList(*options, id="kinds")
+
+    def on_mount(self) -> None:
+        kinds = self.query_one("#kinds", OptionList)
+        chosen = self._current.user_kind
+        kinds.highlighted = 0 if not chosen else 1 + [k.value for k in ModelKind].index(chosen)
+        kinds.focus()
+
+    @on(OptionList.OptionSelected, "#kinds")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id or "")
+
+    def action_cancel(self) -> None:
+        """Close without a change."""
+        self.dismiss(None)
 
 
 class ModelsScreen(Screen[None]):
@@ -165,7 +228,7 @@ class ModelsScreen(Screen[None]):
                 yield DownloadQueue(id="queue")
             with Vertical(id="library-pane"):
                 yield Label("Library", classes="pane-title", id="library-title")
-                yield DataTable(id="library", cursor_type="row", zebra_stripes=True)
+                yield LibraryTable(id="library", cursor_type="row", zebra_stripes=True)
         yield Taskbar()
         yield Footer(compact=True)
 
@@ -175,7 +238,9 @@ class ModelsScreen(Screen[None]):
         self._store_column = self.query_one("#files", DataTable).add_columns(
             "File", "Size", "VRAM", "Store"
         )[3]
-        self.query_one("#library", DataTable).add_columns("Model file", "Size", "Apps")
+        self.query_one("#library", DataTable).add_columns(
+            "Model file", "Size", "Type", "Apps", "Where"
+        )
         self._attach_downloads()
         self.load_library()
         self.query_one("#results", DataTable).focus()
@@ -295,10 +360,10 @@ class ModelsScreen(Screen[None]):
             return
         self._info = message.info
         vram = self._vram()
-        installed = {(m.model.repo_id, m.model.path) for m in self._library}
+        installed = self._marks(message.info.repo_id)
         for f in self._sorted_files(message.info.files):
             fit = vram_fit(f.size, vram) if f.path.endswith(".gguf") else None
-            mark = "installed" if (message.info.repo_id, f.path) in installed else ""
+            mark = installed.get(f.path, "")
             table.add_row(f.path, human_size(f.size), fit or "", mark, key=f.path)
         total = human_size(message.info.total_size)
         title.update(f"Files of {message.info.repo_id} ({total}) — Enter downloads")
@@ -328,8 +393,11 @@ class ModelsScreen(Screen[None]):
         from paitui.domain.models import UnsafePathError
         from paitui.services.downloads import DownloadError
 
+        services = self._services()
+        if self._info is not None and self._info.repo_id == repo_id:
+            services.model_store.remember_repo(repo_id, repo_facts(self._info))  # for the kind
         try:
-            self._services().downloads.enqueue(repo_id, commit, files)
+            services.downloads.enqueue(repo_id, commit, files)
         except (DownloadError, UnsafePathError) as exc:
             self.post_message(self.Notice(str(exc), error=True))
             return
@@ -376,15 +444,16 @@ class ModelsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="models-library", exit_on_error=False)
     def load_library(self) -> None:
-        """Read the store's index (and the catalog for the apps column)."""
+        """Read the store's index and the user's HF cache (and the catalog for the apps)."""
+        from paitui.services.model_library import library_files, library_models
+
         services = self._services()
-        installed = services.model_store.installed()
+        models = library_models(services.model_store)
         catalog = getattr(self.app, "catalog", None) or services.catalog
-        rows: list[LibraryRow] = []
-        for usage in group_by_repo(installed):
-            paths = [m.path for m in usage.files]
-            rows.extend(LibraryRow(m, apps_for_file(catalog, m.path, paths)) for m in usage.files)
-        self.post_message(self.LibraryLoaded(rows, sum(m.size for m in installed)))
+        rows = [LibraryRow(f.model, f.apps) for f in library_files(catalog, models)]
+        rows.sort(key=lambda r: r.model.read_only)  # the store's own files first
+        total = sum(m.size for m in models if not m.read_only)
+        self.post_message(self.LibraryLoaded(rows, total))
 
     def on_models_screen_library_loaded(self, message: LibraryLoaded) -> None:
         self._library = message.rows
@@ -395,28 +464,80 @@ class ModelsScreen(Screen[None]):
             table.add_row(
                 f"{m.repo_id}/{m.path}",
                 human_size(m.size),
-                ", ".join(row.apps) or "-",
-                key=f"{m.repo_id}/{m.path}",
+                kind_cell(m),
+                ", ".join(row.apps) or "none: no app reads this type",
+                "HF cache" if m.read_only else "store",
+                key=row.key,
             )
+        cached = sum(1 for r in message.rows if r.model.read_only)
+        in_cache = f" (+{cached} in the HF cache, read-only)" if cached else ""
         self.query_one("#library-title", Label).update(
-            f"Library: {len(message.rows)} files, {human_size(message.total)} — d deletes"
+            f"Library: {len(message.rows) - cached} files, {human_size(message.total)}"
+            f"{in_cache} — d deletes, k sets the type"
         )
         if self._info is not None:  # keep the file list's "installed" marks current
             files = self.query_one("#files", DataTable)
             repo_id = self._info.repo_id
-            installed = {r.model.path for r in message.rows if r.model.repo_id == repo_id}
+            installed = self._marks(repo_id)
             for f in self._info.files:
-                mark = "installed" if f.path in installed else ""
                 with contextlib.suppress(CellDoesNotExist):  # the list may be reloading
-                    files.update_cell(f.path, self._store_column, mark, update_width=True)
+                    files.update_cell(
+                        f.path, self._store_column, installed.get(f.path, ""), update_width=True
+                    )
+
+    def _marks(self, repo_id: str) -> dict[str, str]:
+        """``installed`` or ``in HF cache`` per file of a repo, from the library."""
+        marks: dict[str, str] = {}
+        for r in sorted(self._library, key=lambda r: not r.model.read_only):  # the store wins
+            if r.model.repo_id == repo_id:
+                marks[r.model.path] = "in HF cache" if r.model.read_only else "installed"
+        return marks
+
+    def _selected_row(self) -> LibraryRow | None:
+        table = self.query_one("#library", DataTable)
+        if not table.has_focus or not self._library:
+            return None
+        return self._library[min(table.cursor_row, len(self._library) - 1)]
+
+    def action_change_kind(self) -> None:
+        """Choose the type of the library entry under the cursor (or automatic again)."""
+        row = self._selected_row()
+        if row is None:
+            return
+        m = row.model
+
+        def picked(kind: str | None) -> None:
+            if kind is not None:
+                self._set_kind(m, kind or None)
+
+        self.app.push_screen(KindPicker(f"Type of {m.repo_id}/{m.path}", m), picked)
+
+    @work(thread=True, group="models-kind", exit_on_error=False)
+    def _set_kind(self, model: InstalledModel, kind: str | None) -> None:
+        try:
+            self._services().model_store.set_user_kind(
+                model.repo_id, model.path, kind, hf_cache=model.read_only
+            )
+        except (KeyError, OSError, ValueError) as exc:
+            self.post_message(self.Notice(f"cannot set the type: {exc}", error=True))
+            return
+        label = ModelKind(kind).label if kind else "automatic"
+        self.post_message(self.Notice(f"{model.repo_id}/{model.path}: type {label}"))
+        self.app.call_from_thread(self.load_library)
 
     def action_delete_selected(self) -> None:
         """Delete the library entry under the cursor, after a confirmation."""
-        table = self.query_one("#library", DataTable)
-        if not table.has_focus or not self._library:
+        row = self._selected_row()
+        if row is None:
             return
-        row = self._library[min(table.cursor_row, len(self._library) - 1)]
         m = row.model
+        if m.read_only:
+            self._status(
+                f"{m.repo_id}/{m.path} is in your Hugging Face cache, which paitui only reads: "
+                "delete it with huggingface_hub (hf cache delete)",
+                error=True,
+            )
+            return
         question = f"Delete {m.repo_id}/{m.path} ({human_size(m.size)}) from the store?"
 
         def answered(yes: bool | None) -> None:
