@@ -90,7 +90,7 @@ async def test_search_pick_download_library_delete(hub_env: HubServer, tmp_path:
         library = screen.query_one("#library", DataTable)
         await _until(pilot, lambda: library.row_count == 1, what="the library")
         cells = [str(c) for c in library.get_row_at(0)]
-        assert cells[0] == "acme/tiny-gguf/tiny.Q4_K_M.gguf"
+        assert (cells[0], cells[5]) == ("tiny.Q4_K_M.gguf", "acme/tiny-gguf")
         assert cells[2] == "LLM (GGUF)" and cells[4] == "store"  # random bytes: kind by name
         assert any("llama" in a for a in cells[3].split(", "))
         target = services.model_store.path_for("acme/tiny-gguf", "tiny.Q4_K_M.gguf")
@@ -228,9 +228,9 @@ async def test_library_types_the_hf_cache_and_the_type_picker(
         library = screen.query_one("#library", DataTable)
         await _until(pilot, lambda: library.row_count == 2, what="the library")
         rows = [[str(c) for c in library.get_row_at(i)] for i in range(2)]
-        assert [(r[0], r[2], r[4]) for r in rows] == [
-            ("acme/tiny-gguf/tiny.Q4_K_M.gguf", "LLM (GGUF)", "store"),
-            ("acme/big/big.gguf", "LLM (GGUF)", "HF cache"),
+        assert [(r[5], r[0], r[2], r[4]) for r in rows] == [
+            ("acme/tiny-gguf", "tiny.Q4_K_M.gguf", "LLM (GGUF)", "store"),
+            ("acme/big", "big.gguf", "LLM (GGUF)", "HF cache"),
         ]
         assert all("llama-cpp-server" in r[3] for r in rows)
         title = str(screen.query_one("#library-title", Label).render())
@@ -250,3 +250,15 @@ async def test_library_types_the_hf_cache_and_the_type_picker(
         assert services.model_store.cache_kinds() == {"acme/big/big.gguf": "vae"}
         assert str(library.get_row_at(1)[3]).startswith("none")  # no app reads a VAE GGUF
     services.downloads.shutdown()
+
+
+def test_library_cells_stay_narrow() -> None:
+    from paitui.ui.screens.models import _apps_cell, _middle
+
+    assert _middle("Llama-3.2-1B-Instruct-Q4_K_M.gguf", 36) == "Llama-3.2-1B-Instruct-Q4_K_M.gguf"
+    cut = _middle("vae-ft-mse-840000-ema-pruned-extra-long-name.safetensors", 36)
+    assert len(cut) == 36 and cut.endswith(".safetensors") and "…" in cut
+    assert _apps_cell([]) == "none: no app reads this type"
+    assert _apps_cell(["a", "b"]) == "a, b"
+    many = _apps_cell([f"app-number-{i}" for i in range(6)])
+    assert many == "app-number-0, app-number-1 +4" and len(many) <= 30

@@ -70,6 +70,27 @@ def kind_cell(model: InstalledModel) -> str:
     return ModelKind(model.effective_kind).label + (" *" if model.user_kind else "")
 
 
+def _middle(text: str, width: int) -> str:
+    """``text`` cut in the middle to ``width``: a file's quant and extension are at its end."""
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    return text[: keep // 2] + "…" + text[-(keep - keep // 2) :]
+
+
+def _apps_cell(apps: Sequence[str], width: int = 30) -> str:
+    """The apps that can use a file, as many as fit, then ``+N``."""
+    if not apps:
+        return "none: no app reads this type"
+    shown: list[str] = []
+    for i, app in enumerate(apps):
+        rest = len(apps) - i - 1
+        if shown and len(", ".join([*shown, app])) + (len(f" +{rest}") if rest else 0) > width:
+            return ", ".join(shown) + f" +{len(apps) - i}"
+        shown.append(app)
+    return ", ".join(shown)
+
+
 class LibraryTable(DataTable[str]):
     """The library list; its own keys show in the footer while it has the focus."""
 
@@ -239,7 +260,7 @@ class ModelsScreen(Screen[None]):
             "File", "Size", "VRAM", "Store"
         )[3]
         self.query_one("#library", DataTable).add_columns(
-            "Model file", "Size", "Type", "Apps", "Where"
+            "Model file", "Size", "Type", "Apps", "Where", "Repo"
         )
         self._attach_downloads()
         self.load_library()
@@ -462,11 +483,12 @@ class ModelsScreen(Screen[None]):
         for row in message.rows:
             m = row.model
             table.add_row(
-                f"{m.repo_id}/{m.path}",
+                _middle(m.path, 36),
                 human_size(m.size),
                 kind_cell(m),
-                ", ".join(row.apps) or "none: no app reads this type",
+                _apps_cell(row.apps),
                 "HF cache" if m.read_only else "store",
+                m.repo_id,
                 key=row.key,
             )
         cached = sum(1 for r in message.rows if r.model.read_only)
