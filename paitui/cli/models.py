@@ -607,8 +607,13 @@ def resolve_start_model(
             except (HubError, ModelChoiceError) as exc:
                 return _fail(f"cannot pull {model}: {exc}")
             print(f"paitui: {model} is not installed: pulling it first", file=sys.stderr)
-            status = pull_files(services, info.repo_id, list(group.shards), info=info,
-                                out=sys.stderr)
+            wanted = list(group.shards)
+            if app.mounts.models is not None and app.mounts.models.projector_arg:
+                from paitui.domain.companions import pick_projector
+
+                projector = pick_projector(group.projectors)  # it travels with its GGUF
+                wanted += [projector] if projector else []
+            status = pull_files(services, info.repo_id, wanted, info=info, out=sys.stderr)
             if status != 0:
                 return _fail(f"{app_id} not started: the pull of {model} failed", status)
             model = f"{info.repo_id}/{group.main}"
@@ -620,3 +625,30 @@ def resolve_start_model(
             if status != 0:
                 return _fail(f"{app_id} not started: the pull of {model_id} failed", status)
     return model, model_id
+
+
+def start_companions(
+    services: Services, app_id: str, model: str | None
+) -> tuple[str | None, str | None]:
+    """``model`` as the app is given it (shard 1 of a split set) and the projector beside it
+    in the store or the HF cache, for apps that take one; a file paitui does not know as is."""
+    from paitui.domain.companions import model_companions
+    from paitui.services.model_library import library_models
+
+    if model is None:
+        return None, None
+    library = library_models(services.model_store)
+
+    def key(m: InstalledModel) -> str:
+        return m.store_path if m.read_only else f"{m.repo_id}/{m.path}"
+
+    chosen = next((m for m in library if key(m) == model.strip("/") or m.store_path == model),
+                  None)
+    if chosen is None:
+        return model, None
+    repo = [m for m in library if m.repo_id == chosen.repo_id and m.origin == chosen.origin]
+    found = model_companions(key(chosen), [key(m) for m in repo],
+                             {key(m): m.effective_kind for m in repo})
+    app = services.catalog.apps[app_id]
+    takes = app.mounts.models is not None and app.mounts.models.projector_arg is not None
+    return found.main, found.projector if takes else None
