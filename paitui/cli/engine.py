@@ -32,6 +32,10 @@ def _add_choices(parser: argparse.ArgumentParser) -> None:
         "--model-id", metavar="ORG/NAME",
         help="Hugging Face repo id for {model_id} (paitui start pulls it when not installed)",
     )
+    parser.add_argument(
+        "--no-projector", action="store_true",
+        help="do not pass the multimodal projector (mmproj) found beside the GGUF",
+    )
     parser.add_argument("--gpu", metavar="PCI_SLOT", help="only this GPU (e.g. 0000:03:00.0)")
     parser.add_argument("--port", type=int, metavar="N", help="host port for the app's first port")
     parser.add_argument(
@@ -116,7 +120,7 @@ def port_check(services: Services) -> PortCheck:
 
 def _plan(args: argparse.Namespace, *, pull_models: bool = False) -> LaunchPlan | int:
     from paitui.cli.common import services_from_args
-    from paitui.cli.models import resolve_start_model
+    from paitui.cli.models import resolve_start_model, start_companions
     from paitui.domain.launch import LaunchChoices
     from paitui.services.model_library import user_hf_cache
     from paitui.services.planner import PlanError, plan_launch
@@ -138,9 +142,11 @@ def _plan(args: argparse.Namespace, *, pull_models: bool = False) -> LaunchPlan 
     models = resolve_start_model(services, app.id, args.model, args.model_id, pull=pull_models)
     if isinstance(models, int):
         return models
+    model_file, projector = start_companions(services, app.id, models[0])
     choices = LaunchChoices(
         variant=args.variant,
-        model_file=models[0],
+        model_file=model_file,
+        projector=None if args.no_projector else projector,
         model_id=models[1],
         gpu=args.gpu,
         host_port=args.port,

@@ -53,12 +53,13 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_kind)
 
     p = sub.add_parser(
-        "import", help="copy a GGUF into a running app's own store (Ollama)",
+        "import", help="give a model to a running app's own store (Ollama, InvokeAI)",
         description="Send a GGUF of the store (with its other shards and projectors) to a "
-                    "running app that keeps its own model store; says what it costs on disk "
-                    "and asks first.")
-    p.add_argument("app", metavar="APP", help="a running app with its own store (ollama)")
-    p.add_argument("target", metavar="REPO[/FILE]", help="a GGUF in the store (or the HF cache)")
+                    "running app that keeps its own model store, saying what it costs on disk "
+                    "and asking first (Ollama); or register store files in place, without a "
+                    "copy (InvokeAI: a diffusers repo as one model, else each weight file).")
+    p.add_argument("app", metavar="APP", help="a running app with its own store (ollama, invokeai)")
+    p.add_argument("target", metavar="REPO[/FILE]", help="a model in the store (or the HF cache)")
     p.add_argument("--name", help="the model's name in the app (default: from the file name)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -508,6 +509,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"apps that do: {', '.join(stores) or 'none'}",
             2,
         )
+    if app.mounts.models.importer == "invokeai":
+        return _import_invokeai(args, services, app.id)
     files = _import_files(library_models(services.model_store), args.target)
     if isinstance(files, str):
         return _fail(files)
@@ -544,6 +547,59 @@ def cmd_import(args: argparse.Namespace) -> int:
         )  # fmt: skip
         return 0
     print(_safe(f"imported {name} into {app.id}"))
+    return 0
+
+
+def _import_invokeai(args: argparse.Namespace, services: Services, app_id: str) -> int:
+    """Register store files in a running InvokeAI in place: no copy, so nothing to confirm."""
+    from paitui.cli.common import print_json
+    from paitui.services.engine_errors import EngineError
+    from paitui.services.invokeai_import import (
+        InvokeImportError,
+        install_sources,
+        register_in_place,
+    )
+    from paitui.services.model_library import cache_models, find_in_library, user_hf_cache
+
+    app = services.catalog.apps[app_id]
+    assert app.mounts.models is not None
+    own = services.model_store.installed()
+    named = find_in_library(own, args.target)
+    if not named:
+        cache = user_hf_cache()
+        if cache is not None and find_in_library(cache_models(cache), args.target):
+            return _fail(
+                f"{args.target} is in your Hugging Face cache, which {app_id} is not given: "
+                f"pull it into the store first (paitui models pull {args.target.split('/')[0]}/"
+                f"{args.target.split('/')[1]})"
+            )
+        return _fail(f"{args.target} is not installed (see: paitui models ls)")
+    repo = [m for m in own if m.repo_id == named[0].repo_id]
+    sources = install_sources(repo, named, app.mounts.models.path)
+    if not sources:
+        return _fail(
+            f"{args.target} holds no image model file {app_id} reads: name one as REPO/FILE"
+        )
+
+    def say(source: str) -> None:
+        if not args.json:
+            print(_safe(f"registering {source} in {app_id} (in place, no copy)"), flush=True)
+
+    try:
+        url = _running_url(services, app_id)
+        done = register_in_place(url, sources, name=args.name, on_source=say)
+    except (ValueError, EngineError, InvokeImportError) as exc:
+        return _fail(str(exc))
+    if args.json:
+        print_json(
+            {"app": app_id, "url": url,
+             "models": [{"source": r.source, "outcome": r.outcome, "name": r.name}
+                        for r in done]}
+        )  # fmt: skip
+        return 0
+    for r in done:
+        what = "was already registered" if r.outcome == "already" else "registered"
+        print(_safe(f"{r.source} {what}" + (f" as {r.name}" if r.name else "")))
     return 0
 
 
@@ -607,8 +663,13 @@ def resolve_start_model(
             except (HubError, ModelChoiceError) as exc:
                 return _fail(f"cannot pull {model}: {exc}")
             print(f"paitui: {model} is not installed: pulling it first", file=sys.stderr)
-            status = pull_files(services, info.repo_id, list(group.shards), info=info,
-                                out=sys.stderr)
+            wanted = list(group.shards)
+            if app.mounts.models is not None and app.mounts.models.projector_arg:
+                from paitui.domain.companions import pick_projector
+
+                projector = pick_projector(group.projectors)  # it travels with its GGUF
+                wanted += [projector] if projector else []
+            status = pull_files(services, info.repo_id, wanted, info=info, out=sys.stderr)
             if status != 0:
                 return _fail(f"{app_id} not started: the pull of {model} failed", status)
             model = f"{info.repo_id}/{group.main}"
@@ -620,3 +681,30 @@ def resolve_start_model(
             if status != 0:
                 return _fail(f"{app_id} not started: the pull of {model_id} failed", status)
     return model, model_id
+
+
+def start_companions(
+    services: Services, app_id: str, model: str | None
+) -> tuple[str | None, str | None]:
+    """``model`` as the app is given it (shard 1 of a split set) and the projector beside it
+    in the store or the HF cache, for apps that take one; a file paitui does not know as is."""
+    from paitui.domain.companions import model_companions
+    from paitui.services.model_library import library_models
+
+    if model is None:
+        return None, None
+    library = library_models(services.model_store)
+
+    def key(m: InstalledModel) -> str:
+        return m.store_path if m.read_only else f"{m.repo_id}/{m.path}"
+
+    chosen = next((m for m in library if key(m) == model.strip("/") or m.store_path == model),
+                  None)
+    if chosen is None:
+        return model, None
+    repo = [m for m in library if m.repo_id == chosen.repo_id and m.origin == chosen.origin]
+    found = model_companions(key(chosen), [key(m) for m in repo],
+                             {key(m): m.effective_kind for m in repo})
+    app = services.catalog.apps[app_id]
+    takes = app.mounts.models is not None and app.mounts.models.projector_arg is not None
+    return found.main, found.projector if takes else None

@@ -100,6 +100,11 @@ def _placeholders_ok_seq(v: tuple[str, ...] | None) -> tuple[str, ...] | None:
     return v
 
 
+def _placeholders_ok_text(v: str) -> str:
+    _check_placeholders((v,))
+    return v
+
+
 def _placeholders_ok_map(v: dict[str, str]) -> dict[str, str]:
     _check_placeholders(v.values())
     return v
@@ -204,6 +209,14 @@ ModelFormat = Literal["gguf", "safetensors", "ckpt", "diffusers", "hf-repo", "ol
 ModelLayout = Literal["files", "by-kind", "hf-cache", "app-store", "links"]
 
 
+class SeedFile(_Model):
+    """A file paitui writes into the app's data dir when it is not there yet (Fooocus's
+    config.txt naming the store's folders); never rewritten after: from then on it is the user's."""
+
+    path: ContainerPath  # inside mounts.data
+    content: Annotated[Text, AfterValidator(_placeholders_ok_text)]
+
+
 class ModelsMount(_Model):
     """Where the shared models store appears in the container and which formats the app reads."""
 
@@ -216,8 +229,24 @@ class ModelsMount(_Model):
     #: ``--extra-model-paths-config``, A1111's ``--ckpt-dir`` ...), and environment that does.
     args: Argv = None
     env: EnvMap = Field(default_factory=dict)
+    #: The flag that hands the app a GGUF's multimodal projector (``--mmproj``): the planner
+    #: appends it and the projector's path when the chosen model has one beside it.
+    projector_arg: Text | None = None
+    #: For apps that take their arguments in one variable (KoboldCpp's ``KCPP_ARGS``): the
+    #: projector arguments are appended to it rather than to the command.
+    projector_env: Annotated[str, AfterValidator(values.check_env_name)] | None = None
+    #: For ``app-store``: whose import API feeds it (``paitui models import APP``).
+    importer: Literal["ollama", "invokeai"] = "ollama"
+    #: Written into the data dir when absent, so the app reads the store's folders.
+    seed: SeedFile | None = None
     #: Always true: the store is the user's data and no container may write it (store_rules).
     read_only: bool = True
+
+    @model_validator(mode="after")
+    def _projector_env_needs_arg(self) -> ModelsMount:
+        if self.projector_env is not None and self.projector_arg is None:
+            raise ValueError("projector_env needs projector_arg (the flag, e.g. --mmproj)")
+        return self
 
     @field_validator("read_only")
     @classmethod
@@ -384,6 +413,21 @@ class App(_Model):
             raise ValueError(
                 f"mounts.models.links_dir {models.links_dir} must be inside the data dir "
                 f"{data.path}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _seed_in_the_data_dir(self) -> App:
+        models, data = self.mounts.models, self.mounts.data
+        if models is None or models.seed is None:
+            return self
+        if data is None or not PurePosixPath(models.seed.path).is_relative_to(data.path) or (
+            PurePosixPath(models.seed.path) == PurePosixPath(data.path)
+        ):
+            where = data.path if data else "none"
+            raise ValueError(
+                f"mounts.models.seed.path {models.seed.path} must be a file inside the data dir "
+                f"(mounts.data: {where})"
             )
         return self
 

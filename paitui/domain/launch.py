@@ -41,6 +41,14 @@ class ModelLinks:
 
 
 @dataclass(frozen=True)
+class SeedFile:
+    """A file written into the app's data dir before it starts, only when none is there."""
+
+    host_path: str
+    content: str
+
+
+@dataclass(frozen=True)
 class MountSpec:
     """A bind mount."""
 
@@ -65,6 +73,8 @@ class LaunchChoices:
 
     variant: str | None = None  # None: the best one for this box
     model_file: str | None = None  # path relative to the models store
+    #: The model's multimodal projector (mmproj), as ``model_file``; for apps that take one.
+    projector: str | None = None
     model_id: str | None = None  # Hugging Face repo id
     gpu: str | None = None  # PCI slot of the chosen GPU; None = all of the variant's kind
     host_port: int | None = None  # for the app's first port
@@ -110,3 +120,5 @@ class LaunchPlan:
     models_views: str | None = None
     #: For layout ``links``: where paitui keeps the app's symlinks into the store.
     models_links: ModelLinks | None = None
+    #: Files of the app's data dir paitui writes once, before its first start (``seed``).
+    seed_files: tuple[SeedFile, ...] = ()

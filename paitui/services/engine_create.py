@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from paitui.domain.launch import LaunchPlan
+from paitui.domain.launch import LaunchPlan, SeedFile
 from paitui.services.engine_errors import EngineError, ErrorKind
 
 
@@ -38,8 +38,38 @@ def prepare_data_dir(plan: LaunchPlan, chown_fallback: Callable[[LaunchPlan, int
         chown_fallback(plan, gid)
 
 
+def write_seed(seed: SeedFile) -> bool:
+    """Write ``seed`` unless something is at its path already (the user's file, or the one
+    written before); True when written. Made whole under a temp name and linked into place, so
+    the app never reads half of it and a file that appears meanwhile is not replaced."""
+    path = Path(seed.host_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or path.exists():
+        return False
+    tmp = path.with_name(f".{path.name}.paitui-{os.getpid()}.tmp")
+    try:
+        tmp.write_text(seed.content, "utf-8")
+        os.chmod(tmp, 0o644)
+        os.link(tmp, path)  # fails if the path exists: never replaces, never follows
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
 def prepare_models_views(plan: LaunchPlan) -> None:
-    """Bring the store's views the app reads up to date, so it sees every installed model."""
+    """Bring the store's views the app reads up to date, so it sees every installed model, and
+    write the files that point the app at them (``seed_files``) where none are yet."""
+    for seed in plan.seed_files:
+        try:
+            write_seed(seed)
+        except OSError as exc:
+            raise EngineError(
+                ErrorKind.DATA_DIR,
+                f"cannot write {seed.host_path}: {exc.strerror or exc}",
+                "check that the app's data dir is writable by you",
+            ) from None
     if not plan.models_views and not plan.models_links:
         return
     from paitui.services.model_views import ViewsError, refresh_views, sync_links

@@ -29,6 +29,7 @@ from paitui.domain.launch import (
     ModelLinks,
     MountSpec,
     PortBinding,
+    SeedFile,
 )
 from paitui.domain.model_views import BY_KIND, COMFYUI_PATHS, HF_CACHE, VIEWS_DIR
 from paitui.domain.store_rules import host_path_problems, overlaps, store_target_problems
@@ -417,6 +418,46 @@ def _links(app: App, data_dir: str | None, store: Path) -> ModelLinks | None:
     return ModelLinks(str(Path(data_dir) / rel), str(store), models.path, models.formats)
 
 
+def _seeds(app: App, data_dir: str | None, values: Mapping[str, str | None]) -> list[SeedFile]:
+    models, data = app.mounts.models, app.mounts.data
+    if models is None or models.seed is None or data is None or data_dir is None:
+        return []
+    rel = PurePosixPath(models.seed.path).relative_to(data.path)
+    content = fill(models.seed.content, values, "mounts.models.seed")
+    return [SeedFile(str(Path(data_dir) / rel), content)]
+
+
+def _projector_args(
+    app: App,
+    choices: LaunchChoices,
+    store: Path,
+    hf_cache: Path | None,
+    command: tuple[str, ...] | None,
+    env: dict[str, str],
+    warnings: list[str],
+) -> tuple[str, ...] | None:
+    """Hand the app the model's projector by its flag, on the command or in its argument
+    variable; the command as it then is."""
+    if choices.projector is None:
+        return command
+    models = app.mounts.models
+    if models is None or models.projector_arg is None:
+        warnings.append(
+            f"{app.name} takes no multimodal projector: {choices.projector} is not passed"
+        )
+        return command
+    if _in_cache(choices.projector, hf_cache, app):
+        path: str | None = choices.projector
+    else:
+        path = _model_path(app, choices.projector, store)
+    assert path is not None
+    if models.projector_env is not None:
+        before = env.get(models.projector_env, "")
+        env[models.projector_env] = f"{before} {models.projector_arg} {path}".strip()
+        return command
+    return (*(command or ()), models.projector_arg, path)
+
+
 def _check_store_apart(target: str, store: Path, mounts: Iterable[MountSpec]) -> None:
     writable = [m for m in mounts if not m.read_only]
     problems = store_target_problems(target, [m.target for m in writable])
@@ -511,6 +552,7 @@ def plan_launch(
             *(command or ()),
             *(fill(a, values, "the models arguments") for a in models_mount.args),
         )
+    command = _projector_args(app, choices, store, hf_cache, command, env, warnings)
     if choices.extra_args:
         command = (*(command or ()), *choices.extra_args)
     user = variant.user or app.user
@@ -537,6 +579,7 @@ def plan_launch(
         if hf_cache is not None and (
             app.mounts.models.layout in ("by-kind", "hf-cache")
             or _in_cache(choices.model_file, hf_cache, app)
+            or _in_cache(choices.projector, hf_cache, app)
         ):
             mounts[1:1] = _hf_cache_mount(hf_cache, mounts, warnings)
     if hardware.wsl2 and accel in _GPU_ACCELS:
@@ -585,4 +628,5 @@ def plan_launch(
             str(store) if models_mount and models_mount.layout in ("by-kind", "hf-cache") else None
         ),
         models_links=_links(app, data_dir, store),
+        seed_files=tuple(_seeds(app, data_dir, values)),
     )

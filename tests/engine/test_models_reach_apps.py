@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import os
 import uuid
 from collections.abc import Callable
@@ -113,8 +114,15 @@ def _sdnext(plan: LaunchPlan) -> dict[str, str]:
     return {"checkpoint": f"{base}/Stable-diffusion", "lora": f"{base}/Lora", "vae": f"{base}/VAE"}
 
 
+def _fooocus(plan: LaunchPlan) -> dict[str, str]:
+    """The store's folders of the config.txt paitui wrote (after the app's own, first)."""
+    config = json.loads(_host(plan, plan.env["config_path"]).read_text())
+    return {"checkpoint": config["path_checkpoints"][1], "lora": config["path_loras"][1]}
+
+
 #: How each app is told where its typed folders are: keep one per by-kind app in the catalog.
 BY_KIND_READERS: dict[str, Callable[[LaunchPlan], dict[str, str]]] = {
+    "fooocus": _fooocus,
     "pai-comfyui": _comfyui,
     "comfyui-community": _comfyui,
     "sd-webui-rx5500": _a1111,
@@ -142,14 +150,30 @@ def _plan(app: App, tmp_path: Path, store: ModelStore) -> LaunchPlan:
     return plan_launch(app, hardware, settings, choices, models_store=store.root)
 
 
-def _run_as_app(docker_client: Any, plan: LaunchPlan, image: str, script: str) -> list[str]:
-    user = plan.user if plan.user and plan.user.split(":")[0].isdigit() else "0:0"
+def _app_user(plan: LaunchPlan) -> str:
+    """The uid the image runs as: its catalog user, else its data dir's owner, else root."""
+    if plan.user and plan.user.split(":")[0].isdigit():
+        return plan.user
+    if plan.data_uid is not None:
+        return f"{plan.data_uid}:{plan.data_gid if plan.data_gid is not None else plan.data_uid}"
+    return "0:0"
+
+
+def _run_as_app(
+    docker_client: Any,
+    plan: LaunchPlan,
+    image: str,
+    script: str,
+    args: tuple[str, ...] = (),
+) -> list[str]:
+    """``script`` in busybox with the plan's mounts, env and user; ``args`` become ``$@``."""
+    user = _app_user(plan)
     stand_in = dataclasses.replace(
         plan,
         name=f"paitest-reach-{uuid.uuid4().hex[:8]}",
         image=image,
-        entrypoint=("/bin/sh", "-c"),
-        command=(script,),
+        entrypoint=("/bin/sh", "-c", script, "app"),
+        command=args or None,
         user=user,
         devices=(),
         device_requests=(),
@@ -163,6 +187,8 @@ def _run_as_app(docker_client: Any, plan: LaunchPlan, image: str, script: str) -
     )
     if plan.data_dir:
         Path(plan.data_dir).mkdir(parents=True, exist_ok=True)
+        uid, gid = (int(x) for x in user.split(":"))
+        os.chown(plan.data_dir, uid, gid)  # as the engine's prepare_data_dir does
     container = docker_client.containers.create(image, **create_kwargs(stand_in))
     try:
         container.start()
@@ -194,13 +220,12 @@ def test_each_type_appears_in_the_apps_own_folder(
         for kind, d in folders.items()
     )
     seen = _run_as_app(docker_client, plan, busybox_image, script)
-    assert sorted(seen) == sorted(
-        [
-            "checkpoint=org--sd15/sd15.safetensors",
-            "lora=org--lora/styles/ink.safetensors",
-            "vae=org--vae/vae.safetensors",
-        ]
-    )
+    every = {
+        "checkpoint": "checkpoint=org--sd15/sd15.safetensors",
+        "lora": "lora=org--lora/styles/ink.safetensors",
+        "vae": "vae=org--vae/vae.safetensors",
+    }
+    assert sorted(seen) == sorted(every[k] for k in folders)
 
 
 def test_sdnext_sees_diffusers_pipelines_in_its_diffusers_dir(
@@ -260,3 +285,126 @@ def test_localai_lists_each_store_gguf_in_its_own_models_folder(
     store.remove("org/llm-GGUF")
     prepare_models_views(plan)
     assert sorted(p.name for p in folder.iterdir()) == ["gallery-model.yaml"]
+
+
+def test_fooocus_lists_the_store_without_following_folder_links(
+    tmp_path: Path, docker_client: Any, busybox_image: str
+) -> None:
+    # Fooocus walks its folders with os.walk without followlinks: only real folders are entered,
+    # symlinked files are listed. Every folder of a list must exist, or the whole list is dropped.
+    [app] = [a for a in _apps("by-kind") if a.id == "fooocus"]
+    store = _store(tmp_path / "models")
+    os.chmod(tmp_path, 0o755)
+    plan = _plan(app, tmp_path, store)
+    prepare_models_views(plan)
+    script = (
+        "mkdir -p /content/data/models/checkpoints /content/data/models/loras && "  # entrypoint
+        'for d in $(grep -o \'"/[^"]*"\' "$config_path" | tr -d \'"\'); do '
+        '[ -d "$d" ] || echo "MISSING=$d"; '
+        'find "$d" \\( -type f -o -type l \\) | while read f; do '
+        '[ -f "$f" ] && cat "$f" >/dev/null && echo "$d=${f#$d/}"; done; done'
+    )
+    seen = _run_as_app(docker_client, plan, busybox_image, script)
+    views = "/mnt/models/.paitui-views/by-kind"
+    assert sorted(seen) == [
+        f"{views}/checkpoints=org--sd15/sd15.safetensors",
+        f"{views}/loras=org--lora/styles/ink.safetensors",
+    ]
+    # paitui wrote config.txt only; a second start keeps the user's edit of it.
+    data = Path(plan.data_dir or "")
+    config = data / "config.txt"
+    config.write_text(config.read_text().replace("loras/", "my-loras/"))
+    prepare_models_views(plan)
+    assert "my-loras/" in config.read_text()
+
+
+#: The stand-in of a GGUF server: reads the files its command line names, as llama-server does.
+_READ_ARGS = (
+    '[ -n "$KCPP_ARGS" ] && set -- $KCPP_ARGS; '
+    'while [ $# -gt 0 ]; do case "$1" in '
+    '-m|--model) echo "model=$(busybox md5sum < "$2" | cut -c1-32)"; '
+    'ls "$(dirname "$2")" | grep -- -of- | tr "\\n" " "; echo; shift;; '
+    '--mmproj) echo "mmproj=$(busybox md5sum < "$2" | cut -c1-32)"; shift;; '
+    "esac; shift; done"
+)
+
+
+@pytest.mark.parametrize("app_id", ["llama-cpp-server", "pai-koboldcpp", "koboldcpp"])
+def test_a_gguf_server_reads_shard_one_and_the_projector_it_is_given(
+    app_id: str, tmp_path: Path, docker_client: Any, busybox_image: str
+) -> None:
+    import hashlib
+
+    from paitui.domain.companions import model_companions
+
+    [app] = [a for a in _apps("files") if a.id == app_id]
+    store = ModelStore(tmp_path / "models")
+    os.chmod(tmp_path, 0o755)
+    repo = "org/vl-GGUF"
+    data = {
+        "vl-00001-of-00002.gguf": b"GGUF shard one",
+        "vl-00002-of-00002.gguf": b"GGUF shard two",
+        "mmproj-vl-f16.gguf": b"GGUF projector f16",
+        "mmproj-vl-f32.gguf": b"GGUF projector f32",
+    }
+    for name, body in data.items():
+        path = store.path_for(repo, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        os.chmod(path, 0o644)
+        store.record(repo, name, size=len(body), sha256="0" * 64, revision=REV)
+    for folder in (store.root, store.root / "org", store.root / repo):
+        os.chmod(folder, 0o755)
+    # The user names shard 2, as the CLI and the launch dialog let them; callers choose so.
+    found = model_companions(f"{repo}/vl-00002-of-00002.gguf", [f"{repo}/{n}" for n in data])
+    settings = Settings(models_dir=store.root, apps_dir=tmp_path / "apps")
+    choices = LaunchChoices(
+        variant=next(iter(app.variants)), model_file=found.main, projector=found.projector
+    )
+    plan = plan_launch(app, HardwareReport(render_gid=993, video_gid=44), settings, choices)
+    seen = _run_as_app(docker_client, plan, busybox_image, _READ_ARGS, plan.command or ())
+    md5 = {n: hashlib.md5(b).hexdigest() for n, b in data.items()}
+    assert seen == [
+        f"model={md5['vl-00001-of-00002.gguf']}",
+        "vl-00001-of-00002.gguf",  # the sibling shard lies beside it, as llama.cpp wants
+        "vl-00002-of-00002.gguf",
+        f"mmproj={md5['mmproj-vl-f16.gguf']}",
+    ]
+
+
+def test_invokeai_can_read_what_paitui_registers_at_the_path_it_sends(
+    tmp_path: Path, docker_client: Any, busybox_image: str
+) -> None:
+    from paitui.services.invokeai_import import install_sources
+
+    [app] = _apps_by_id("invokeai")
+    store = _store(tmp_path / "models")
+    os.chmod(tmp_path, 0o755)
+    plan = _plan(app, tmp_path, store)
+    assert app.mounts.models is not None
+    target = app.mounts.models.path
+    own = store.installed()
+    sources = []
+    for repo in ("org/pipe", "org/lora"):
+        files = [m for m in own if m.repo_id == repo]
+        sources += install_sources(files, files, target)
+    assert sources == [f"{target}/org/pipe", f"{target}/org/lora/styles/ink.safetensors"]
+    # As the user InvokeAI runs as (uid 1000 after its entrypoint), read each in place.
+    plan = dataclasses.replace(plan, user="1000:1000")
+    script = "".join(
+        f"busybox find {s} -type f | sort | while read f; do cat \"$f\" >/dev/null && "
+        f'echo "${{f#{target}/}}"; done; '
+        for s in sources
+    )
+    seen = _run_as_app(docker_client, plan, busybox_image, script)
+    assert seen == [
+        "org/pipe/model_index.json",
+        "org/pipe/unet/diffusion_pytorch_model.safetensors",
+        "org/lora/styles/ink.safetensors",
+    ]
+
+
+def _apps_by_id(app_id: str) -> list[App]:
+    apps, issues = load_file(REPO_ROOT / "catalog.yml")
+    assert not issues
+    return [a for a in apps if a.id == app_id]

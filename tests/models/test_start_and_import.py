@@ -53,6 +53,32 @@ def _catalog(folder: Path, label: str, image: str, gateway: str, ollama_port: in
         echo "model $(busybox md5sum < {{model}} | cut -c1-32) $(wc -c < {{model}})"
         httpd -f -p 8080 -h / &
         wait
+  - id: mm-{label}
+    name: Multimodal LLM stand-in
+    description: busybox stand-in reading the GGUF and the projector its command line names
+    kind: other
+    variants:
+      cpu: {{image: "{image}"}}
+    ports:
+      - container: 8080
+        purpose: Stand-in web UI
+        links: [{{label: Web UI, path: /, kind: ui}}]
+    health: {{type: tcp, start_period_s: 30}}
+    needs: {{model_file: [gguf]}}
+    mounts:
+      models: {{path: /models, formats: [gguf], projector_arg: --mmproj}}
+    command:
+      - sh
+      - -c
+      - |
+        trap 'exit 0' TERM
+        echo "read $(basename $2) $(busybox md5sum < $2 | cut -c1-32) $3" \
+          "$(basename $4) $(busybox md5sum < $4 | cut -c1-32)"
+        httpd -f -p 8080 -h / &
+        wait
+      - app
+      - -m
+      - "{{model}}"
   - id: repo-{label}
     name: Repo stand-in
     description: busybox stand-in reading a whole repo from its HF cache view
@@ -246,6 +272,32 @@ def test_a_split_model_is_pulled_whole_and_imported_with_its_projector(
     assert sorted(state.models["m"]) == files
     blobs = {hashlib.sha256(b).hexdigest() for b in (GGUF_Q4[:1000], GGUF_Q4[1000:2500])}
     assert {d.removeprefix("sha256:") for d in state.blobs} >= blobs
+
+
+def test_start_pulls_every_shard_and_the_projector_and_passes_shard_one(
+    env: dict[str, str], test_label: str, docker_client: Any
+) -> None:
+    app = f"mm-{test_label}"
+    named = "acme/split:m-00002-of-00002.gguf"  # any shard names the set
+    done = _run(env, "start", app, "--model", named, "--port", str(free_port()))
+    assert done.returncode == 0, done.stderr
+    store = Path(env["PAITUI_STATE_DIR"]) / "models" / "acme/split"
+    assert sorted(p.name for p in store.iterdir()) == [
+        "m-00001-of-00002.gguf", "m-00002-of-00002.gguf", "mmproj-f16.gguf"
+    ]  # fmt: skip
+    (container,) = _containers(docker_client, test_label)
+    want = (
+        f"read m-00001-of-00002.gguf {hashlib.md5(GGUF_Q4[:1000]).hexdigest()} --mmproj "
+        f"mmproj-f16.gguf {hashlib.md5(GGUF_Q8[:700]).hexdigest()}"
+    )
+    wait_until(lambda: want in container.logs().decode(), timeout=30, what="both files read")
+    # run-cmd shows the same line; --no-projector leaves the projector out.
+    line = _run(env, "run-cmd", app, "--model", named, "--json", "--no-hw")
+    argv = json.loads(line.stdout)["argv"]
+    assert argv[-3:] == ["/models/acme/split/m-00001-of-00002.gguf", "--mmproj",
+                         "/models/acme/split/mmproj-f16.gguf"]  # fmt: skip
+    bare = _run(env, "run-cmd", app, "--model", named, "--json", "--no-hw", "--no-projector")
+    assert json.loads(bare.stdout)["argv"][-1] == "/models/acme/split/m-00001-of-00002.gguf"
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
 from paitui.domain.catalog import Accel, App
+from paitui.domain.companions import model_companions
 from paitui.domain.fit import ranked_variants
 from paitui.domain.hardware import HardwareReport
 from paitui.domain.launch import LaunchChoices, LaunchPlan
@@ -291,9 +292,21 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
             if value:
                 env[name] = value
         extra = self._value("#extra")
+        model_file = model if model and model != DOWNLOAD else None
+        projector = None
+        models_mount = self.catalog_app.mounts.models
+        if model_file and models_mount is not None and models_mount.projector_arg:
+            # A multimodal GGUF's projector beside it goes with it (domain.companions).
+            repo = [m for m in self.models if model_file.startswith(f"{m.repo_id}/")]
+            found = model_companions(
+                model_file, [f"{m.repo_id}/{m.path}" for m in repo],
+                {f"{m.repo_id}/{m.path}": m.effective_kind for m in repo},
+            )
+            model_file, projector = found.main, found.projector
         return LaunchChoices(
             variant=self._value("#variant"),
-            model_file=model if model and model != DOWNLOAD else None,
+            model_file=model_file,
+            projector=projector,
             model_id=self._value("#model-id"),
             host_port=int(port) if port and port.isdigit() else None,
             env=env,
