@@ -224,12 +224,41 @@ class _ProgressLine:
         sys.stderr.flush()
 
 
+#: How long ``start`` waits for the engine's first answer before it says the engine is hung.
+START_ANSWER_S = 10.0
+
+
+def _engine_hung(args: argparse.Namespace) -> str | None:
+    """Why the engine cannot be used now, asked before planning: a hung engine accepts the
+    connection and never answers, and the launch's pulls and creates may rightly take long."""
+    from paitui.services.engine_deadline import deadline
+    from paitui.services.engine_errors import EngineError
+
+    services = _services(args)
+
+    async def ping() -> None:
+        try:
+            with deadline(START_ANSWER_S):
+                await services.engine.connect()
+        finally:
+            await services.engine.close()
+
+    try:
+        asyncio.run(ping())
+    except EngineError as exc:
+        return str(exc)
+    return None
+
+
 def run_start(args: argparse.Namespace) -> int:
     """Plan, pull and start an app; print its links."""
     from paitui.cli.engine import _plan
     from paitui.domain.links import app_links
     from paitui.services.engine_errors import EngineError, ErrorKind
 
+    hung = _engine_hung(args)
+    if hung:
+        return _error(hung)
     plan = _plan(args, pull_models=True)  # a --model REPO[:FILE] not installed is pulled first
     if isinstance(plan, int):
         return plan

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from paitui.cli.status import START_ANSWER_S
 from paitui.domain.containers import EngineConnection
 from paitui.domain.hardware import HardwareReport
 from paitui.services.engine import Engine
@@ -130,6 +131,12 @@ def test_ls_and_wait_return_on_time_and_say_what_to_do(d2: SecondDockerd, tmp_pa
     assert 2.0 <= took < 2.0 + STARTUP_MARGIN_S, took
     assert "some-app not ready after 2 s" in waited.stderr
     assert "does not answer" in waited.stderr and "Traceback" not in waited.stderr
+
+    # start has no --timeout (pulls take long), but a hung engine is found out before it plans.
+    started, took = _paitui(env, "start", "open-webui", "--no-hw")
+    assert started.returncode == 1, started.stderr
+    assert took < START_ANSWER_S + 2 * STARTUP_MARGIN_S, took
+    assert "does not answer" in started.stderr and "Traceback" not in started.stderr
 
     bad, _ = _paitui(env, "ls", "--timeout", "soon")
     assert bad.returncode == 2 and "not a number of seconds: 'soon'" in bad.stderr
