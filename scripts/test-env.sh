@@ -8,7 +8,9 @@ set -euo pipefail
 
 STATE=${PAITUI_TEST_STATE:-/tmp/paitui-test-env}
 REGISTRY=${PAITUI_TEST_REGISTRY:-127.0.0.1:5000}
-PACKAGES=(docker.io docker-registry busybox-static umockdev tmux librsvg2-bin curl iproute2)
+# cmake and build-essential build the real llama.cpp server (scripts/build-llama-server.sh).
+PACKAGES=(docker.io docker-registry busybox-static umockdev tmux librsvg2-bin curl iproute2 cmake
+  build-essential)
 # Debian's docker CLI; a newer one elsewhere on PATH works too.
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -98,6 +100,9 @@ up() {
   start_dockerd
   start_registry
   build_images
+  # The real llama.cpp server image and its tiny models: cached outside the checkout, so only a
+  # fresh machine pays the ~7 min compile.
+  bash "$(dirname "$0")/build-llama-server.sh"
 }
 
 down() {

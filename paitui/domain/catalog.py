@@ -183,6 +183,9 @@ class HttpExpect(_Model):
     json_fields: dict[str, str | int | bool] = Field(default_factory=dict)
     #: Each key must be present in the JSON body with one of these values (e.g. status OK or IDLE).
     json_any: dict[str, tuple[str | int | bool, ...]] = Field(default_factory=dict)
+    #: Each key must be present in the JSON body with a non-empty list or object (llama.cpp's
+    #: ``/v1/models`` ``data``: started without a model it answers 200 with an empty list).
+    json_nonempty: tuple[str, ...] = ()
     body_contains: str | None = None
 
 

@@ -206,7 +206,13 @@ def from_container(info: ContainerInfo, now: float, prev: AppStatus | None = Non
         ports=info.ports, started_at=info.started_at,
     )
     status = info.status
-    if status in (ContainerStatus.RUNNING, ContainerStatus.RESTARTING):
+    if status == ContainerStatus.RESTARTING:
+        # It died and the engine waits to start it again (its restart policy): a crash loop
+        # (llama.cpp with a bad model exits in ~15 ms) must not read as an endless "starting".
+        state = exit_state(info.exit_code)
+        detail = exit_detail(state, info.exit_code, False) + "; the engine restarts it"
+        fields.update(exit_code=info.exit_code, detail=detail)
+    elif status == ContainerStatus.RUNNING:
         # Keep what probes found so far for the same run of the same container; the engine
         # cannot tell. Started again meanwhile (e.g. the engine restarted): start over.
         same_run = base is not None and (

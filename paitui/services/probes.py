@@ -63,9 +63,13 @@ def _expect_matches(expect: HttpExpect, status: int, text: str, data: Any) -> bo
     if expect.body_contains is not None and expect.body_contains not in text:
         return False
     any_fields: dict[str, tuple[Any, ...]] = getattr(expect, "json_any", {}) or {}
-    if expect.json_fields or any_fields:
+    if expect.json_fields or any_fields or expect.json_nonempty:
         if not isinstance(data, dict):
             return False
+        for key in expect.json_nonempty:
+            value = data.get(key)
+            if not isinstance(value, list | dict) or not value:
+                return False
         for key, wanted in expect.json_fields.items():
             if key not in data or not _same(data[key], wanted):
                 return False
@@ -90,7 +94,7 @@ def classify_http(check: HealthCheck, status: int, body: str) -> tuple[ProbeOutc
     data: Any = None
     error: HttpExpect | None = getattr(check, "error", None)
     expects = [e for e in (check.ready, check.loading, error) if e is not None]
-    if any(e.json_fields or getattr(e, "json_any", None) for e in expects):
+    if any(e.json_fields or getattr(e, "json_any", None) or e.json_nonempty for e in expects):
         with contextlib.suppress(ValueError):
             data = json.loads(body)
     said = f"HTTP {status}{': ' + _short(body) if body else ''}"
