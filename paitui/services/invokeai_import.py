@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from paitui.domain.models import InstalledModel
+from paitui.domain.problems import Problem
 
 #: Types InvokeAI has no use for: an import of a whole repo skips them.
 _NOT_IMAGE = {"llm", "projector", "adapter"}
@@ -27,16 +28,8 @@ _WEIGHTS = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft")
 _DONE = {"completed", "error", "cancelled"}
 
 
-class InvokeImportError(Exception):
+class InvokeImportError(Problem):
     """A registration that failed, with what to do about it."""
-
-    def __init__(self, message: str, fix: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fix = fix
-
-    def __str__(self) -> str:
-        return f"{self.message} ({self.fix})" if self.fix else self.message
 
 
 @dataclass(frozen=True)

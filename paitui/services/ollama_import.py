@@ -20,21 +20,14 @@ from pathlib import Path, PurePosixPath
 import httpx
 
 from paitui.domain.models import InstalledModel
+from paitui.domain.problems import Problem
 
 CHUNK = 1 << 20
 _NAME_BAD = re.compile(r"[^a-z0-9._-]+")
 
 
-class OllamaImportError(Exception):
+class OllamaImportError(Problem):
     """An import that failed, with what to do about it."""
-
-    def __init__(self, message: str, fix: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fix = fix
-
-    def __str__(self) -> str:
-        return f"{self.message} ({self.fix})" if self.fix else self.message
 
 
 @dataclass(frozen=True)

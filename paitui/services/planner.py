@@ -32,6 +32,7 @@ from paitui.domain.launch import (
     SeedFile,
 )
 from paitui.domain.model_views import BY_KIND, COMFYUI_PATHS, HF_CACHE, VIEWS_DIR
+from paitui.domain.problems import Problem
 from paitui.domain.store_rules import host_path_problems, overlaps, store_target_problems
 from paitui.settings import Settings
 
@@ -44,16 +45,8 @@ _VENDOR_OF = {Accel.ROCM: Vendor.AMD, Accel.INTEL: Vendor.INTEL, Accel.CUDA: Ven
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z_]+)\}")
 
 
-class PlanError(Exception):
+class PlanError(Problem):
     """A launch that cannot be planned, with a readable reason and what to do about it."""
-
-    def __init__(self, message: str, fix: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.fix = fix
-
-    def __str__(self) -> str:
-        return f"{self.message} ({self.fix})" if self.fix else self.message
 
 
 def container_name(app_id: str) -> str:

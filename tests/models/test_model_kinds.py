@@ -566,7 +566,7 @@ def _st_raw(path: Path, length: int, body: bytes) -> Path:
     return path
 
 
-def _unreadable(path: Path, *words: str) -> UnreadableHeader:
+def assert_unreadable(path: Path, *words: str) -> UnreadableHeader:
     t0 = time.monotonic()
     result = read_model_header(path)
     assert time.monotonic() - t0 < 5
@@ -578,26 +578,26 @@ def _unreadable(path: Path, *words: str) -> UnreadableHeader:
 
 def test_hostile_safetensors_lengths_and_json(tmp_path: Path) -> None:
     p = tmp_path / "x.safetensors"
-    _unreadable(_st_raw(p, SAFETENSORS_MAX_HEADER + 1, b"{}" * 8), "cap")
-    _unreadable(_st_raw(p, 2**64 - 1, b"{}"), "cap")
-    _unreadable(_st_raw(p, 1000, b'{"a": 1}'), "does not fit")
+    assert_unreadable(_st_raw(p, SAFETENSORS_MAX_HEADER + 1, b"{}" * 8), "cap")
+    assert_unreadable(_st_raw(p, 2**64 - 1, b"{}"), "cap")
+    assert_unreadable(_st_raw(p, 1000, b'{"a": 1}'), "does not fit")
     p.write_bytes(b"\x05\x00")
-    _unreadable(p, "too short")
-    _unreadable(_st_raw(p, 6, b"\xff\xfe{}\x00\x00"), "UTF-8")
-    _unreadable(_st_raw(p, 8, b"[1, 2] }"), "JSON")
-    _unreadable(_st_raw(p, 9, b'{"a": 1} '), "not a tensor")
+    assert_unreadable(p, "too short")
+    assert_unreadable(_st_raw(p, 6, b"\xff\xfe{}\x00\x00"), "UTF-8")
+    assert_unreadable(_st_raw(p, 8, b"[1, 2] }"), "JSON")
+    assert_unreadable(_st_raw(p, 9, b'{"a": 1} '), "not a tensor")
     deep = b'{"a":' * 50_000 + b"0" + b"}" * 50_000
-    _unreadable(_st_raw(p, len(deep), deep), "not a tensor")
+    assert_unreadable(_st_raw(p, len(deep), deep), "not a tensor")
     nested = (
         b'{"a":{"dtype":"F16","shape":' + b"[" * 1500 + b"]" * 1500 + b',"data_offsets":[0,0]}}'
     )
-    _unreadable(_st_raw(p, len(nested), nested), "not a tensor")
+    assert_unreadable(_st_raw(p, len(nested), nested), "not a tensor")
     meta = b'{"__metadata__":{"k":{"x":1}}}'
-    _unreadable(_st_raw(p, len(meta), meta), "JSON string")
+    assert_unreadable(_st_raw(p, len(meta), meta), "JSON string")
     bad_off = b'{"a":{"dtype":"F16","shape":[1],"data_offsets":[0,-2]}}'
-    _unreadable(_st_raw(p, len(bad_off), bad_off), "not a tensor")
+    assert_unreadable(_st_raw(p, len(bad_off), bad_off), "not a tensor")
     trail = b'{"a":{"dtype":"F16","shape":[1],"data_offsets":[0,0]}} x'
-    _unreadable(_st_raw(p, len(trail), trail), "after its JSON")
+    assert_unreadable(_st_raw(p, len(trail), trail), "after its JSON")
 
 
 def test_huge_safetensors_headers_stay_bounded(tmp_path: Path) -> None:
@@ -658,7 +658,7 @@ def test_hostile_gguf(tmp_path: Path) -> None:
     ]
     for data, words in cases:
         p.write_bytes(data)
-        _unreadable(p, words)
+        assert_unreadable(p, words)
 
 
 def test_gguf_string_array_walk_is_capped(tmp_path: Path) -> None:
@@ -668,7 +668,7 @@ def test_gguf_string_array_walk_is_capped(tmp_path: Path) -> None:
     with open(p, "wb") as fh:
         fh.write(_gguf_head() + _gstr(b"tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, count))
         fh.truncate(fh.tell() + count * 8)
-    _unreadable(p, "over")
+    assert_unreadable(p, "over")
 
 
 def test_truncated_at_every_offset(tmp_path: Path) -> None:
@@ -728,9 +728,9 @@ def test_seeded_random_mutations_never_raise(tmp_path: Path) -> None:
 def test_special_files_are_not_read(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.safetensors"
     os.mkfifo(fifo)
-    _unreadable(fifo, "not a regular file")  # opening it would block forever
+    assert_unreadable(fifo, "not a regular file")  # opening it would block forever
     (tmp_path / "dir.gguf").mkdir()
-    _unreadable(tmp_path / "dir.gguf", "not a regular file")
-    _unreadable(tmp_path / "missing.gguf", "cannot open")
+    assert_unreadable(tmp_path / "dir.gguf", "not a regular file")
+    assert_unreadable(tmp_path / "missing.gguf", "cannot open")
     (tmp_path / "model.ckpt").write_bytes(b"\x80\x04PK")
-    assert _unreadable(tmp_path / "model.ckpt", "pickle").format == "pickle"
+    assert assert_unreadable(tmp_path / "model.ckpt", "pickle").format == "pickle"
