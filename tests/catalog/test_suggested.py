@@ -118,8 +118,9 @@ def test_bad_entries(changes: dict[str, Any], message: str) -> None:
 
 
 def test_kind_values_match_the_classifier() -> None:
-    kinds = pytest.importorskip("paitui.domain.model_kinds")
-    assert set(get_args(SuggestedKind)) == {k.value for k in kinds.ModelKind}
+    from paitui.domain.model_kinds import ModelKind
+
+    assert set(get_args(SuggestedKind)) == {k.value for k in ModelKind}
 
 
 def test_gb_text() -> None:
