@@ -64,6 +64,20 @@ class DownloadError(Exception):
     """A download cannot start or failed; ``str()`` is a one-line message with the fix."""
 
 
+def _wake(response: Any) -> None:
+    """End a read another thread is blocked in: closing an httpx response from here does not
+    (the read waits for its timeout), shutting its socket down does, at once."""
+    import socket
+
+    stream = getattr(response, "extensions", {}).get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        response.close()
+
+
 class _Stop(Exception):
     """Raised inside a transfer when the user paused or cancelled it."""
 
@@ -369,11 +383,8 @@ class DownloadManager:
                 job.stop.set()
                 running = True
                 response = job.response
-        if running:
-            # Closing the response wakes a thread blocked in a read at once.
-            if response is not None:
-                with contextlib.suppress(Exception):
-                    response.close()
+        if running and response is not None:
+            _wake(response)
         else:
             self._update(job)
             self._pump()

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -493,3 +494,22 @@ def test_partial_of_other_content_is_not_reused(
     assert d.resumed_from == 0
     assert "range" not in hub_server.gets("/repos/")[-1].headers
     assert store.path_for("acme/big", "big.gguf").read_bytes() == new_content
+
+
+def test_cancel_of_a_stalled_download_ends_at_once(
+    hub: HubService, store: ModelStore, make_manager: MakeManager, hub_server: HubServer
+) -> None:
+    commit, files = _files(hub, "acme/big")
+    hub_server.faults.stall_after["big.gguf"] = (300_000, 1)
+    manager = make_manager(read_timeout=30.0, checkpoint_interval=0.05)
+    manager.enqueue("acme/big", commit, files)
+    # The server has sent its bytes and now sends nothing: the read blocks for up to 30 s.
+    wait_until(lambda: hub_server.gets("/repos/"), what="the transfer under way")
+    wait_until(lambda: _meta(store, "acme/big", "big.gguf") is not None, what="a checkpoint")
+    started = time.monotonic()
+    manager.cancel("acme/big/big.gguf")
+    assert manager.wait(timeout=10)
+    assert time.monotonic() - started < 5.0
+    hub_server.faults.release.set()
+    assert manager.snapshot()[0].state == DownloadState.CANCELLED
+    assert not store.path_for("acme/big", "big.gguf").exists()
