@@ -86,6 +86,42 @@ def choose_variant(app: App, hardware: HardwareReport, wanted: str | None = None
     )
 
 
+def _serving(app: App, env: Mapping[str, str]) -> App:
+    """``app`` cut down to the variants whose image serves the user's choices (``serves``)."""
+    keep = dict(app.variants)
+    for key, value in env.items():
+        if not any(key in v.serves for v in app.variants.values()):
+            continue
+        keep = {n: v for n, v in keep.items() if key not in v.serves or value in v.serves[key]}
+        if not keep:
+            served = sorted({x for v in app.variants.values() for x in v.serves.get(key, ())})
+            raise PlanError(
+                f"no image of {app.name} serves {key}={value}",
+                f"choose one of {key}: {', '.join(served)}",
+            )
+    return app if len(keep) == len(app.variants) else app.model_copy(update={"variants": keep})
+
+
+def _check_serves(app: App, name: str, variant: Variant, env: Mapping[str, str]) -> None:
+    """Refuse a variant whose image lacks what the chosen value needs, naming the right one."""
+    for key, served in variant.serves.items():
+        value = env.get(key)
+        if value is None or value in served:
+            continue
+        right = [
+            f"--variant {n} ({v.image})"
+            for n, v in app.variants.items()
+            if value in v.serves.get(key, ())
+        ]
+        raise PlanError(
+            f"{app.name} variant {name} runs {variant.image}, which serves {key} "
+            f"{', '.join(served)}, not {value}: that image lacks its dependencies",
+            (f"for {key}={value} choose " + " or ".join(right))
+            if right
+            else f"choose {key} from: {', '.join(served)}",
+        )
+
+
 def fill(text: str, values: Mapping[str, str | None], where: str) -> str:
     """Fill ``{name}`` placeholders (``{{``/``}}`` are literal braces); unknown names stay."""
 
@@ -504,7 +540,9 @@ def plan_launch(
     """
     choices = choices or LaunchChoices()
     store = models_store or settings.models_dir
-    variant_name = choose_variant(app, hardware, choices.variant)
+    # The user's value of a variable decides the image (ai-runner's PIPELINE picks its tag).
+    pick_from = app if choices.variant is not None else _serving(app, {**app.env, **choices.env})
+    variant_name = choose_variant(pick_from, hardware, choices.variant)
     variant = app.variants[variant_name]
     accel = accel_of_variant(variant_name)
     warnings: list[str] = []
@@ -519,6 +557,7 @@ def plan_launch(
     models_env = models_mount.env if models_mount else {}
     raw_env = {**app.env, **variant.env, **models_env, **choices.env}
     _check_needs(app, choices, raw_env)
+    _check_serves(app, variant_name, variant, raw_env)
     ports = _ports(
         app, settings.bind_address, choices.host_port, taken_ports, port_free, warnings
     )

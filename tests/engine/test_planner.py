@@ -396,7 +396,11 @@ def test_every_catalog_app_and_variant_plans_with_the_device_rules(apps: dict[st
                     variant=name,
                     model_file=f"m.{fmt}" if app.mounts.models else None,
                     model_id=choices.model_id,
-                    env=choices.env,
+                    # A variant that serves only some pipelines gets one of its own.
+                    env={
+                        **choices.env,
+                        **{k: v[0] for k, v in app.variants[name].serves.items()},
+                    },
                 ),
             )
             hosts = {d.host for d in plan.devices}
