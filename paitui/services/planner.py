@@ -24,6 +24,7 @@ from paitui.domain.hardware import Gpu, HardwareReport, Vendor
 from paitui.domain.launch import (
     DeviceMapping,
     GpuRequest,
+    ImageBuild,
     LaunchChoices,
     LaunchPlan,
     ModelLinks,
@@ -120,6 +121,22 @@ def _check_serves(app: App, name: str, variant: Variant, env: Mapping[str, str])
             if right
             else f"choose {key} from: {', '.join(served)}",
         )
+
+
+def _build(app: App, variant: Variant, source_dir: str | None) -> ImageBuild | None:
+    """The build of a build-only image from the user's source tree; PlanError without one."""
+    if variant.build is None:
+        return None
+    if not source_dir:
+        raise PlanError(
+            f"{app.name} has no registry image: paitui builds it from its source, which you "
+            "have to give",
+            f"clone {app.homepage or 'its repository'} and pass --source DIR "
+            "(the directory holding its Dockerfile)",
+        )
+    if not PurePosixPath(source_dir).is_absolute():
+        raise PlanError(f"the source directory {source_dir} is not an absolute path")
+    return ImageBuild(source_dir, variant.build.dockerfile)
 
 
 def fill(text: str, values: Mapping[str, str | None], where: str) -> str:
@@ -597,7 +614,14 @@ def plan_launch(
     privileged = variant.privileged
     warnings.extend(f"{field}: {why}" for field, why in host_access(variant))
 
+    build = _build(app, variant, choices.source_dir)
     mounts: list[MountSpec] = []
+    if build is not None and variant.build and variant.build.source_mount:
+        # Upstream mounts the checkout into the container: the image holds only dependencies.
+        mounts.append(MountSpec(build.context, variant.build.source_mount, False))
+    if build is not None and variant.build:
+        warnings.append(f"the image is built from {build.context} ({build.dockerfile})")
+        warnings.extend(variant.build.limits)
     data_dir: str | None = None
     uid, gid = _owner(app, user)
     if app.mounts.data is not None:
@@ -655,7 +679,9 @@ def plan_launch(
         data_uid=uid if data_dir else None,
         data_gid=gid if data_dir else None,
         warnings=tuple(warnings),
-        local_build=bool(getattr(variant, "local_build", False)),
+        local_build=variant.local_build or build is not None,
+        build=build,
+        working_dir=variant.build.working_dir if build is not None and variant.build else None,
         models_views=(
             str(store) if models_mount and models_mount.layout in ("by-kind", "hf-cache") else None
         ),
