@@ -7,6 +7,7 @@ use skipped); ``--variant`` and friends choose as the launch dialog does.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,11 @@ def _add_choices(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--no-hw", action="store_true", help="plan without detecting this box's hardware"
+    )
+    parser.add_argument(
+        "--source", metavar="DIR",
+        help="the app's source checkout, for an app whose image is built locally (e.g. runai): "
+             "paitui builds the image from it and mounts it as upstream does",
     )
 
 
@@ -122,6 +128,7 @@ def _plan(args: argparse.Namespace, *, pull_models: bool = False) -> LaunchPlan 
     from paitui.cli.common import services_from_args
     from paitui.cli.models import resolve_start_model, start_companions
     from paitui.domain.launch import LaunchChoices
+    from paitui.services.engine_build import source_problem
     from paitui.services.model_library import user_hf_cache
     from paitui.services.planner import PlanError, plan_launch
 
@@ -152,12 +159,17 @@ def _plan(args: argparse.Namespace, *, pull_models: bool = False) -> LaunchPlan 
         host_port=args.port,
         env=env,
         extra_args=tuple(args.arg),
+        source_dir=os.path.abspath(os.path.expanduser(args.source)) if args.source else None,
     )
     hardware = _hardware(services, args.no_hw)
     try:
         check = port_check(services)
-        return plan_launch(app, hardware, services.settings, choices, port_free=check,
+        plan = plan_launch(app, hardware, services.settings, choices, port_free=check,
                            hf_cache=user_hf_cache())
+        problem = source_problem(plan.build) if plan.build is not None else None
+        if problem is not None:
+            raise PlanError(problem, "pass --source DIR: the checkout that holds its Dockerfile")
+        return plan
     except PlanError as exc:
         from paitui.domain.text_safety import terminal_safe
 

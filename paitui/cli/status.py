@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from paitui.domain.containers import PullProgress
     from paitui.domain.launch import LaunchPlan
     from paitui.domain.status import AppStatus
+    from paitui.services.engine_build import BuildProgress
     from paitui.services.engine_errors import EngineError
     from paitui.services.fleet import Fleet
     from paitui.services.registry import Services
@@ -224,6 +225,13 @@ class _ProgressLine:
         sys.stderr.flush()
 
 
+def _build_line(progress: BuildProgress) -> None:
+    """Build progress on stderr: each step, and the last words of a failing one."""
+    where = f"[{progress.step}/{progress.steps}] " if progress.step else ""
+    sys.stderr.write(f"building {progress.image}: {where}{_safe(progress.line)}\n")
+    sys.stderr.flush()
+
+
 #: How long ``start`` waits for the engine's first answer before it says the engine is hung.
 START_ANSWER_S = 10.0
 
@@ -269,8 +277,12 @@ def run_start(args: argparse.Namespace) -> int:
 
     async def launch() -> AppStatus:
         try:
+            if plan.build is not None:
+                # Always through the engine's cache: an edited checkout is picked up, an
+                # unchanged one costs a cache check.
+                await services.engine.build(plan, on_progress=_build_line)
             return await fleet.launch(plan, on_progress=_ProgressLine(),
-                                      pull=True if args.pull else None)
+                                      pull=False if plan.build else (True if args.pull else None))
         finally:
             await fleet.close()
             await services.engine.close()

@@ -290,6 +290,25 @@ class Needs(_Model):
     choices: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
+class BuildSpec(_Model):
+    """A build-only image: its Dockerfile in the user's source tree, and how the tree is used."""
+
+    #: The Dockerfile, relative to the source directory (the build context).
+    dockerfile: str = "Dockerfile"
+    #: Where the container sees the source tree (upstream mounts the repo: the image holds no app).
+    source_mount: str | None = None
+    working_dir: str | None = None
+    #: What paitui cannot do for the user with this app, said on every plan.
+    limits: tuple[str, ...] = ()
+
+    @field_validator("dockerfile")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        if PurePosixPath(v).is_absolute() or ".." in PurePosixPath(v).parts:
+            raise ValueError("build.dockerfile is a path inside the source directory")
+        return v
+
+
 class Variant(_Model):
     """One image of an app for one accelerator, with what that image needs to run."""
 
@@ -317,6 +336,11 @@ class Variant(_Model):
     unverified: bool = False
     #: No registry carries the image: it must be built locally, so paitui must not try to pull it.
     local_build: bool = False
+    #: How to build the image from a source tree the user points paitui at (implies local_build).
+    build: BuildSpec | None = None
+    #: The values of a needed variable this image serves (ai-runner: its tag per PIPELINE): any
+    #: other value runs an image that lacks its dependencies, so the planner refuses it.
+    serves: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     notes: str = ""
 
     @field_validator("extra_mounts")
@@ -447,6 +471,28 @@ class App(_Model):
                     problems.append(problem)
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _serves_known_choices(self) -> App:
+        for name, variant in self.variants.items():
+            for key, served in variant.serves.items():
+                allowed = self.needs.choices.get(key)
+                if allowed is None:
+                    raise ValueError(
+                        f"variants.{name}.serves.{key}: {key} is not in needs.choices"
+                    )
+                unknown = [v for v in served if v not in allowed]
+                if unknown:
+                    raise ValueError(
+                        f"variants.{name}.serves.{key}: {', '.join(unknown)} not in "
+                        f"needs.choices.{key}"
+                    )
+                own = variant.env.get(key)
+                if own is not None and own not in served:
+                    raise ValueError(
+                        f"variants.{name}: env {key}={own} is not a value it serves"
+                    )
         return self
 
     def variant_accel(self, name: str) -> Accel:

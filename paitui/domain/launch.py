@@ -80,6 +80,16 @@ class LaunchChoices:
     host_port: int | None = None  # for the app's first port
     env: dict[str, str] = field(default_factory=dict)
     extra_args: tuple[str, ...] = ()
+    #: The app's source tree on the host, for a build-only image (``Variant.build``); absolute.
+    source_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    """How to build a build-only image: ``docker build -t <plan.image> -f dockerfile context``."""
+
+    context: str
+    dockerfile: str = "Dockerfile"
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,9 @@ class LaunchPlan:
     warnings: tuple[str, ...] = ()
     #: The image is built locally and exists in no registry: never pull it.
     local_build: bool = False
+    #: Built from the user's source tree before the start (implies local_build).
+    build: ImageBuild | None = None
+    working_dir: str | None = None
     #: The models store on the host whose views (``domain.model_views``) this app reads: they are
     #: brought up to date before it starts.
     models_views: str | None = None

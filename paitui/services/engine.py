@@ -28,6 +28,7 @@ from paitui.domain.containers import (
     StatsSample,
 )
 from paitui.domain.launch import LaunchPlan
+from paitui.services.engine_build import BuildProgress, build_image
 from paitui.services.engine_connect import Endpoint, make_client, resolve_endpoint
 from paitui.services.engine_create import create_kwargs, prepare_data_dir, prepare_models_views
 from paitui.services.engine_deadline import DeadlinePassed, in_daemon_thread
@@ -345,6 +346,33 @@ class Engine:
             cancel.set()
             raise
 
+    # -- build ---------------------------------------------------------------------------------
+
+    def build_blocking(
+        self,
+        plan: LaunchPlan,
+        on_progress: Callable[[BuildProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> BuildProgress:
+        """Build the plan's build-only image from its source tree in this thread."""
+        if plan.build is None:
+            raise EngineError(ErrorKind.OTHER, f"{plan.app_id} has no image to build")
+        return build_image(self.client(), plan.build, plan.image, on_progress, cancel, self.host)
+
+    async def build(
+        self,
+        plan: LaunchPlan,
+        on_progress: Callable[[BuildProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> BuildProgress:
+        """Build the plan's image with per-line progress (callback runs in the build thread)."""
+        cancel = cancel or threading.Event()
+        try:
+            return await in_daemon_thread(lambda: self.build_blocking(plan, on_progress, cancel))
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+
     # -- launch and lifecycle ------------------------------------------------------------------
 
     def _chown_in_container(self, plan: LaunchPlan, gid: int) -> None:
@@ -381,20 +409,24 @@ class Engine:
         on_progress: Callable[[PullProgress], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> ContainerInfo:
-        """Create and start the plan's container in this thread (pulling the image if missing)."""
+        """Create and start the plan's container in this thread (pulling the image if missing,
+        or building it when the plan is built from a source tree)."""
         import docker.errors
 
         client = self.client()
         try:
             client.images.get(plan.image)
         except docker.errors.ImageNotFound:
-            if plan.local_build:
+            if plan.build is not None:
+                self.build_blocking(plan, cancel=cancel)
+            elif plan.local_build:
                 raise EngineError(
                     ErrorKind.IMAGE_NOT_FOUND,
                     f"image {plan.image} is not on this engine and exists in no registry",
                     "build it locally first (see the app's notes in the catalog)",
                 ) from None
-            self.pull_blocking(plan.image, on_progress, cancel)
+            else:
+                self.pull_blocking(plan.image, on_progress, cancel)
         except Exception as exc:
             raise translate(exc, host=self.host, image=plan.image) from None
         self._replace_stopped(plan.name)

@@ -117,6 +117,7 @@ def create_kwargs(plan: LaunchPlan) -> dict[str, Any]:
         "user": plan.user,
         "shm_size": plan.shm_size,
         "ipc_mode": plan.ipc_mode,
+        "working_dir": plan.working_dir,
         "entrypoint": list(plan.entrypoint) if plan.entrypoint is not None else None,
         "command": list(plan.command) if plan.command is not None else None,
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
@@ -17,6 +18,7 @@ from paitui.domain.containers import APP_LABEL, VARIANT_LABEL
 from paitui.domain.launch import (
     DeviceMapping,
     GpuRequest,
+    ImageBuild,
     LaunchPlan,
     ModelLinks,
     MountSpec,
@@ -51,6 +53,11 @@ def _compose_gpu(r: GpuRequest) -> dict[str, Any]:
 def compose_service(plan: LaunchPlan) -> dict[str, Any]:
     """The plan as one compose service mapping."""
     svc: dict[str, Any] = {"image": plan.image, "container_name": plan.name}
+    if plan.build is not None:
+        # Compose builds the image (tagged ``image``) from the user's checkout before the start.
+        svc["build"] = {"context": plan.build.context, "dockerfile": plan.build.dockerfile}
+    if plan.working_dir:
+        svc["working_dir"] = plan.working_dir
     if plan.entrypoint is not None:
         svc["entrypoint"] = list(plan.entrypoint)
     if plan.command is not None:
@@ -194,10 +201,21 @@ def plan_from_compose(text: str, service: str | None = None) -> LaunchPlan:
         data_dir=extra.get("data_dir"),
         data_uid=extra.get("data_uid"),
         data_gid=extra.get("data_gid"),
-        local_build=bool(extra.get("local_build", False)),
+        local_build=bool(extra.get("local_build", False)) or "build" in svc,
         models_views=extra.get("models_views"),
         models_links=_links(extra.get("models_links")),
+        build=_build(svc.get("build")),
+        working_dir=svc.get("working_dir"),
     )
+
+
+def _build(raw: Any) -> ImageBuild | None:
+    # Compose allows ``build: DIR`` as well as the mapping compose_service writes.
+    if isinstance(raw, str):
+        return ImageBuild(raw)
+    if not isinstance(raw, dict) or "context" not in raw:
+        return None
+    return ImageBuild(str(raw["context"]), str(raw.get("dockerfile") or "Dockerfile"))
 
 
 def _links(raw: Any) -> ModelLinks | None:
@@ -252,6 +270,8 @@ def run_argv(plan: LaunchPlan) -> list[str]:
         argv += _gpus_flag(r)
     if plan.user:
         argv += ["--user", plan.user]
+    if plan.working_dir:
+        argv += ["--workdir", plan.working_dir]
     for key, value in plan.env.items():
         argv += ["-e", f"{key}={value}"]
     command = list(plan.command or ())
@@ -273,5 +293,13 @@ def run_line(plan: LaunchPlan) -> str:
             gid = plan.data_gid if plan.data_gid is not None else plan.data_uid
             setup += f" && sudo chown {plan.data_uid}:{gid} {shlex.quote(plan.data_dir)}"
         lines.append(setup)
+    if plan.build is not None:
+        lines.append(
+            shlex.join(
+                ["docker", "build", "-t", plan.image, "-f",
+                 str(PurePosixPath(plan.build.context) / plan.build.dockerfile),
+                 plan.build.context]
+            )
+        )
     lines.append(shlex.join(run_argv(plan)))
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from paitui.domain.hardware import Gpu, HardwareReport, Vendor
 from paitui.domain.launch import (
     DeviceMapping,
     GpuRequest,
+    ImageBuild,
     LaunchChoices,
     LaunchPlan,
     ModelLinks,
@@ -84,6 +85,58 @@ def choose_variant(app: App, hardware: HardwareReport, wanted: str | None = None
         f"usable here: {usable}{detail}",
         "fix the hardware findings (paitui hw), or pick a variant explicitly to plan it anyway",
     )
+
+
+def _serving(app: App, env: Mapping[str, str]) -> App:
+    """``app`` cut down to the variants whose image serves the user's choices (``serves``)."""
+    keep = dict(app.variants)
+    for key, value in env.items():
+        if not any(key in v.serves for v in app.variants.values()):
+            continue
+        keep = {n: v for n, v in keep.items() if key not in v.serves or value in v.serves[key]}
+        if not keep:
+            served = sorted({x for v in app.variants.values() for x in v.serves.get(key, ())})
+            raise PlanError(
+                f"no image of {app.name} serves {key}={value}",
+                f"choose one of {key}: {', '.join(served)}",
+            )
+    return app if len(keep) == len(app.variants) else app.model_copy(update={"variants": keep})
+
+
+def _check_serves(app: App, name: str, variant: Variant, env: Mapping[str, str]) -> None:
+    """Refuse a variant whose image lacks what the chosen value needs, naming the right one."""
+    for key, served in variant.serves.items():
+        value = env.get(key)
+        if value is None or value in served:
+            continue
+        right = [
+            f"--variant {n} ({v.image})"
+            for n, v in app.variants.items()
+            if value in v.serves.get(key, ())
+        ]
+        raise PlanError(
+            f"{app.name} variant {name} runs {variant.image}, which serves {key} "
+            f"{', '.join(served)}, not {value}: that image lacks its dependencies",
+            (f"for {key}={value} choose " + " or ".join(right))
+            if right
+            else f"choose {key} from: {', '.join(served)}",
+        )
+
+
+def _build(app: App, variant: Variant, source_dir: str | None) -> ImageBuild | None:
+    """The build of a build-only image from the user's source tree; PlanError without one."""
+    if variant.build is None:
+        return None
+    if not source_dir:
+        raise PlanError(
+            f"{app.name} has no registry image: paitui builds it from its source, which you "
+            "have to give",
+            f"clone {app.homepage or 'its repository'} and pass --source DIR "
+            "(the directory holding its Dockerfile)",
+        )
+    if not PurePosixPath(source_dir).is_absolute():
+        raise PlanError(f"the source directory {source_dir} is not an absolute path")
+    return ImageBuild(source_dir, variant.build.dockerfile)
 
 
 def fill(text: str, values: Mapping[str, str | None], where: str) -> str:
@@ -504,7 +557,9 @@ def plan_launch(
     """
     choices = choices or LaunchChoices()
     store = models_store or settings.models_dir
-    variant_name = choose_variant(app, hardware, choices.variant)
+    # The user's value of a variable decides the image (ai-runner's PIPELINE picks its tag).
+    pick_from = app if choices.variant is not None else _serving(app, {**app.env, **choices.env})
+    variant_name = choose_variant(pick_from, hardware, choices.variant)
     variant = app.variants[variant_name]
     accel = accel_of_variant(variant_name)
     warnings: list[str] = []
@@ -519,6 +574,7 @@ def plan_launch(
     models_env = models_mount.env if models_mount else {}
     raw_env = {**app.env, **variant.env, **models_env, **choices.env}
     _check_needs(app, choices, raw_env)
+    _check_serves(app, variant_name, variant, raw_env)
     ports = _ports(
         app, settings.bind_address, choices.host_port, taken_ports, port_free, warnings
     )
@@ -558,7 +614,14 @@ def plan_launch(
     privileged = variant.privileged
     warnings.extend(f"{field}: {why}" for field, why in host_access(variant))
 
+    build = _build(app, variant, choices.source_dir)
     mounts: list[MountSpec] = []
+    if build is not None and variant.build and variant.build.source_mount:
+        # Upstream mounts the checkout into the container: the image holds only dependencies.
+        mounts.append(MountSpec(build.context, variant.build.source_mount, False))
+    if build is not None and variant.build:
+        warnings.append(f"the image is built from {build.context} ({build.dockerfile})")
+        warnings.extend(variant.build.limits)
     data_dir: str | None = None
     uid, gid = _owner(app, user)
     if app.mounts.data is not None:
@@ -616,7 +679,9 @@ def plan_launch(
         data_uid=uid if data_dir else None,
         data_gid=gid if data_dir else None,
         warnings=tuple(warnings),
-        local_build=bool(getattr(variant, "local_build", False)),
+        local_build=variant.local_build or build is not None,
+        build=build,
+        working_dir=variant.build.working_dir if build is not None and variant.build else None,
         models_views=(
             str(store) if models_mount and models_mount.layout in ("by-kind", "hf-cache") else None
         ),

@@ -32,7 +32,7 @@ CASES = [
         NV_RUNTIME,
         LaunchChoices(model_id="a/b", env={"PIPELINE": "llm"}, gpu="0000:01:00.0"),
     ),
-    ("runai", NV_RUNTIME, LaunchChoices()),
+    ("runai", NV_RUNTIME, LaunchChoices(source_dir="/src/runai")),
 ]
 
 

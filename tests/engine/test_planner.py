@@ -323,7 +323,7 @@ def test_ai_runner_needs_pipeline_and_model_id(apps: dict[str, App]) -> None:
 
 
 def test_runai_cuda(apps: dict[str, App]) -> None:
-    plan = plan_launch(apps["runai"], NV_RUNTIME, SETTINGS)
+    plan = plan_launch(apps["runai"], NV_RUNTIME, SETTINGS, LaunchChoices(source_dir="/src/runai"))
     assert plan.variant == "cuda"
     assert plan.local_build
     assert plan.device_requests == (GpuRequest("nvidia", -1, (), (("gpu",),)),)
@@ -396,7 +396,12 @@ def test_every_catalog_app_and_variant_plans_with_the_device_rules(apps: dict[st
                     variant=name,
                     model_file=f"m.{fmt}" if app.mounts.models else None,
                     model_id=choices.model_id,
-                    env=choices.env,
+                    source_dir="/src/app" if app.variants[name].build else None,
+                    # A variant that serves only some pipelines gets one of its own.
+                    env={
+                        **choices.env,
+                        **{k: v[0] for k, v in app.variants[name].serves.items()},
+                    },
                 ),
             )
             hosts = {d.host for d in plan.devices}
