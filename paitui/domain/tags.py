@@ -74,6 +74,11 @@ _NAMED = re.compile(r"^(?P<name>[A-Za-z]+?)v?(?P<v>\d[0-9A-Za-z.]*)$")
 _CUDA_SHORT = re.compile(r"^cu(?P<major>\d{2})(?P<minor>\d)$")  # cu128 = CUDA 12.8
 _OE_VERSION = re.compile(r"^(?P<major>\d{2})(?P<minor>\d{2})(?:sp(?P<sp>\d+))?$", re.IGNORECASE)
 _DATE = re.compile(r"^(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})$")
+#: A build date written as its pattern: the tag's date is in no upstream file (Pai stamps
+#: ``-YYYYMMDD`` when a release build is started by hand), so it is shown as unverified.
+UNKNOWN_DATE = "YYYYMMDD"
+#: How a summary says so.
+UNVERIFIED_DATE = "build date unverified"
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
 
 
@@ -100,6 +105,8 @@ class ImageStack:
     build_date: date | None = None
     extras: tuple[str, ...] = ()
     is_moving: bool = False
+    #: The tag has a build date but not its value (``...-YYYYMMDD``).
+    build_date_unverified: bool = False
 
     def component(self, name: str) -> str | None:
         """The version of one component by display name (case-insensitive), or None."""
@@ -122,6 +129,8 @@ class ImageStack:
             parts.append(self.flavour)
         if self.build_date:
             parts.append(self.build_date.isoformat())
+        elif self.build_date_unverified:
+            parts.append(UNVERIFIED_DATE)
         if not parts:
             return self.tag or (self.digest or "")[:19]
         return " · ".join(parts)
@@ -177,6 +186,7 @@ def parse_image(reference: str) -> ImageStack:
         build_date=stack.build_date,
         extras=stack.extras,
         is_moving=stack.is_moving,
+        build_date_unverified=stack.build_date_unverified,
     )
 
 
@@ -238,7 +248,9 @@ def _is_name_word(token: str) -> bool:
     lower = token.lower()
     if lower in COMPONENTS or lower in FLAVOURS or lower in MOVING_WORDS:
         return False
-    if _as_date(token) or _version_of(token) is not None or _CUDA_SHORT.match(lower):
+    if token == UNKNOWN_DATE or _as_date(token) or _version_of(token) is not None:
+        return False
+    if _CUDA_SHORT.match(lower):
         return False
     named = _NAMED.match(token)
     return not (named and named["name"].lower() in COMPONENTS)
@@ -273,6 +285,7 @@ def parse_tag(tag: str | None, *, repository: str = "", digest: str | None = Non
     components: list[Component] = []
     flavour: str | None = None
     build_date: date | None = None
+    date_unverified = False
     extras: list[str] = []
     moving_word = tag is None
     i = 0
@@ -289,6 +302,9 @@ def parse_tag(tag: str | None, *, repository: str = "", digest: str | None = Non
         when = _as_date(token)
         if when is not None:
             build_date = when
+            continue
+        if token == UNKNOWN_DATE and not first:
+            date_unverified = True
             continue
         if lower in FLAVOURS and not first:
             flavour = lower
@@ -349,4 +365,5 @@ def parse_tag(tag: str | None, *, repository: str = "", digest: str | None = Non
         build_date=build_date,
         extras=tuple(extras),
         is_moving=is_moving,
+        build_date_unverified=date_unverified and build_date is None,
     )

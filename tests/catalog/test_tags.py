@@ -242,3 +242,14 @@ def test_oeep_llm_name_is_kept_whole(tag: str, app: str) -> None:
     assert s.component("CANN") == "8.0.RC1"
     assert s.component("openEuler") == "22.03 SP4"
     assert s.stack_summary().startswith(f"{app} · ")
+
+
+def test_unknown_build_date_is_shown_unverified() -> None:
+    s = parse_image(f"{PAI}/koboldcpp:v1.117.1-rocm-v7.2.4-YYYYMMDD")
+    assert (s.build_date, s.build_date_unverified, s.extras) == (None, True, ())
+    assert not s.is_moving
+    assert s.stack_summary() == "1.117.1 · ROCm 7.2.4 · build date unverified"
+    # A real date wins; the pattern in lower case or first is no date mark.
+    assert not parse_tag("v1.0-20260101").build_date_unverified
+    assert not parse_tag("YYYYMMDD").build_date_unverified
+    assert "yyyymmdd" in parse_tag("v1.0-yyyymmdd").extras

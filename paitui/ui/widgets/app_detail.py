@@ -9,6 +9,7 @@ from rich.text import Text
 from paitui.domain.catalog import App, accel_of_variant
 from paitui.domain.fit import best_variant
 from paitui.domain.hardware import HardwareReport
+from paitui.domain.tags import UNVERIFIED_DATE
 
 
 def variants_cell(app: App, report: HardwareReport | None) -> Text:
@@ -74,7 +75,11 @@ def render_app_detail(
         stack_source = variant.pinned or variant.image
         stack = stack_of(stack_source)
         if stack:
-            image.append(f"\n{stack}", style="cyan")
+            # A date the catalog could not read upstream stands out from the facts beside it.
+            known, unverified, _ = stack.partition(UNVERIFIED_DATE)
+            image.append(f"\n{known}", style="cyan")
+            if unverified:
+                image.append(unverified, style="yellow")
         if variant.legacy:
             image.append("  legacy", style="yellow")
         variants.add_row(label, image)
