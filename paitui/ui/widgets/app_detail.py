@@ -37,8 +37,14 @@ def stack_cell(app: App, report: HardwareReport | None) -> Text:
         variant = app.variants[name]
         stack = stack_of(variant.pinned or variant.image)
         if stack:
-            return Text(stack, style="cyan")
+            return _stack_text(stack)
     return Text("")
+
+
+def _stack_text(stack: str) -> Text:
+    """The stack in cyan; a date the catalog could not read upstream in yellow, apart from it."""
+    known, unverified, _ = stack.partition(UNVERIFIED_DATE)
+    return Text.assemble((known, "cyan"), (unverified, "yellow"))
 
 
 def stack_of(image: str) -> str:
@@ -75,11 +81,8 @@ def render_app_detail(
         stack_source = variant.pinned or variant.image
         stack = stack_of(stack_source)
         if stack:
-            # A date the catalog could not read upstream stands out from the facts beside it.
-            known, unverified, _ = stack.partition(UNVERIFIED_DATE)
-            image.append(f"\n{known}", style="cyan")
-            if unverified:
-                image.append(unverified, style="yellow")
+            image.append("\n")
+            image.append_text(_stack_text(stack))
         if variant.legacy:
             image.append("  legacy", style="yellow")
         variants.add_row(label, image)
