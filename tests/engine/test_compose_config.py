@@ -15,7 +15,7 @@ from paitui.domain.catalog import App
 from paitui.domain.launch import LaunchPlan, MountSpec
 from paitui.services.catalog import bundled_catalog_path, load_file
 from paitui.services.export import compose_text, plan_from_compose
-from tests.engine.test_export import _plans
+from tests.engine.test_export import _cli, _plans
 
 #: Values Compose would interpolate or mangle if written as they are.
 DOLLARS = ["pa$word", "$HOME", "${HOME}", "a$$b", "$", "end$", "${UNSET:-x}", "$(id)", "\\$x"]
@@ -86,3 +86,25 @@ def test_docker_compose_config_gives_back_every_export(
         back = plan_from_compose(out)
         assert back == dataclasses.replace(plan, warnings=()), plan.app_id
         assert "LEAKED" not in out and "/home/someone" not in out
+
+
+def test_cli_compose_with_a_dollar_password_through_docker_compose(tmp_path: Path) -> None:
+    # The user's own words: `paitui compose ... --env PW='pa$word'` saved and read by Compose.
+    compose = _need_compose()
+    out = _cli(
+        "compose",
+        "pai-koboldcpp",
+        "--variant",
+        "vulkan",
+        "--model",
+        "a.gguf",
+        "--no-hw",
+        "--env",
+        "PW=pa$word",
+        "--arg=--password",
+        "--arg=pa$word",
+    )
+    assert out.returncode == 0, out.stderr
+    back = plan_from_compose(_config(compose, out.stdout, tmp_path))
+    assert back.env["PW"] == "pa$word"
+    assert (back.command or ())[-2:] == ("--password", "pa$word")
