@@ -9,8 +9,9 @@ set -euo pipefail
 STATE=${PAITUI_TEST_STATE:-/tmp/paitui-test-env}
 REGISTRY=${PAITUI_TEST_REGISTRY:-127.0.0.1:5000}
 # cmake and build-essential build the real llama.cpp server (scripts/build-llama-server.sh).
+# docker-compose (1.29.2) reads back the compose exports (tests/engine/test_compose_config.py).
 PACKAGES=(docker.io docker-registry busybox-static umockdev tmux librsvg2-bin curl iproute2 cmake
-  build-essential)
+  build-essential docker-compose)
 # Debian's docker CLI; a newer one elsewhere on PATH works too.
 export PATH="$PATH:/usr/sbin:/sbin"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -114,8 +115,31 @@ def compose_service(plan: LaunchPlan) -> dict[str, Any]:
     return svc
 
 
+def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    """``value`` with ``fn`` applied to every string in it (mapping keys left as they are)."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: _map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, fn) for v in value]
+    return value
+
+
+def _escape_dollars(text: str) -> str:
+    # Compose interpolates every value: "pa$word" would become "pa" plus $word's value.
+    return text.replace("$", "$$")
+
+
+def _unescape_dollars(text: str) -> str:
+    return text.replace("$$", "$")
+
+
 def compose_text(plan: LaunchPlan) -> str:
-    """The plan as a docker-compose file with one service, warnings as leading comments."""
+    """The plan as a docker-compose file with one service, warnings as leading comments.
+
+    Every ``$`` in a value is written ``$$``, so Compose reads back the plan's own values.
+    """
     lines = [f"# {plan.app_id} ({plan.variant}) as planned by paitui"]
     if plan.data_dir and plan.data_uid is not None:
         owner = f"{plan.data_uid}:{plan.data_gid if plan.data_gid is not None else plan.data_uid}"
@@ -125,7 +149,7 @@ def compose_text(plan: LaunchPlan) -> str:
         )
     lines.extend(f"# note: {w}" for w in plan.warnings)
     body = yaml.safe_dump(
-        {"services": {plan.app_id: compose_service(plan)}},
+        {"services": {plan.app_id: _map_strings(compose_service(plan), _escape_dollars)}},
         sort_keys=False,
         default_flow_style=False,
     )
@@ -154,11 +178,14 @@ def _parse_gpu(d: dict[str, Any]) -> GpuRequest:
 
 
 def plan_from_compose(text: str, service: str | None = None) -> LaunchPlan:
-    """Read a service written by ``compose_text`` back into a plan (warnings are not kept)."""
+    """Read a service written by ``compose_text`` back into a plan (warnings are not kept).
+
+    ``$$`` reads as ``$``, as Compose reads it; ``docker-compose config`` output reads back too.
+    """
     doc = yaml.safe_load(text)
     services: dict[str, Any] = doc["services"]
     name = service or next(iter(services))
-    svc: dict[str, Any] = services[name]
+    svc: dict[str, Any] = _map_strings(services[name], _unescape_dollars)
     labels = {str(k): str(v) for k, v in (svc.get("labels") or {}).items()}
     variant = labels.get(VARIANT_LABEL, "cpu")
     extra = svc.get(X_PAITUI) or {}

@@ -75,11 +75,25 @@ def test_pinned_tags_carry_a_stack_of_the_same_image(catalog: Catalog) -> None:
 def test_pai_pinned_stacks(catalog: Catalog) -> None:
     kobold = parse_image(catalog.apps["pai-koboldcpp"].variants["rocm"].pinned or "")
     assert kobold.app_version == "1.117.1" and kobold.component("ROCm") == "7.2.4"
-    assert kobold.build_date is not None
     comfy = parse_image(catalog.apps["pai-comfyui"].variants["xpu"].pinned or "")
     assert comfy.app_version == "0.28.2" and comfy.component("PyTorch") == "2.11.0"
     sd = parse_image(catalog.apps["sd-webui-rx5500"].variants["rocm"].pinned or "")
     assert sd.component("ROCm") == "5.4.3" and sd.component("PyTorch") == "2.2.0"
+
+
+def test_pai_pinned_build_dates_are_never_made_up(catalog: Catalog) -> None:
+    # Pai's release builds stamp the day they were started by hand; no upstream file has it, so
+    # a pinned Pai tag must not carry a date as fact (it had 20260101 placeholders).
+    pai = 0
+    for app in all_apps(catalog):
+        for name, variant in app.variants.items():
+            if variant.pinned and variant.pinned.startswith("ghcr.io/futursolo/pai-apps/"):
+                pai += 1
+                stack = parse_image(variant.pinned)
+                assert stack.build_date is None, (app.id, name)
+                assert stack.build_date_unverified, (app.id, name)
+                assert stack.stack_summary().endswith(" · build date unverified"), (app.id, name)
+    assert pai == 5
 
 
 def test_every_http_app_has_a_consistent_health_check(catalog: Catalog) -> None:

@@ -198,3 +198,58 @@ def test_stack_summary_never_raises() -> None:
 
 def test_component_is_a_named_pair() -> None:
     assert Component("ROCm", "7.2.4") == ("ROCm", "7.2.4")
+
+
+@pytest.mark.parametrize(
+    "tag", ["segment-anything-2", "audio-to-text", "text-to-speech", "live-app-noop"]
+)
+def test_ai_runner_pipeline_tags_are_moving_names(tag: str) -> None:
+    # Regression: "segment-anything-2" read as app "segment" at version 2, a pinned tag.
+    s = parse_image(f"livepeer/ai-runner:{tag}")
+    assert (s.app, s.app_version, s.extras) == (tag, None, ())
+    assert s.is_moving
+    assert s.stack_summary() == f"{tag} (moving)"
+
+
+def test_rocm_pytorch_release_keeps_pytorch_version() -> None:
+    s = parse_image("rocm/pytorch:rocm6.1_ubuntu22.04_py3.10_pytorch_release_2.3.0")
+    assert s.component("PyTorch") == "2.3.0"
+    assert s.extras == ()
+    assert s.stack_summary() == "ROCm 6.1 · Ubuntu 22.04 · Python 3.10 · PyTorch 2.3.0"
+
+
+def test_rocm_dev_image_leading_version_is_rocm() -> None:
+    s = parse_image("rocm/dev-ubuntu-24.04:7.2.4-complete")
+    assert s.app_version is None
+    assert s.components == (("ROCm", "7.2.4"), ("Ubuntu", "24.04"))
+    assert s.flavour == "complete" and not s.is_moving
+    assert s.stack_summary() == "ROCm 7.2.4 · Ubuntu 24.04 · complete"
+    # Another namespace's "dev-" repository is not ROCm's.
+    assert parse_image("someone/dev-ubuntu-24.04:7.2.4").app_version == "7.2.4"
+
+
+@pytest.mark.parametrize(
+    ("tag", "app"),
+    [
+        ("qwen1.5-7b-chat-pytorch2.1.0-cann8.0.RC1-oe2203sp4", "qwen1.5-7b-chat"),
+        ("qwen1.5-pytorch2.1.0-cann8.0.RC1-oe2203sp4", "qwen1.5"),
+        ("llama3.1-8b-cann8.0.RC1-oe2203sp4-dev", "llama3.1-8b"),
+    ],
+)
+def test_oeep_llm_name_is_kept_whole(tag: str, app: str) -> None:
+    s = parse_tag(tag)
+    assert (s.app, s.app_version) == (app, None)
+    assert s.component("CANN") == "8.0.RC1"
+    assert s.component("openEuler") == "22.03 SP4"
+    assert s.stack_summary().startswith(f"{app} · ")
+
+
+def test_unknown_build_date_is_shown_unverified() -> None:
+    s = parse_image(f"{PAI}/koboldcpp:v1.117.1-rocm-v7.2.4-YYYYMMDD")
+    assert (s.build_date, s.build_date_unverified, s.extras) == (None, True, ())
+    assert not s.is_moving
+    assert s.stack_summary() == "1.117.1 · ROCm 7.2.4 · build date unverified"
+    # A real date wins; the pattern in lower case or first is no date mark.
+    assert not parse_tag("v1.0-20260101").build_date_unverified
+    assert not parse_tag("YYYYMMDD").build_date_unverified
+    assert "yyyymmdd" in parse_tag("v1.0-yyyymmdd").extras

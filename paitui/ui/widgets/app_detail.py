@@ -9,6 +9,7 @@ from rich.text import Text
 from paitui.domain.catalog import App, accel_of_variant
 from paitui.domain.fit import best_variant
 from paitui.domain.hardware import HardwareReport
+from paitui.domain.tags import UNVERIFIED_DATE
 
 
 def variants_cell(app: App, report: HardwareReport | None) -> Text:
@@ -36,8 +37,14 @@ def stack_cell(app: App, report: HardwareReport | None) -> Text:
         variant = app.variants[name]
         stack = stack_of(variant.pinned or variant.image)
         if stack:
-            return Text(stack, style="cyan")
+            return _stack_text(stack)
     return Text("")
+
+
+def _stack_text(stack: str) -> Text:
+    """The stack in cyan; a date the catalog could not read upstream in yellow, apart from it."""
+    known, unverified, _ = stack.partition(UNVERIFIED_DATE)
+    return Text.assemble((known, "cyan"), (unverified, "yellow"))
 
 
 def stack_of(image: str) -> str:
@@ -74,7 +81,8 @@ def render_app_detail(
         stack_source = variant.pinned or variant.image
         stack = stack_of(stack_source)
         if stack:
-            image.append(f"\n{stack}", style="cyan")
+            image.append("\n")
+            image.append_text(_stack_text(stack))
         if variant.legacy:
             image.append("  legacy", style="yellow")
         variants.add_row(label, image)
