@@ -16,21 +16,30 @@ NEEDS_TEXT: dict[Accel, str] = {
 
 
 GIB = 1024**3
+#: A board sold as N GB reports a little less (an 8 GB RX 5500 XT: 7.98 GiB, what the kernel
+#: and firmware keep), so a variant fits when the GPU has all but this share of what it needs.
+VRAM_SLACK = 0.05
+
+
+def _need(app: App, name: str) -> float:
+    """The VRAM the variant asks for in GiB (0 when it says nothing, or runs on the CPU)."""
+    need = app.variants[name].min_vram_gb
+    return 0.0 if need is None or accel_of_variant(name) == Accel.CPU else need
 
 
 def _too_big(app: App, name: str, vram: int | None) -> bool:
     """Whether the variant asks for more VRAM than the box's largest GPU has (unknown: fits)."""
-    need = app.variants[name].min_vram_gb
-    if need is None or vram is None or accel_of_variant(name) == Accel.CPU:
+    if vram is None:
         return False
-    return need * GIB > vram
+    return _need(app, name) * GIB * (1 - VRAM_SLACK) > vram
 
 
 def ranked_variants(app: App, report: HardwareReport | None) -> list[str]:
     """The app's variants that can run here, best first.
 
-    Order: variants that fit the VRAM before those that ask for more, current before legacy,
-    then the box's accelerator ranking, then catalog order.
+    Order: variants that fit the VRAM before those that ask for more (of those, the one that
+    asks least first), current before legacy, then the box's accelerator ranking, then
+    catalog order.
     """
     names = list(app.variants)
     if report is None:
@@ -42,6 +51,7 @@ def ranked_variants(app: App, report: HardwareReport | None) -> list[str]:
         usable,
         key=lambda n: (
             _too_big(app, n, vram),
+            _need(app, n) if _too_big(app, n, vram) else 0.0,
             app.variants[n].legacy,
             order[accel_of_variant(n)],
         ),
