@@ -34,6 +34,28 @@ def _too_big(app: App, name: str, vram: int | None) -> bool:
     return _need(app, name) * GIB * (1 - VRAM_SLACK) > vram
 
 
+def alias_names(app: App) -> dict[str, str]:
+    """Older names of variants, from the tags of their ``aliases`` images: ``ipex`` -> ``xpu``
+    for Pai ComfyUI, whose README still names the renamed ``comfyui:ipex``."""
+    names: dict[str, str] = {}
+    for name, variant in app.variants.items():
+        for image in variant.aliases:
+            tag = image.rpartition("/")[2].partition("@")[0].rpartition(":")[2].lower()
+            if tag and tag != image and tag not in app.variants:
+                names.setdefault(tag, name)
+    return names
+
+
+def variant_named(app: App, wanted: str) -> str | None:
+    """The variant a user's name stands for: its own name, or an older one (case-insensitive)."""
+    if wanted in app.variants:
+        return wanted
+    lowered = wanted.strip().lower()
+    if lowered in app.variants:
+        return lowered
+    return alias_names(app).get(lowered)
+
+
 def ranked_variants(app: App, report: HardwareReport | None) -> list[str]:
     """The app's variants that can run here, best first.
 

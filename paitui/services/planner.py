@@ -19,7 +19,7 @@ from paitui.domain.containers import (
     MANAGED_LABEL,
     VARIANT_LABEL,
 )
-from paitui.domain.fit import best_variant
+from paitui.domain.fit import alias_names, best_variant, variant_named
 from paitui.domain.hardware import Gpu, HardwareReport, Vendor
 from paitui.domain.launch import (
     DeviceMapping,
@@ -62,11 +62,14 @@ def entry_hash(app: App) -> str:
 def choose_variant(app: App, hardware: HardwareReport, wanted: str | None = None) -> str:
     """The variant to launch: the one asked for, else the first of the box's ranking offered."""
     if wanted is not None:
-        if wanted in app.variants:
-            return wanted
+        found = variant_named(app, wanted)
+        if found is not None:
+            return found
+        older = ", ".join(f"{old} (= {new})" for old, new in alias_names(app).items())
         raise PlanError(
             f"{app.name} has no variant {wanted!r}",
-            f"choose one of: {', '.join(app.variants)}",
+            f"choose one of: {', '.join(app.variants)}"
+            + (f"; older names: {older}" if older else ""),
         )
     best = best_variant(app, hardware)
     if best is not None:
@@ -508,6 +511,11 @@ def plan_launch(
     variant = app.variants[variant_name]
     accel = accel_of_variant(variant_name)
     warnings: list[str] = []
+    if choices.variant is not None and choices.variant.strip().lower() != variant_name:
+        warnings.append(
+            f"{choices.variant!r} is an older name of the {variant_name} variant: "
+            f"launching {variant.image}"
+        )
     if choices.variant is not None and hardware.accels and not hardware.usable(accel):
         warnings.append(f"{accel.value} is not usable on this box (paitui hw says why)")
     if variant.legacy or app.legacy:
