@@ -59,9 +59,9 @@ def variant_named(app: App, wanted: str) -> str | None:
 def ranked_variants(app: App, report: HardwareReport | None) -> list[str]:
     """The app's variants that can run here, best first.
 
-    Order: variants that fit the VRAM before those that ask for more (of those, the one that
-    asks least first), current before legacy, then the box's accelerator ranking, then
-    catalog order.
+    Order: verified before unverified, variants that fit the VRAM before those that ask for
+    more (of those, the one that asks least first), current before legacy, then the box's
+    accelerator ranking, then catalog order.
     """
     names = list(app.variants)
     if report is None:
@@ -72,6 +72,7 @@ def ranked_variants(app: App, report: HardwareReport | None) -> list[str]:
     return sorted(
         usable,
         key=lambda n: (
+            app.variants[n].unverified,
             _too_big(app, n, vram),
             _need(app, n) if _too_big(app, n, vram) else 0.0,
             app.variants[n].legacy,
@@ -80,19 +81,47 @@ def ranked_variants(app: App, report: HardwareReport | None) -> list[str]:
     )
 
 
+def defaultable(app: App) -> list[str]:
+    """The variants paitui may pick on its own: the verified ones. An unverified variant (a
+    no-op test image, a community build) runs only when asked for by name, unless the app
+    has nothing else (then the app itself is unverified, and every plan says so)."""
+    verified = [n for n, v in app.variants.items() if not v.unverified]
+    return verified or list(app.variants)
+
+
 def best_variant(app: App, report: HardwareReport | None) -> str | None:
     """The variant paitui picks by default on this box, or None if none can run."""
-    ranked = ranked_variants(app, report)
-    return ranked[0] if ranked else None
+    allowed = set(defaultable(app))
+    return next((n for n in ranked_variants(app, report) if n in allowed), None)
 
 
 def why_not(app: App, report: HardwareReport) -> str:
     """Why no variant of the app can run here, in one line."""
-    kinds = sorted({accel_of_variant(n) for n in app.variants}, key=list(Accel).index)
+    allowed = defaultable(app)
+    kinds = sorted({accel_of_variant(n) for n in allowed}, key=list(Accel).index)
     wants = " or ".join(NEEDS_TEXT[k] for k in kinds)
     reasons = []
     for kind in kinds:
         status = report.status(kind)
         if status and status.reasons:
             reasons.append(status.reasons[0])
-    return f"needs {wants}" + (f" — {reasons[0]}" if reasons else "")
+    text = f"needs {wants}" + (f" — {reasons[0]}" if reasons else "")
+    spare = [n for n in ranked_variants(app, report) if n not in allowed]
+    if spare:
+        text += (
+            f" ({', '.join(spare)} would run but {'is' if len(spare) == 1 else 'are'} "
+            "unverified, so never picked by default)"
+        )
+    return text
+
+
+def unverified_note(app: App, name: str) -> str | None:
+    """What a user must know before running an unverified variant, or None if it is verified."""
+    variant = app.variants[name]
+    if not variant.unverified:
+        return None
+    first = variant.notes.strip().split(". ")[0].rstrip(".")
+    return (
+        f"{app.name} {name} is unverified: paitui has not checked this image or its settings "
+        "against upstream" + (f" ({first})" if first else "")
+    )

@@ -19,7 +19,7 @@ from paitui.domain.containers import (
     MANAGED_LABEL,
     VARIANT_LABEL,
 )
-from paitui.domain.fit import alias_names, best_variant, variant_named
+from paitui.domain.fit import alias_names, best_variant, unverified_note, variant_named, why_not
 from paitui.domain.hardware import Gpu, HardwareReport, Vendor
 from paitui.domain.launch import (
     DeviceMapping,
@@ -83,8 +83,8 @@ def choose_variant(app: App, hardware: HardwareReport, wanted: str | None = None
     ]
     detail = f"; {' | '.join(why)}" if why else ""
     raise PlanError(
-        f"no variant of {app.name} fits this box: it offers {offered}; "
-        f"usable here: {usable}{detail}",
+        f"{app.name} {why_not(app, hardware)}: no variant it picks by default runs on this "
+        f"box; it offers {offered}; usable here: {usable}{detail}",
         "fix the hardware findings (paitui hw), or pick a variant explicitly to plan it anyway",
     )
 
@@ -518,6 +518,9 @@ def plan_launch(
         )
     if choices.variant is not None and hardware.accels and not hardware.usable(accel):
         warnings.append(f"{accel.value} is not usable on this box (paitui hw says why)")
+    note = unverified_note(app, variant_name)
+    if note is not None:
+        warnings.append(note)
     if variant.legacy or app.legacy:
         warnings.append(
             f"{app.name} ({variant_name}) is a legacy image: upstream no longer updates it"

@@ -12,7 +12,8 @@ from paitui.domain.hardware import HardwareReport
 
 
 def variants_cell(app: App, report: HardwareReport | None) -> Text:
-    """Variant names; the one that fits best marked ★, ones that cannot run here dimmed."""
+    """Variant names; the one that fits best marked ★, ones that cannot run here dimmed,
+    unverified ones marked ?."""
     best = best_variant(app, report) if report else None
     text = Text()
     for i, name in enumerate(app.variants):
@@ -24,6 +25,8 @@ def variants_cell(app: App, report: HardwareReport | None) -> Text:
             text.append(name, style="dim")
         else:
             text.append(name)
+        if app.variants[name].unverified:
+            text.append("?", style="bold yellow")  # unverified: see the detail pane
     return text
 
 
@@ -77,6 +80,11 @@ def render_app_detail(
             image.append(f"\n{stack}", style="cyan")
         if variant.legacy:
             image.append("  legacy", style="yellow")
+        if variant.unverified:
+            image.append(
+                "\nunverified: not checked against upstream; never picked by default",
+                style="bold yellow",
+            )
         variants.add_row(label, image)
     parts += [Text("\nVariants", style="bold underline"), variants]
 
