@@ -158,6 +158,47 @@ def _node_devices(gpu: Gpu) -> list[DeviceMapping]:
     return [DeviceMapping(n, n) for n in nodes]
 
 
+#: What a Vulkan container asks the nvidia runtime for: NVIDIA's Vulkan ICD and libraries come
+#: with the graphics capability (the runtime's default, compute and utility, lacks them).
+VULKAN_NVIDIA_CAPS = ("gpu", "graphics", "compute", "utility")
+_MESA_DRIVERS = {Vendor.AMD: {"amdgpu"}, Vendor.INTEL: {"i915", "xe"}}
+
+
+def _mesa_gpus(hardware: HardwareReport) -> list[Gpu]:
+    """GPUs whose Vulkan driver is the Mesa one an image brings (RADV, ANV) through /dev/dri."""
+    return [
+        g for g in hardware.gpus
+        if not g.is_display_only and g.driver in _MESA_DRIVERS.get(g.vendor, set())
+    ]
+
+
+def _proprietary_nvidia(hardware: HardwareReport) -> list[Gpu]:
+    return [
+        g for g in hardware.gpus
+        if not g.is_display_only and g.vendor == Vendor.NVIDIA and g.driver == "nvidia"
+    ]
+
+
+def _vulkan_via_nvidia(
+    hardware: HardwareReport, gpu_choice: str | None, warnings: list[str]
+) -> bool:
+    """Whether a Vulkan container gets NVIDIA's GPUs through the runtime (or CDI); says why not
+    when the box has one that it cannot get."""
+    nvidia = _proprietary_nvidia(hardware)
+    if not nvidia:
+        return False
+    if gpu_choice is not None and _gpu_by_choice(hardware, gpu_choice).vendor != Vendor.NVIDIA:
+        return False
+    if hardware.usable(Accel.CUDA):
+        return True
+    warnings.append(
+        "the NVIDIA GPU gets no Vulkan here: NVIDIA's Vulkan reaches a container only through "
+        "the nvidia runtime or a CDI spec with the graphics capability, and Docker offers "
+        "neither (install nvidia-container-toolkit; paitui hw says what is missing)"
+    )
+    return False
+
+
 def _devices(
     accel: Accel,
     variant: Variant,
@@ -207,7 +248,10 @@ def _group_add(accel: Accel, hardware: HardwareReport, warnings: list[str]) -> l
 
 
 def _cuda_request(
-    hardware: HardwareReport, gpu_choice: str | None, warnings: list[str]
+    hardware: HardwareReport,
+    gpu_choice: str | None,
+    warnings: list[str],
+    caps: tuple[str, ...] = ("gpu",),
 ) -> GpuRequest:
     ids: tuple[str, ...] = ()
     if gpu_choice is not None:
@@ -233,8 +277,8 @@ def _cuda_request(
             "(sudo nvidia-ctk runtime configure --runtime=docker; restart docker)"
         )
     if ids:
-        return GpuRequest(driver="nvidia", device_ids=ids, capabilities=(("gpu",),))
-    return GpuRequest(driver="nvidia", count=-1, capabilities=(("gpu",),))
+        return GpuRequest(driver="nvidia", device_ids=ids, capabilities=(caps,))
+    return GpuRequest(driver="nvidia", count=-1, capabilities=(caps,))
 
 
 #: How far above a wanted port the planner looks for a free one (host_ports.SCAN_SPAN too).
@@ -561,11 +605,17 @@ def plan_launch(
         command = (*(command or ()), *choices.extra_args)
     user = variant.user or app.user
 
-    devices = _devices(accel, variant, hardware, choices.gpu, warnings)
-    group_add = _group_add(accel, hardware, warnings)
     device_requests = (
         [_cuda_request(hardware, choices.gpu, warnings)] if accel == Accel.CUDA else []
     )
+    dri = True
+    if accel == Accel.VULKAN and _vulkan_via_nvidia(hardware, choices.gpu, warnings):
+        device_requests.append(_cuda_request(hardware, choices.gpu, warnings, VULKAN_NVIDIA_CAPS))
+        # The runtime brings /dev/nvidia*; /dev/dri only for a Mesa GPU beside it (a host
+        # whose nvidia-drm is not loaded has no /dev/dri at all).
+        dri = choices.gpu is None and bool(_mesa_gpus(hardware))
+    devices = _devices(accel, variant, hardware, choices.gpu, warnings) if dri else []
+    group_add = _group_add(accel, hardware, warnings) if dri else []
     privileged = variant.privileged
     warnings.extend(f"{field}: {why}" for field, why in host_access(variant))
 
