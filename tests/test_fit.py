@@ -40,8 +40,12 @@ def test_ranking_follows_the_box_and_skips_what_cannot_run() -> None:
     assert ranked_variants(app("llama-cpp-server"), cpu_only) == ["cpu"]
     assert best_variant(app("pai-koboldcpp"), cpu_only) is None
     assert "needs AMD ROCm or Vulkan" in why_not(app("pai-koboldcpp"), cpu_only)
-    ranked = ranked_variants(app("llama-cpp-server"), demo_report())
-    assert ranked[0] == "rocm" and ranked[-1] == "cpu" and "cuda" not in ranked
+    llama = app("llama-cpp-server")
+    ranked = ranked_variants(llama, demo_report())
+    verified = [n for n in ranked if not llama.variants[n].unverified]
+    assert ranked[0] == "rocm" and verified[-1] == "cpu" and "cuda" not in ranked
+    # Unverified variants (intel-openvino) come after every verified one.
+    assert ranked[len(verified):] == [n for n in ranked if llama.variants[n].unverified]
     # Without a report every variant is offered, in catalog order.
     assert ranked_variants(app("ollama"), None) == list(app("ollama").variants)
 

@@ -185,10 +185,11 @@ def _assess_intel(r: HardwareReport) -> AccelStatus:
     return AccelStatus(Accel.INTEL, False, ("no Intel GPU",))
 
 
-def _assess_vulkan(r: HardwareReport) -> AccelStatus:
-    # Vulkan images bring Mesa (RADV/ANV) and use /dev/dri; NVIDIA's Vulkan needs its own
-    # runtime inside the container, which paitui does not set up.
-    ok = [
+def _assess_vulkan(r: HardwareReport, cuda: AccelStatus) -> AccelStatus:
+    # Vulkan images bring Mesa (RADV/ANV) and use /dev/dri. NVIDIA's Vulkan driver is part of
+    # its proprietary driver: the nvidia runtime (graphics capability) or a CDI spec puts it
+    # in the container, so it works where CUDA containers do.
+    mesa = [
         g
         for g in _compute(r.gpus)
         if _nodes(g)
@@ -197,11 +198,28 @@ def _assess_vulkan(r: HardwareReport) -> AccelStatus:
             or (g.vendor == Vendor.INTEL and g.driver in INTEL_COMPUTE_DRIVERS)
         )
     ]
-    if ok:
-        return AccelStatus(
-            Accel.VULKAN, True, (f"{len(ok)} GPU(s) with Mesa Vulkan support (RADV/ANV)",)
+    nvidia = [g for g in _compute(r.gpus) if g.vendor == Vendor.NVIDIA]
+    proprietary = [g for g in nvidia if g.driver == "nvidia"]
+    reasons: list[str] = []
+    if mesa:
+        reasons.append(f"{len(mesa)} GPU(s) with Mesa Vulkan support (RADV/ANV)")
+    if proprietary and cuda.usable:
+        reasons.append(
+            f"{len(proprietary)} NVIDIA GPU(s) through the nvidia runtime or CDI "
+            "(graphics capability)"
         )
-    return AccelStatus(Accel.VULKAN, False, ("no AMD (amdgpu) or Intel (i915/xe) GPU",))
+    if reasons:
+        return AccelStatus(Accel.VULKAN, True, tuple(reasons))
+    reasons.append("no AMD (amdgpu) or Intel (i915/xe) GPU")
+    if proprietary:
+        missing = "; ".join(cuda.reasons) or "containers get no NVIDIA GPU"
+        reasons.append(
+            "NVIDIA's Vulkan reaches a container only through the nvidia runtime or a CDI spec "
+            f"(graphics capability): {missing}"
+        )
+    elif nvidia:
+        reasons.append("NVIDIA's Vulkan needs its proprietary driver (nvidia, not nouveau)")
+    return AccelStatus(Accel.VULKAN, False, tuple(reasons))
 
 
 def _access_findings(r: HardwareReport, findings: list[Finding]) -> None:
@@ -303,7 +321,7 @@ def conclude(r: HardwareReport) -> HardwareReport:
     cuda = _assess_cuda(r, findings)
     rocm = _assess_rocm(r, findings)
     intel = _assess_intel(r)
-    vulkan = _assess_vulkan(r)
+    vulkan = _assess_vulkan(r, cuda)
     cpu = AccelStatus(Accel.CPU, True, ("always available",))
     _access_findings(r, findings)
     _docker_findings(r, findings)

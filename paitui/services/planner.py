@@ -19,7 +19,7 @@ from paitui.domain.containers import (
     MANAGED_LABEL,
     VARIANT_LABEL,
 )
-from paitui.domain.fit import best_variant
+from paitui.domain.fit import alias_names, best_variant, unverified_note, variant_named, why_not
 from paitui.domain.hardware import Gpu, HardwareReport, Vendor
 from paitui.domain.launch import (
     DeviceMapping,
@@ -63,11 +63,14 @@ def entry_hash(app: App) -> str:
 def choose_variant(app: App, hardware: HardwareReport, wanted: str | None = None) -> str:
     """The variant to launch: the one asked for, else the first of the box's ranking offered."""
     if wanted is not None:
-        if wanted in app.variants:
-            return wanted
+        found = variant_named(app, wanted)
+        if found is not None:
+            return found
+        older = ", ".join(f"{old} (= {new})" for old, new in alias_names(app).items())
         raise PlanError(
             f"{app.name} has no variant {wanted!r}",
-            f"choose one of: {', '.join(app.variants)}",
+            f"choose one of: {', '.join(app.variants)}"
+            + (f"; older names: {older}" if older else ""),
         )
     best = best_variant(app, hardware)
     if best is not None:
@@ -81,8 +84,8 @@ def choose_variant(app: App, hardware: HardwareReport, wanted: str | None = None
     ]
     detail = f"; {' | '.join(why)}" if why else ""
     raise PlanError(
-        f"no variant of {app.name} fits this box: it offers {offered}; "
-        f"usable here: {usable}{detail}",
+        f"{app.name} {why_not(app, hardware)}: no variant it picks by default runs on this "
+        f"box; it offers {offered}; usable here: {usable}{detail}",
         "fix the hardware findings (paitui hw), or pick a variant explicitly to plan it anyway",
     )
 
@@ -208,6 +211,47 @@ def _node_devices(gpu: Gpu) -> list[DeviceMapping]:
     return [DeviceMapping(n, n) for n in nodes]
 
 
+#: What a Vulkan container asks the nvidia runtime for: NVIDIA's Vulkan ICD and libraries come
+#: with the graphics capability (the runtime's default, compute and utility, lacks them).
+VULKAN_NVIDIA_CAPS = ("gpu", "graphics", "compute", "utility")
+_MESA_DRIVERS = {Vendor.AMD: {"amdgpu"}, Vendor.INTEL: {"i915", "xe"}}
+
+
+def _mesa_gpus(hardware: HardwareReport) -> list[Gpu]:
+    """GPUs whose Vulkan driver is the Mesa one an image brings (RADV, ANV) through /dev/dri."""
+    return [
+        g for g in hardware.gpus
+        if not g.is_display_only and g.driver in _MESA_DRIVERS.get(g.vendor, set())
+    ]
+
+
+def _proprietary_nvidia(hardware: HardwareReport) -> list[Gpu]:
+    return [
+        g for g in hardware.gpus
+        if not g.is_display_only and g.vendor == Vendor.NVIDIA and g.driver == "nvidia"
+    ]
+
+
+def _vulkan_via_nvidia(
+    hardware: HardwareReport, gpu_choice: str | None, warnings: list[str]
+) -> bool:
+    """Whether a Vulkan container gets NVIDIA's GPUs through the runtime (or CDI); says why not
+    when the box has one that it cannot get."""
+    nvidia = _proprietary_nvidia(hardware)
+    if not nvidia:
+        return False
+    if gpu_choice is not None and _gpu_by_choice(hardware, gpu_choice).vendor != Vendor.NVIDIA:
+        return False
+    if hardware.usable(Accel.CUDA):
+        return True
+    warnings.append(
+        "the NVIDIA GPU gets no Vulkan here: NVIDIA's Vulkan reaches a container only through "
+        "the nvidia runtime or a CDI spec with the graphics capability, and Docker offers "
+        "neither (install nvidia-container-toolkit; paitui hw says what is missing)"
+    )
+    return False
+
+
 def _devices(
     accel: Accel,
     variant: Variant,
@@ -257,7 +301,10 @@ def _group_add(accel: Accel, hardware: HardwareReport, warnings: list[str]) -> l
 
 
 def _cuda_request(
-    hardware: HardwareReport, gpu_choice: str | None, warnings: list[str]
+    hardware: HardwareReport,
+    gpu_choice: str | None,
+    warnings: list[str],
+    caps: tuple[str, ...] = ("gpu",),
 ) -> GpuRequest:
     ids: tuple[str, ...] = ()
     if gpu_choice is not None:
@@ -283,8 +330,8 @@ def _cuda_request(
             "(sudo nvidia-ctk runtime configure --runtime=docker; restart docker)"
         )
     if ids:
-        return GpuRequest(driver="nvidia", device_ids=ids, capabilities=(("gpu",),))
-    return GpuRequest(driver="nvidia", count=-1, capabilities=(("gpu",),))
+        return GpuRequest(driver="nvidia", device_ids=ids, capabilities=(caps,))
+    return GpuRequest(driver="nvidia", count=-1, capabilities=(caps,))
 
 
 #: How far above a wanted port the planner looks for a free one (host_ports.SCAN_SPAN too).
@@ -563,8 +610,16 @@ def plan_launch(
     variant = app.variants[variant_name]
     accel = accel_of_variant(variant_name)
     warnings: list[str] = []
+    if choices.variant is not None and choices.variant.strip().lower() != variant_name:
+        warnings.append(
+            f"{choices.variant!r} is an older name of the {variant_name} variant: "
+            f"launching {variant.image}"
+        )
     if choices.variant is not None and hardware.accels and not hardware.usable(accel):
         warnings.append(f"{accel.value} is not usable on this box (paitui hw says why)")
+    note = unverified_note(app, variant_name)
+    if note is not None:
+        warnings.append(note)
     if variant.legacy or app.legacy:
         warnings.append(
             f"{app.name} ({variant_name}) is a legacy image: upstream no longer updates it"
@@ -606,11 +661,17 @@ def plan_launch(
         command = (*(command or ()), *choices.extra_args)
     user = variant.user or app.user
 
-    devices = _devices(accel, variant, hardware, choices.gpu, warnings)
-    group_add = _group_add(accel, hardware, warnings)
     device_requests = (
         [_cuda_request(hardware, choices.gpu, warnings)] if accel == Accel.CUDA else []
     )
+    dri = True
+    if accel == Accel.VULKAN and _vulkan_via_nvidia(hardware, choices.gpu, warnings):
+        device_requests.append(_cuda_request(hardware, choices.gpu, warnings, VULKAN_NVIDIA_CAPS))
+        # The runtime brings /dev/nvidia*; /dev/dri only for a Mesa GPU beside it (a host
+        # whose nvidia-drm is not loaded has no /dev/dri at all).
+        dri = choices.gpu is None and bool(_mesa_gpus(hardware))
+    devices = _devices(accel, variant, hardware, choices.gpu, warnings) if dri else []
+    group_add = _group_add(accel, hardware, warnings) if dri else []
     privileged = variant.privileged
     warnings.extend(f"{field}: {why}" for field, why in host_access(variant))
 

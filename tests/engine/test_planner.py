@@ -413,7 +413,11 @@ def test_every_catalog_app_and_variant_plans_with_the_device_rules(apps: dict[st
                 assert not hosts, (app.id, name)
             if plan.accel in (Accel.ROCM, Accel.INTEL, Accel.VULKAN):
                 assert plan.group_add == (str(VIDEO), str(RENDER)), (app.id, name)
-            assert (plan.accel == Accel.CUDA) == bool(plan.device_requests), (app.id, name)
+            # Vulkan also gets the NVIDIA GPU (graphics capability): the box has the runtime.
+            wants_nvidia = plan.accel in (Accel.CUDA, Accel.VULKAN)
+            assert wants_nvidia == bool(plan.device_requests), (app.id, name)
+            if plan.accel == Accel.VULKAN:
+                assert "graphics" in plan.device_requests[0].capabilities[0], (app.id, name)
             assert plan.labels["paitui.managed"] == "true"
             for text in (*(plan.command or ()), *(plan.entrypoint or ()), *plan.env.values()):
                 assert "{model" not in text and "{port}" not in text, (app.id, name, text)

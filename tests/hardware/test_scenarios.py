@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,14 @@ ROCM_1 = ["1 AMD GPU(s) on amdgpu", "/dev/kfd present"]
 VULKAN_1 = ["1 GPU(s) with Mesa Vulkan support (RADV/ANV)"]
 NVIDIA_NODES = ("nvidia0", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools")
 
+
+
+def unusable_vulkan(verdicts: list[dict[str, Any]], why: str) -> list[dict[str, Any]]:
+    """The verdicts with Vulkan's default reason followed by why NVIDIA's Vulkan is not usable."""
+    for verdict in verdicts:
+        if verdict["accel"] == "vulkan":
+            verdict["reasons"] = [*verdict["reasons"], why]
+    return verdicts
 
 def scenario(tmp_path: Path, testbed: str | None, **host_kw: object) -> tuple[Host, dict]:  # type: ignore[type-arg]
     host = Host(tmp_path / "root", **host_kw)  # type: ignore[arg-type]
@@ -158,9 +167,10 @@ def test_nvidia_proprietary_with_runtime(tmp_path: Path) -> None:
         host,
         gpus=[rtx4090("0000:01:00.0", 0, 128)],
         accels=accels(
-            cuda=["1 NVIDIA GPU(s) on the nvidia driver", "Docker has the nvidia runtime"]
+            cuda=["1 NVIDIA GPU(s) on the nvidia driver", "Docker has the nvidia runtime"],
+            vulkan=["1 NVIDIA GPU(s) through the nvidia runtime or CDI (graphics capability)"],
         ),
-        ranking=["cuda", "cpu"],
+        ranking=["cuda", "vulkan", "cpu"],
         nvidia_nodes=[host.path(f"dev/{n}") for n in sorted(NVIDIA_NODES)],
         docker=docker_json(nvidia_runtime=True),
     )
@@ -173,7 +183,11 @@ def test_nvidia_proprietary_without_container_toolkit(tmp_path: Path) -> None:
     assert report == base_report(
         host,
         gpus=[rtx4090("0000:01:00.0", 0, 128)],
-        accels=accels(cuda="Docker has neither the nvidia runtime nor an NVIDIA CDI spec"),
+        accels=unusable_vulkan(
+            accels(cuda="Docker has neither the nvidia runtime nor an NVIDIA CDI spec"),
+            "NVIDIA's Vulkan reaches a container only through the nvidia runtime or a CDI spec "
+            "(graphics capability): Docker has neither the nvidia runtime nor an NVIDIA CDI spec",
+        ),
         ranking=["cpu"],
         vulkan_icds=[],
         nvidia_nodes=[host.path(f"dev/{n}") for n in sorted(NVIDIA_NODES)],
@@ -204,7 +218,7 @@ def test_nvidia_with_cdi_spec(tmp_path: Path, version: str, usable: bool) -> Non
         "cdi_specs": [spec, host.path("etc/cdi/other.json")]
     }
     assert report["docker"] == docker
-    assert report["ranking"] == (["cuda", "cpu"] if usable else ["cpu"])
+    assert report["ranking"] == (["cuda", "vulkan", "cpu"] if usable else ["cpu"])
     cuda = report["accels"][0]
     if usable:
         assert cuda["reasons"] == ["1 NVIDIA GPU(s) on the nvidia driver", f"CDI spec {spec}"]
@@ -223,7 +237,10 @@ def test_nvidia_on_nouveau(tmp_path: Path) -> None:
     assert report == base_report(
         host,
         gpus=[gtx],
-        accels=accels(cuda="no NVIDIA GPU runs the proprietary nvidia driver"),
+        accels=unusable_vulkan(
+            accels(cuda="no NVIDIA GPU runs the proprietary nvidia driver"),
+            "NVIDIA's Vulkan needs its proprietary driver (nvidia, not nouveau)",
+        ),
         findings=[
             finding(
                 "warning",
@@ -326,7 +343,10 @@ def test_four_gpu_workstation(tmp_path: Path) -> None:
             cuda=["1 NVIDIA GPU(s) on the nvidia driver", "Docker has the nvidia runtime"],
             rocm=["2 AMD GPU(s) on amdgpu", "/dev/kfd present"],
             intel=["1 Intel GPU(s) on i915"],
-            vulkan=["3 GPU(s) with Mesa Vulkan support (RADV/ANV)"],
+            vulkan=[
+                "3 GPU(s) with Mesa Vulkan support (RADV/ANV)",
+                "1 NVIDIA GPU(s) through the nvidia runtime or CDI (graphics capability)",
+            ],
         ),
         ranking=["cuda", "rocm", "intel", "vulkan", "cpu"],
         kfd_present=True,

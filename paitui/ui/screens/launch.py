@@ -28,7 +28,7 @@ from textual.worker import get_current_worker
 
 from paitui.domain.catalog import Accel, App
 from paitui.domain.companions import model_companions
-from paitui.domain.fit import ranked_variants
+from paitui.domain.fit import best_variant, ranked_variants
 from paitui.domain.hardware import HardwareReport
 from paitui.domain.launch import LaunchChoices, LaunchPlan
 from paitui.domain.model_choice import (
@@ -168,9 +168,17 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
     def compose(self) -> ComposeResult:
         app = self.catalog_app
         ranked = ranked_variants(app, self.report)
+        best = best_variant(app, self.report)
         others = [v for v in app.variants if v not in ranked]
-        variant_options = [(f"{v} ★ best here" if i == 0 else v, v) for i, v in enumerate(ranked)]
+        unverified = {n for n, v in app.variants.items() if v.unverified}
+        # The best variant comes first and is preselected; an unverified one never is.
+        order = ([best] if best else []) + [v for v in ranked if v != best]
+        variant_options = [(f"{v} ★ best here" if v == best else v, v) for v in order]
         variant_options += [(f"{v} (not usable here)", v) for v in others]
+        variant_options = [
+            (f"{label} (unverified)" if v in unverified else label, v)
+            for label, v in variant_options
+        ]
         with VerticalScroll(id="launch-box"):
             yield Static(
                 Text.assemble(

@@ -13,7 +13,8 @@ from paitui.domain.tags import UNVERIFIED_DATE
 
 
 def variants_cell(app: App, report: HardwareReport | None) -> Text:
-    """Variant names; the one that fits best marked ★, ones that cannot run here dimmed."""
+    """Variant names; the one that fits best marked ★, ones that cannot run here dimmed,
+    unverified ones marked ?."""
     best = best_variant(app, report) if report else None
     text = Text()
     for i, name in enumerate(app.variants):
@@ -25,6 +26,8 @@ def variants_cell(app: App, report: HardwareReport | None) -> Text:
             text.append(name, style="dim")
         else:
             text.append(name)
+        if app.variants[name].unverified:
+            text.append("?", style="bold yellow")  # unverified: see the detail pane
     return text
 
 
@@ -85,6 +88,14 @@ def render_app_detail(
             image.append_text(_stack_text(stack))
         if variant.legacy:
             image.append("  legacy", style="yellow")
+        if variant.unverified:
+            # An app whose variants are all unverified still gets one by default.
+            never = any(not v.unverified for v in app.variants.values())
+            image.append(
+                "\nunverified: not checked against upstream"
+                + ("; never picked by default" if never else ""),
+                style="bold yellow",
+            )
         variants.add_row(label, image)
     parts += [Text("\nVariants", style="bold underline"), variants]
 
