@@ -134,8 +134,8 @@ def _build(app: App, variant: Variant, source_dir: str | None) -> ImageBuild | N
         raise PlanError(
             f"{app.name} has no registry image: paitui builds it from its source, which you "
             "have to give",
-            f"clone {app.homepage or 'its repository'} and pass --source DIR "
-            "(the directory holding its Dockerfile)",
+            f"clone {app.homepage or 'its repository'} and give that folder (the one holding "
+            "its Dockerfile) as the source: the Source field of the launch form, or --source DIR",
         )
     if not PurePosixPath(source_dir).is_absolute():
         raise PlanError(f"the source directory {source_dir} is not an absolute path")

@@ -58,3 +58,19 @@ async def test_unverified_variant_is_marked_and_warned_not_preselected(tmp_path:
         warnings = dialog.query_one("#warnings", Static)
         await until(pilot, lambda: "unverified" in str(warnings.content), "the warning")
         assert "No-op" in str(warnings.content), dialog.problem
+
+
+async def test_a_build_only_app_takes_its_source_folder_in_the_dialog(tmp_path: Path) -> None:
+    runai = load_catalog(include_user=False).apps["runai"]
+    settings = Settings(models_dir=tmp_path / "models", apps_dir=tmp_path / "apps")
+    dialog = LaunchScreen(runai, cuda_box(), settings, [], set())
+    host = Host(dialog)
+    async with host.run_test(size=(100, 40)) as pilot:
+        await until(pilot, lambda: dialog.plan is not None or dialog.problem, "the first plan")
+        assert dialog.plan is None and "type that folder under Source" in dialog.problem
+        source = tmp_path / "airunner_nexus"
+        source.mkdir()
+        dialog.query_one("#source", Input).value = str(source)
+        await until(pilot, lambda: dialog.plan is not None, "a plan with the source")
+        assert dialog.plan is not None and dialog.plan.build is not None
+        assert dialog.plan.build.context == str(source)

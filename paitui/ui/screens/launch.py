@@ -11,6 +11,7 @@ starts the previewed plan; a failed or cancelled download starts nothing and say
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,11 @@ def _formats_label(app: App) -> str:
              "diffusers": "diffusers", "hf-repo": "Hugging Face"}
     formats = [names.get(f, f) for f in app_formats(app)]
     return "/".join(dict.fromkeys(formats)) or "model"
+
+
+def _folder(text: str | None) -> str | None:
+    """A folder the user typed, ``~`` expanded (the planner wants an absolute path)."""
+    return os.path.expanduser(text.strip()) if text and text.strip() else None
 
 
 class LaunchScreen(ModalScreen[LaunchRequest | None]):
@@ -205,6 +211,15 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                     yield Input(
                         placeholder="org/repo on the Hugging Face Hub", id="model-id", compact=True
                     )
+            if any(v.build is not None for v in app.variants.values()):
+                # Build-only images (RunAI): paitui builds from the user's checkout.
+                with Horizontal(classes="row"):
+                    yield Label("Source")
+                    yield Input(
+                        placeholder="the app's source folder (its git checkout) to build from",
+                        id="source",
+                        compact=True,
+                    )
             if needs_model(app):
                 yield ModelPicker(app.name, _formats_label(app), id="picker")
             for name in app.needs.env:
@@ -316,6 +331,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
             model_file=model_file,
             projector=projector,
             model_id=self._value("#model-id"),
+            source_dir=_folder(self._value("#source")),
             host_port=int(port) if port and port.isdigit() else None,
             env=env,
             extra_args=tuple(extra.split()) if extra else (),
@@ -359,6 +375,11 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
             return (
                 f"{app.name} needs a Hugging Face model id: type org/name under Model id, or "
                 "Enter on a suggested model."
+            )
+        if choices.source_dir is None and self.query("#source"):
+            return (
+                f"{app.name} has no registry image: paitui builds it from its source. Clone "
+                f"{app.homepage or 'its repository'} and type that folder under Source."
             )
         # The planner's fixes name CLI flags where the CLI is the way; the dialog is not.
         return exc.message if exc.fix and "--" in exc.fix else str(exc)
