@@ -34,7 +34,7 @@ def _bundled_apps_with_store() -> list[App]:
     return [a for a in apps if a.mounts.models is not None]
 
 
-def _choices(app: App) -> LaunchChoices:
+def _choices(app: App, source: Path) -> LaunchChoices:
     needs = app.needs
     env = {k: (needs.choices.get(k) or ("x",))[0] for k in needs.env}
     model_file = None
@@ -42,6 +42,8 @@ def _choices(app: App) -> LaunchChoices:
         model_file = f"org/repo/model.{needs.model_file[0]}"
     return LaunchChoices(
         variant=next(iter(app.variants)),
+        # Build-only images (RunAI) are built from the user's checkout, mounted as upstream does.
+        source_dir=str(source) if any(v.build for v in app.variants.values()) else None,
         model_file=model_file,
         model_id="org/repo" if needs.hf_repo else None,
         env=env,
@@ -106,12 +108,13 @@ def test_store_is_read_only_to_the_app_and_survives_chown_of_its_data(
     (store / "org" / "repo" / "model.gguf").write_bytes(b"GGUF" + b"\0" * 60)
     for path in [store, *store.rglob("*")]:
         os.chown(path, STORE_UID, STORE_UID)
+    (tmp_path / "src").mkdir()  # a source checkout, for apps built from one
     settings = Settings(models_dir=store, apps_dir=tmp_path / "apps")
     plan = plan_launch(
         app,
         HardwareReport(render_gid=993, video_gid=44),
         settings,
-        _choices(app),
+        _choices(app, tmp_path / "src"),
         models_store=store,
     )
     assert app.mounts.models is not None
