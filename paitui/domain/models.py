@@ -14,9 +14,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from paitui.domain.catalog import Catalog
 from paitui.domain.model_kinds import FileGroup, RepoFacts, group_model_files
+
+if TYPE_CHECKING:  # the catalog's schema imports this module (suggested models)
+    from paitui.domain.catalog import Catalog
 
 #: The store's index of installed files, at the top of the models dir.
 INDEX_NAME = ".paitui-index.json"

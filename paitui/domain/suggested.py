@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from paitui.domain.models import UnsafePathError, check_repo_id, file_formats
 
 #: The values of ``paitui.domain.model_kinds.ModelKind``, kept as strings here so the catalog
 #: schema does not depend on the classifier module.
@@ -47,25 +48,16 @@ MAX_GB = 1000.0
 MAX_SUGGESTIONS = 8
 _MAX_NOTE = 160
 
-# Hub repo ids: "<org>/<name>", each part letters, digits, '-', '_' and '.', not starting with '.'.
-_REPO_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 # Glob characters allowed in ``file`` / ``files`` (fnmatch style).
 _GLOB = re.compile(r"[*?\[]")
 
-_SUFFIX_FORMATS = {
-    ".gguf": "gguf",
-    ".safetensors": "safetensors",
-    ".ckpt": "ckpt",
-    ".pt": "ckpt",
-    ".pth": "ckpt",
-}
-
 
 def _check_repo(repo: str) -> str:
-    parts = repo.split("/")
-    if len(parts) != 2 or not all(_REPO_PART.match(p) for p in parts):
-        raise ValueError(f"not a Hugging Face repo id: {repo!r} (expected org/name)")
-    if any(".." in p for p in parts):
+    try:
+        check_repo_id(repo)  # the store's own rule for repo ids
+    except UnsafePathError:
+        raise ValueError(f"not a Hugging Face repo id: {repo!r} (expected org/name)") from None
+    if any(".." in p for p in repo.split("/")):
         raise ValueError(f"not a Hugging Face repo id: {repo!r} ('..' in a name)")
     return repo
 
@@ -183,9 +175,7 @@ def suggestion_formats(model: SuggestedModel) -> tuple[str, ...]:
         return ("diffusers",)
     if model.kind == "transformers":
         return ("hf-repo",)
-    suffix = PurePosixPath(model.file or "").suffix.lower()
-    fmt = _SUFFIX_FORMATS.get(suffix)
-    return (fmt,) if fmt else ()
+    return file_formats(model.file or "")
 
 
 def fits_formats(model: SuggestedModel, formats: tuple[str, ...]) -> bool:

@@ -9,7 +9,6 @@ import dataclasses
 import itertools
 import json
 import os
-import uuid
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,11 +22,12 @@ from paitui.domain.catalog import App
 from paitui.domain.hardware import HardwareReport
 from paitui.domain.launch import LaunchChoices, LaunchPlan
 from paitui.services.catalog import load_file
-from paitui.services.engine_create import create_kwargs, prepare_models_views
+from paitui.services.engine_create import prepare_models_views
 from paitui.services.planner import plan_launch
 from paitui.services.store import ModelStore
 from paitui.settings import Settings
 from tests.conftest import REPO_ROOT
+from tests.engine.standin import run_to_end, stand_in_plan
 
 pytestmark = pytest.mark.docker
 
@@ -168,36 +168,19 @@ def _run_as_app(
 ) -> list[str]:
     """``script`` in busybox with the plan's mounts, env and user; ``args`` become ``$@``."""
     user = _app_user(plan)
-    stand_in = dataclasses.replace(
+    stand_in = stand_in_plan(
         plan,
-        name=f"paitest-reach-{uuid.uuid4().hex[:8]}",
-        image=image,
+        image,
         entrypoint=("/bin/sh", "-c", script, "app"),
         command=args or None,
         user=user,
-        devices=(),
-        device_requests=(),
-        group_add=(),
-        privileged=False,
-        security_opt=(),
-        cap_add=(),
-        ports=(),
-        labels={"paitest": "reach"},
-        restart_policy="no",
+        label="reach",
     )
     if plan.data_dir:
         Path(plan.data_dir).mkdir(parents=True, exist_ok=True)
         uid, gid = (int(x) for x in user.split(":"))
         os.chown(plan.data_dir, uid, gid)  # as the engine's prepare_data_dir does
-    container = docker_client.containers.create(image, **create_kwargs(stand_in))
-    try:
-        container.start()
-        code = container.wait(timeout=60)["StatusCode"]
-        out: str = container.logs().decode()
-        assert code == 0, out
-        return out.split()
-    finally:
-        container.remove(force=True)
+    return run_to_end(docker_client, stand_in).split()
 
 
 def test_every_by_kind_app_has_a_reader_here() -> None:

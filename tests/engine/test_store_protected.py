@@ -5,9 +5,7 @@ the store as it was."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +15,10 @@ from paitui.domain.catalog import App
 from paitui.domain.hardware import HardwareReport
 from paitui.domain.launch import LaunchChoices, LaunchPlan
 from paitui.services.catalog import load_file
-from paitui.services.engine_create import create_kwargs
 from paitui.services.planner import plan_launch
 from paitui.settings import Settings
 from tests.conftest import REPO_ROOT
+from tests.engine.standin import run_to_end, stand_in_plan
 
 pytestmark = pytest.mark.docker
 
@@ -51,37 +49,9 @@ def _choices(app: App, source: Path) -> LaunchChoices:
 
 
 def _stand_in(plan: LaunchPlan, image: str, script: str, user: str | None) -> LaunchPlan:
-    """The app's mounts, user and env on busybox; no devices, ports or GPU runtime (not needed)."""
-    return dataclasses.replace(
-        plan,
-        name=f"paitest-store-{uuid.uuid4().hex[:8]}",
-        image=image,
-        entrypoint=("/bin/sh", "-c"),
-        command=(script,),
-        user=user,
-        devices=(),
-        device_requests=(),
-        group_add=(),
-        privileged=False,
-        security_opt=(),
-        cap_add=(),
-        ports=(),
-        labels={"paitest": "store"},
-        restart_policy="no",
+    return stand_in_plan(
+        plan, image, entrypoint=("/bin/sh", "-c"), command=(script,), user=user, label="store"
     )
-
-
-def _run(docker_client: Any, plan: LaunchPlan) -> str:
-    kwargs = create_kwargs(plan)
-    container = docker_client.containers.create(plan.image, **kwargs)
-    try:
-        container.start()
-        code = container.wait(timeout=60)["StatusCode"]
-        out: str = container.logs().decode()
-        assert code == 0, out
-        return out
-    finally:
-        container.remove(force=True)
 
 
 def _numeric_user(user: str | None) -> str:
@@ -137,7 +107,7 @@ def test_store_is_read_only_to_the_app_and_survives_chown_of_its_data(
         f"(echo x >>{target}/{MODEL}) 2>/dev/null && echo WROTE-MODEL; "
         f"rm -f {target}/{MODEL} 2>/dev/null; [ -e {target}/{MODEL} ] || echo REMOVED; true"
     )
-    out = _run(docker_client, _stand_in(plan, busybox_image, probe, user))
+    out = run_to_end(docker_client, _stand_in(plan, busybox_image, probe, user))
     assert out.split() == ["READ"], out
 
     # As root, what hostile entrypoints do: chown -R and cp -r over the data dir and the store.
@@ -148,7 +118,7 @@ def test_store_is_read_only_to_the_app_and_survives_chown_of_its_data(
         f"busybox cp -r /bin {target}/stock 2>/dev/null; "
         f"busybox chmod -R 777 {target} 2>/dev/null; echo DONE"
     )
-    out = _run(docker_client, _stand_in(plan, busybox_image, attack, "0:0"))
+    out = run_to_end(docker_client, _stand_in(plan, busybox_image, attack, "0:0"))
     assert out.split() == ["DONE"], out
     assert _snapshot(store) == before
     # The store's mount point is not inside the data dir, so the engine made nothing there.
