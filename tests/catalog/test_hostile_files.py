@@ -21,18 +21,10 @@ import pytest
 from paitui.services.catalog import check_file, load_catalog, load_file
 from paitui.services.catalog_read import MAX_BYTES, MAX_NODES
 from tests.catalog.fuzz import deadline
+from tests.catalog.test_cli_catalog import GOOD
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED: dict[str, dict[str, object]] = json.loads((CORPUS / "expected.json").read_text())
-GOOD = """\
-apps:
-  - id: mine
-    name: Mine
-    description: d
-    kind: llm
-    variants:
-      cpu: {image: "example/mine:1.0"}
-"""
 
 
 def test_every_corpus_file_has_an_expectation() -> None:

@@ -12,17 +12,9 @@ from paitui.services.catalog import load_catalog
 from paitui.services.registry import Services
 from paitui.settings import load_settings
 from paitui.ui.app import PaituiApp
+from tests.catalog.test_cli_catalog import GOOD
 
 CORPUS = Path(__file__).parent / "corpus"
-GOOD = """\
-apps:
-  - id: mine
-    name: Mine
-    description: d
-    kind: llm
-    variants:
-      cpu: {image: "example/mine:1.0"}
-"""
 
 
 async def test_tui_loads_valid_apps_past_bad_files_and_quits() -> None:
