@@ -47,8 +47,9 @@ def docker_version() -> str:
     """The engine's version (empty when it does not answer)."""
     try:
         fmt = "{{.Server.Version}} (API {{.Server.APIVersion}})"
-        out = subprocess.run(["docker", "version", "--format", fmt],
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["docker", "version", "--format", fmt], capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return out.stdout.strip()
@@ -89,9 +90,11 @@ def machine() -> dict[str, str]:
 def print_machine() -> None:
     """Print the machine facts as a header."""
     m = machine()
-    print(f"# {m['date']} · {m['nproc']} cores ({m['cpu']}) · {m['ram']} RAM · kernel {m['kernel']}"
-          f" · Docker {m['docker']} · Python {m['python']} · Textual {m['textual']}"
-          f" · load {m['load']}")
+    print(
+        f"# {m['date']} · {m['nproc']} cores ({m['cpu']}) · {m['ram']} RAM · kernel {m['kernel']}"
+        f" · Docker {m['docker']} · Python {m['python']} · Textual {m['textual']}"
+        f" · load {m['load']}"
+    )
 
 
 # --- figures ------------------------------------------------------------------------------------
@@ -102,8 +105,7 @@ def summary(values: Sequence[float], scale: float = 1000.0, unit: str = "ms") ->
     if not values:
         return "no samples"
     v = sorted(x * scale for x in values)
-    return (f"median {statistics.median(v):.1f} {unit} (min {v[0]:.1f}, max {v[-1]:.1f}, "
-            f"n={len(v)})")
+    return f"median {statistics.median(v):.1f} {unit} (min {v[0]:.1f}, max {v[-1]:.1f}, n={len(v)})"
 
 
 def verdict(value: float, target: float) -> str:
@@ -120,7 +122,7 @@ def cpu_ticks(pid: int) -> int | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = raw[raw.rindex(")") + 2:].split()
+    fields = raw[raw.rindex(")") + 2 :].split()
     return int(fields[11]) + int(fields[12])
 
 
@@ -171,8 +173,9 @@ class CpuWindow:
     processes: dict[str, int] = field(default_factory=dict)
 
 
-def measure_cpu(groups: Callable[[], dict[str, list[int]]], seconds: float,
-                stop: threading.Event | None = None) -> CpuWindow:
+def measure_cpu(
+    groups: Callable[[], dict[str, list[int]]], seconds: float, stop: threading.Event | None = None
+) -> CpuWindow:
     """Sample utime+stime of each group at the start and end of a window of ``seconds``.
 
     Processes that appear or vanish during the window are left out (their share is small for
@@ -205,20 +208,31 @@ class TmuxPane:
     def __init__(self, width: int = 120, height: int = 40) -> None:
         self.socket = f"paitui-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.target = "bench"
-        self._tmux("new-session", "-d", "-s", self.target, "-x", str(width), "-y", str(height),
-                   "sleep 100000")
+        self._tmux(
+            "new-session",
+            "-d",
+            "-s",
+            self.target,
+            "-x",
+            str(width),
+            "-y",
+            str(height),
+            "sleep 100000",
+        )
         # Keep the pane (and the server) when the program in it exits, so it can be respawned.
         self._tmux("set-option", "-t", self.target, "remain-on-exit", "on")
 
     def _tmux(self, *args: str, check: bool = True) -> str:
-        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
-                             check=False)
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=False
+        )
         if check and out.returncode != 0:
             raise RuntimeError(f"tmux {' '.join(args)}: {out.stderr.strip()}")
         return out.stdout
 
-    def respawn(self, argv: Sequence[str], env: dict[str, str] | None = None,
-                cwd: Path | None = None) -> float:
+    def respawn(
+        self, argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> float:
         """Replace what runs in the pane with ``argv``; returns the monotonic time just before."""
         assignments = [f"{k}={v}" for k, v in (env or {}).items()]
         command = "exec env " + " ".join(shlex.quote(a) for a in (*assignments, *argv))
@@ -237,8 +251,9 @@ class TmuxPane:
     def send_keys(self, *keys: str) -> None:
         self._tmux("send-keys", "-t", self.target, *keys)
 
-    def wait_for(self, check: Callable[[str], bool], timeout: float = 10.0,
-                 interval: float = 0.01) -> tuple[float | None, str]:
+    def wait_for(
+        self, check: Callable[[str], bool], timeout: float = 10.0, interval: float = 0.01
+    ) -> tuple[float | None, str]:
         """Poll the pane every ``interval`` s until ``check(text)``; (monotonic time, text).
 
         The time is None on a timeout.
@@ -328,8 +343,9 @@ def standin_script(log_lines_per_s: float = 0.0) -> str:
         pause = 1.0 / log_lines_per_s
         lines.append(
             "(i=0; while :; do i=$((i+1)); "
-            "echo \"request $i: GET /v1/completions 200 model=stand-in tokens=128 "
-            f"latency_ms=42 padding=................................\"; sleep {pause:g}; done) &")
+            'echo "request $i: GET /v1/completions 200 model=stand-in tokens=128 '
+            f'latency_ms=42 padding=................................"; sleep {pause:g}; done) &'
+        )
     lines.append("wait")
     return "\n".join(lines) + "\n"
 
@@ -368,8 +384,16 @@ def free_port() -> int:
 class StandIns:
     """N managed stand-in containers and their catalog file; removes them all on exit."""
 
-    def __init__(self, count: int, *, run: bool = True, log_lines_per_s: float = 0.0,
-                 prefix: str = "bench", workers: int = 8, docker_host: str | None = None) -> None:
+    def __init__(
+        self,
+        count: int,
+        *,
+        run: bool = True,
+        log_lines_per_s: float = 0.0,
+        prefix: str = "bench",
+        workers: int = 8,
+        docker_host: str | None = None,
+    ) -> None:
         import docker
 
         self.docker_host = docker_host
@@ -378,8 +402,11 @@ class StandIns:
         self.run = run
         self.log_lines_per_s = log_lines_per_s
         self.workers = workers
-        self.client = (docker.DockerClient(base_url=docker_host, timeout=120) if docker_host
-                       else docker.from_env(timeout=120))
+        self.client = (
+            docker.DockerClient(base_url=docker_host, timeout=120)
+            if docker_host
+            else docker.from_env(timeout=120)
+        )
         self.app_ids = [f"{self.run_id}-{i:03d}" for i in range(count)]
         self._tmp = tempfile.TemporaryDirectory(prefix="paitui-bench-cat-")
         self.catalog = Path(self._tmp.name) / f"{self.run_id}.yml"
@@ -404,8 +431,12 @@ class StandIns:
             image=IMAGE,
             command=["sh", "-c", standin_script(self.log_lines_per_s)],
             name=f"paitui-{app_id}",
-            labels={"paitui.managed": "true", "paitui.app": app_id, "paitui.variant": "cpu",
-                    BENCH_LABEL: self.run_id},
+            labels={
+                "paitui.managed": "true",
+                "paitui.app": app_id,
+                "paitui.variant": "cpu",
+                BENCH_LABEL: self.run_id,
+            },
             ports={"8080/tcp": ("127.0.0.1", port)},
             detach=True,
         )
@@ -465,8 +496,10 @@ class StandIns:
             with ThreadPoolExecutor(self.workers) as pool:
                 list(pool.map(remove, found))
         else:
-            print(f"clean-up incomplete: remove containers labelled {BENCH_LABEL}={self.run_id}",
-                  file=sys.stderr)
+            print(
+                f"clean-up incomplete: remove containers labelled {BENCH_LABEL}={self.run_id}",
+                file=sys.stderr,
+            )
         self._tmp.cleanup()
 
     def __enter__(self) -> StandIns:
@@ -492,8 +525,9 @@ class ForeignEvents:
         import docker
 
         self.run_id = run_id
-        self.client = (docker.DockerClient(base_url=docker_host) if docker_host
-                       else docker.from_env())
+        self.client = (
+            docker.DockerClient(base_url=docker_host) if docker_host else docker.from_env()
+        )
         self.count = 0
         self._stream: Any = None
         self._thread = threading.Thread(target=self._pump, daemon=True)
@@ -512,7 +546,8 @@ class ForeignEvents:
 
     def __enter__(self) -> ForeignEvents:
         self._stream = self.client.events(
-            decode=True, filters={"type": "container", "label": "paitui.managed=true"})
+            decode=True, filters={"type": "container", "label": "paitui.managed=true"}
+        )
         self._thread.start()
         return self
 
@@ -536,7 +571,7 @@ def _ppid(pid: int) -> int:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return 0
-    return int(raw[raw.rindex(")") + 2:].split()[1])
+    return int(raw[raw.rindex(")") + 2 :].split()[1])
 
 
 class PrivateEngine:

@@ -40,8 +40,10 @@ def inside(runs: int) -> None:
     from paitui.settings import Settings
 
     settings = Settings(models_dir=Path(os.environ["PAITUI_HW_ROOT"]) / "models")
-    for label, extra in (("udev", {}), ("sysfs fallback", {"PAITUI_HW_UDEV": "off",
-                                                          "PAITUI_HW_SYS_ROOT": "/sys"})):
+    for label, extra in (
+        ("udev", {}),
+        ("sysfs fallback", {"PAITUI_HW_UDEV": "off", "PAITUI_HW_SYS_ROOT": "/sys"}),
+    ):
         options = detect_options_from_env({**os.environ, **extra})
         first_start = time.perf_counter()
         report = detect_hardware(settings, options)
@@ -71,8 +73,13 @@ def outside(runs: int) -> None:
         samples = []
         for _ in range(10):
             start = time.perf_counter()
-            subprocess.run([*base, "-m", "paitui", "hw", "--json"], env=env, check=True,
-                           cwd=REPO, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [*base, "-m", "paitui", "hw", "--json"],
+                env=env,
+                check=True,
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+            )
             samples.append(time.perf_counter() - start)
         print(f"whole `paitui hw --json` process under umockdev-run: {_stats(samples)}")
 

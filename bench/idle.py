@@ -52,32 +52,34 @@ TARGET_PERCENT = 0.5
 #: ``--without`` switches parts off in the measured process, to tell what the idle CPU is for.
 ABLATIONS = {
     "tick": "import paitui.ui.screens.running as r\nr.RunningScreen._tick = lambda self: None",
-    "stats": "import paitui.services.fleet as f\n"
-             "f.Fleet.watch_stats = lambda self, *a, **k: None",
+    "stats": "import paitui.services.fleet as f\nf.Fleet.watch_stats = lambda self, *a, **k: None",
     "logs": "import paitui.ui.screens.running as r\n"
-            "r.RunningScreen._follow_logs = lambda self, *a, **k: None",
+    "r.RunningScreen._follow_logs = lambda self, *a, **k: None",
     # The stats still stream and draw the sparklines; only the table's CPU/Memory cells stay.
     "stat-cells": "import paitui.ui.screens.running as r\n"
-                  "_set = r.RunningScreen._set_cells\n"
-                  "def _cells(self, key, cells):\n"
-                  "    keep = {k: v for k, v in cells.items() if k not in ('cpu', 'mem')}\n"
-                  "    _set(self, key, keep)\n"
-                  "r.RunningScreen._set_cells = _cells",
+    "_set = r.RunningScreen._set_cells\n"
+    "def _cells(self, key, cells):\n"
+    "    keep = {k: v for k, v in cells.items() if k not in ('cpu', 'mem')}\n"
+    "    _set(self, key, keep)\n"
+    "r.RunningScreen._set_cells = _cells",
     # The stat labels (one line each) updated without a layout pass of the whole screen.
     "label-layout": "import paitui.ui.screens.running as r\n"
-                    "_upd = r.Static.update\n"
-                    "def _update(self, content='', *, layout=True):\n"
-                    "    if self.id in ('cpu-label', 'mem-label'):\n"
-                    "        layout = False\n"
-                    "    _upd(self, content, layout=layout)\n"
-                    "r.Static.update = _update",
+    "_upd = r.Static.update\n"
+    "def _update(self, content='', *, layout=True):\n"
+    "    if self.id in ('cpu-label', 'mem-label'):\n"
+    "        layout = False\n"
+    "    _upd(self, content, layout=layout)\n"
+    "r.Static.update = _update",
 }
 SCREEN_KEYS = {"running": "5", "home": "1"}
 
 
 def fmt(percent: dict[str, float], processes: dict[str, int]) -> str:
-    return ", ".join(f"{name} {pct:.2f} % ({processes.get(name, 0)})"
-                     for name, pct in percent.items() if name != "paitui")
+    return ", ".join(
+        f"{name} {pct:.2f} % ({processes.get(name, 0)})"
+        for name, pct in percent.items()
+        if name != "paitui"
+    )
 
 
 class Sliced:
@@ -114,8 +116,12 @@ class Sliced:
         return {name: v / seconds * 100 for name, v in used.items()} if seconds else {}
 
 
-def sliced(groups: Callable[[], dict[str, list[int]]], duration: float, slice_s: float,
-           foreign: ForeignEvents) -> Sliced:
+def sliced(
+    groups: Callable[[], dict[str, list[int]]],
+    duration: float,
+    slice_s: float,
+    foreign: ForeignEvents,
+) -> Sliced:
     result = Sliced()
     foreign.reset()
     end = time.monotonic() + duration
@@ -131,9 +137,12 @@ def engine_total(percent: dict[str, float]) -> float:
 
 def one(count: int, args: argparse.Namespace) -> dict[str, float]:
     result: dict[str, float] = {}
-    with engine_for(not args.shared_engine) as (host, engine_pids), \
-            StandIns(count, prefix="bidle", docker_host=host) as standins, \
-            isolated_dirs() as dirs, ForeignEvents(standins.run_id, host) as foreign:
+    with (
+        engine_for(not args.shared_engine) as (host, engine_pids),
+        StandIns(count, prefix="bidle", docker_host=host) as standins,
+        isolated_dirs() as dirs,
+        ForeignEvents(standins.run_id, host) as foreign,
+    ):
         if host:
             dirs = {**dirs, "DOCKER_HOST": host}
         up_since = time.monotonic()
@@ -143,15 +152,21 @@ def one(count: int, args: argparse.Namespace) -> dict[str, float]:
             for label, quiet in (("all", False), ("quiet", True)):
                 pct = base.percent(quiet)
                 if pct:
-                    print(f"[{count} apps] engine without paitui ({label} slices): "
-                          f"{engine_total(pct):.2f} % ({fmt(pct, base.processes)})")
+                    print(
+                        f"[{count} apps] engine without paitui ({label} slices): "
+                        f"{engine_total(pct):.2f} % ({fmt(pct, base.processes)})"
+                    )
             result["engine_baseline"] = engine_total(base.percent(True) or base.percent())
         with TmuxPane(120, 40) as pane:
             argv = paitui_argv([standins.catalog])
             if args.without:
                 patches = "\n".join(ABLATIONS[w] for w in args.without)
-                argv = [sys.executable, "-c", patches + "\nfrom paitui.cli.main import main\n"
-                        f"raise SystemExit(main({argv[3:]!r}))"]
+                argv = [
+                    sys.executable,
+                    "-c",
+                    patches + "\nfrom paitui.cli.main import main\n"
+                    f"raise SystemExit(main({argv[3:]!r}))",
+                ]
             if args.probe_interval:
                 dirs = {**dirs, "PAITUI_PROBE_READY_INTERVAL": str(args.probe_interval)}
             pane.respawn(argv, dirs)
@@ -185,12 +200,21 @@ def one(count: int, args: argparse.Namespace) -> dict[str, float]:
         ready = snapshot.count("● ready")
         head = f"[{count} apps, {args.screen} screen]"
         if args.without or args.probe_interval:
-            head = head[:-1] + f", without {'+'.join(args.without) or '-'}" + (
-                f", ready probes every {args.probe_interval:g} s]" if args.probe_interval else "]")
-        print(f"{head} paitui RSS {rss:.1f} MiB, {threads} threads, {fds} open files; "
-              f"rows shown ready: {ready}; whole machine busy {busy:.0f} % of one core; "
-              f"other managed-container events: {run.events} in "
-              f"{run.slices - run.quiet_slices} of {run.slices} slices of {args.slice:g} s")
+            head = (
+                head[:-1]
+                + f", without {'+'.join(args.without) or '-'}"
+                + (
+                    f", ready probes every {args.probe_interval:g} s]"
+                    if args.probe_interval
+                    else "]"
+                )
+            )
+        print(
+            f"{head} paitui RSS {rss:.1f} MiB, {threads} threads, {fds} open files; "
+            f"rows shown ready: {ready}; whole machine busy {busy:.0f} % of one core; "
+            f"other managed-container events: {run.events} in "
+            f"{run.slices - run.quiet_slices} of {run.slices} slices of {args.slice:g} s"
+        )
         for label, quiet in (("all", False), ("quiet", True)):
             pct = run.percent(quiet)
             if not pct:
@@ -198,9 +222,11 @@ def one(count: int, args: argparse.Namespace) -> dict[str, float]:
                 continue
             seconds = run.quiet_seconds if quiet else run.seconds
             own = pct.get("paitui", 0.0)
-            print(f"{head} {label} slices ({seconds:.0f} s): paitui {own:.2f} % of one core "
-                  f"[{verdict(own, TARGET_PERCENT)} < {TARGET_PERCENT} %]; engine "
-                  f"{engine_total(pct):.2f} % ({fmt(pct, run.processes)})")
+            print(
+                f"{head} {label} slices ({seconds:.0f} s): paitui {own:.2f} % of one core "
+                f"[{verdict(own, TARGET_PERCENT)} < {TARGET_PERCENT} %]; engine "
+                f"{engine_total(pct):.2f} % ({fmt(pct, run.processes)})"
+            )
             result[f"paitui_{label}"] = own
             result[f"engine_{label}"] = engine_total(pct)
         result["rss"] = rss
@@ -218,31 +244,65 @@ def _busy(a: str, b: str) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--containers", default="0,50",
-                        help="comma-separated counts of ready stand-ins (0,50)")
-    parser.add_argument("--duration", type=float, default=60.0,
-                        help="seconds of the measuring window (60)")
-    parser.add_argument("--settle", type=float, default=10.0,
-                        help="seconds after the screen shows before measuring (10)")
-    parser.add_argument("--min-uptime", type=float, default=70.0,
-                        help="seconds the stand-ins have run before the window starts (70)")
-    parser.add_argument("--screen", choices=sorted(SCREEN_KEYS), default="running",
-                        help="the screen shown while idle (running)")
-    parser.add_argument("--slice", type=float, default=5.0,
-                        help="seconds per slice; slices with other managed containers' events "
-                             "are reported apart (5)")
-    parser.add_argument("--without", default="",
-                        help="comma-separated parts to switch off in paitui, to attribute the "
-                             f"cost: {', '.join(ABLATIONS)}")
-    parser.add_argument("--probe-interval", type=float, default=0.0,
-                        help="PAITUI_PROBE_READY_INTERVAL for the run (default: paitui's, 30 s)")
-    parser.add_argument("--shared-engine", action="store_true",
-                        help="use the machine's engine instead of a private dockerd")
-    parser.add_argument("--no-baseline", dest="baseline", action="store_false",
-                        help="skip measuring the engine without paitui first")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    parser.add_argument(
+        "--containers", default="0,50", help="comma-separated counts of ready stand-ins (0,50)"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=60.0, help="seconds of the measuring window (60)"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=10.0,
+        help="seconds after the screen shows before measuring (10)",
+    )
+    parser.add_argument(
+        "--min-uptime",
+        type=float,
+        default=70.0,
+        help="seconds the stand-ins have run before the window starts (70)",
+    )
+    parser.add_argument(
+        "--screen",
+        choices=sorted(SCREEN_KEYS),
+        default="running",
+        help="the screen shown while idle (running)",
+    )
+    parser.add_argument(
+        "--slice",
+        type=float,
+        default=5.0,
+        help="seconds per slice; slices with other managed containers' events "
+        "are reported apart (5)",
+    )
+    parser.add_argument(
+        "--without",
+        default="",
+        help="comma-separated parts to switch off in paitui, to attribute the "
+        f"cost: {', '.join(ABLATIONS)}",
+    )
+    parser.add_argument(
+        "--probe-interval",
+        type=float,
+        default=0.0,
+        help="PAITUI_PROBE_READY_INTERVAL for the run (default: paitui's, 30 s)",
+    )
+    parser.add_argument(
+        "--shared-engine",
+        action="store_true",
+        help="use the machine's engine instead of a private dockerd",
+    )
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip measuring the engine without paitui first",
+    )
     args = parser.parse_args()
     args.without = [w for w in args.without.split(",") if w]
     unknown = set(args.without) - set(ABLATIONS)

@@ -56,29 +56,51 @@ def slope(points: list[tuple[float, float]]) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     parser.add_argument("--containers", type=int, default=10, help="stand-ins (10)")
-    parser.add_argument("--rate", type=float, default=20.0,
-                        help="log lines a second per stand-in (20)")
-    parser.add_argument("--duration", type=float, default=1800.0,
-                        help="seconds to watch (1800 = the target's 30 minutes)")
+    parser.add_argument(
+        "--rate", type=float, default=20.0, help="log lines a second per stand-in (20)"
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=1800.0,
+        help="seconds to watch (1800 = the target's 30 minutes)",
+    )
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples (5)")
-    parser.add_argument("--cycle", type=float, default=10.0,
-                        help="seconds before selecting the next app (10; 0 = never)")
-    parser.add_argument("--settle", type=float, default=10.0,
-                        help="seconds after the Running screen shows before the baseline (10)")
-    parser.add_argument("--shared-engine", action="store_true",
-                        help="use the machine's engine instead of a private dockerd")
+    parser.add_argument(
+        "--cycle",
+        type=float,
+        default=10.0,
+        help="seconds before selecting the next app (10; 0 = never)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=10.0,
+        help="seconds after the Running screen shows before the baseline (10)",
+    )
+    parser.add_argument(
+        "--shared-engine",
+        action="store_true",
+        help="use the machine's engine instead of a private dockerd",
+    )
     args = parser.parse_args()
     raise_on_sigterm()
     print_machine()
-    with engine_for(not args.shared_engine) as (host, _pids), \
-            StandIns(args.containers, log_lines_per_s=args.rate, prefix="bmem",
-                     docker_host=host) as standins, \
-            isolated_dirs() as dirs, ForeignEvents(standins.run_id, host) as foreign, \
-            TmuxPane(120, 40) as pane:
+    with (
+        engine_for(not args.shared_engine) as (host, _pids),
+        StandIns(
+            args.containers, log_lines_per_s=args.rate, prefix="bmem", docker_host=host
+        ) as standins,
+        isolated_dirs() as dirs,
+        ForeignEvents(standins.run_id, host) as foreign,
+        TmuxPane(120, 40) as pane,
+    ):
         if host:
             dirs = {**dirs, "DOCKER_HOST": host}
         standins.wait_serving()
@@ -116,17 +138,25 @@ def main() -> int:
     second_half = [(x, y) for x, y in samples if x >= args.duration / 2]
     per_min = slope(second_half) * 60
     growth = end - settled
-    print(f"{args.containers} apps x {args.rate:g} log lines/s, {args.duration:.0f} s "
-          f"({args.duration / 60:.1f} min), selection moved {moves} times, "
-          f"{len(samples)} samples; other managed-container events: {foreign.count}; "
-          f"at the end {threads} threads, {fds} open files")
-    print(f"RSS at first frame {rss_first:.1f} MB; settled {settled:.1f} MB; end {end:.1f} MB; "
-          f"peak {peak:.1f} MB  [{verdict(peak, TARGET_RSS_MB)} < {TARGET_RSS_MB:.0f} MB]")
-    print(f"growth settled -> end: {growth:+.2f} MB over {args.duration / 60:.1f} min; "
-          f"second-half slope {per_min:+.3f} MB/min -> {per_min * 30:+.1f} MB per 30 min "
-          f"[{verdict(max(growth, per_min * 30), TARGET_GROWTH_MB)} < {TARGET_GROWTH_MB:.0f} MB]")
-    print("RSS (MB) every minute: " + " ".join(
-        f"{y:.1f}" for x, y in samples if int(x) % 60 < args.every))
+    print(
+        f"{args.containers} apps x {args.rate:g} log lines/s, {args.duration:.0f} s "
+        f"({args.duration / 60:.1f} min), selection moved {moves} times, "
+        f"{len(samples)} samples; other managed-container events: {foreign.count}; "
+        f"at the end {threads} threads, {fds} open files"
+    )
+    print(
+        f"RSS at first frame {rss_first:.1f} MB; settled {settled:.1f} MB; end {end:.1f} MB; "
+        f"peak {peak:.1f} MB  [{verdict(peak, TARGET_RSS_MB)} < {TARGET_RSS_MB:.0f} MB]"
+    )
+    print(
+        f"growth settled -> end: {growth:+.2f} MB over {args.duration / 60:.1f} min; "
+        f"second-half slope {per_min:+.3f} MB/min -> {per_min * 30:+.1f} MB per 30 min "
+        f"[{verdict(max(growth, per_min * 30), TARGET_GROWTH_MB)} < {TARGET_GROWTH_MB:.0f} MB]"
+    )
+    print(
+        "RSS (MB) every minute: "
+        + " ".join(f"{y:.1f}" for x, y in samples if int(x) % 60 < args.every)
+    )
     return 0
 
 

@@ -41,8 +41,10 @@ def _serve(count: int, hung: bool, conn: object) -> None:
             try:
                 while True:
                     await reader.readuntil(b"\r\n\r\n")
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                 b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY))
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+                    )
                     await writer.drain()
             except (asyncio.IncompleteReadError, ConnectionError):
                 writer.close()
@@ -51,8 +53,9 @@ def _serve(count: int, hung: bool, conn: object) -> None:
             await reader.read()  # read the request and never answer, until the client leaves
             writer.close()
 
-        servers = [await asyncio.start_server(handle, "127.0.0.1", 0, backlog=256)
-                   for _ in range(count)]
+        servers = [
+            await asyncio.start_server(handle, "127.0.0.1", 0, backlog=256) for _ in range(count)
+        ]
         ports = [s.sockets[0].getsockname()[1] for s in servers]
         if hung:
             h = await asyncio.start_server(never, "127.0.0.1", 0)
@@ -78,8 +81,9 @@ async def gather_round(prober: Prober, targets: list[ProbeTarget]) -> tuple[floa
     return elapsed, sum(r.outcome == ProbeOutcome.READY for r in results)
 
 
-async def scheduler_round(targets: list[ProbeTarget], timeout: float,
-                          hung_key: str | None = None) -> dict[str, float]:
+async def scheduler_round(
+    targets: list[ProbeTarget], timeout: float, hung_key: str | None = None
+) -> dict[str, float]:
     done: dict[str, float] = {}
     all_done = asyncio.Event()
     started = time.perf_counter()
@@ -89,8 +93,9 @@ async def scheduler_round(targets: list[ProbeTarget], timeout: float,
         if len(done) == len(targets):
             all_done.set()
 
-    sched = ProbeScheduler(Prober(timeout), on_result, start_interval=60, ready_interval=60,
-                           max_concurrency=32)
+    sched = ProbeScheduler(
+        Prober(timeout), on_result, start_interval=60, ready_interval=60, max_concurrency=32
+    )
     runner = asyncio.create_task(sched.run())
     started = time.perf_counter()
     for target in targets:
@@ -111,8 +116,11 @@ async def scheduler_round(targets: list[ProbeTarget], timeout: float,
     await runner
     await sched.prober.aclose()
     healthy = [v for k, v in done.items() if k != hung_key]
-    out = {"others_last": max(healthy), "others_median": statistics.median(healthy),
-           "warm_last": max(warm)}
+    out = {
+        "others_last": max(healthy),
+        "others_median": statistics.median(healthy),
+        "warm_last": max(warm),
+    }
     if hung_key is not None:
         out["hung"] = done[hung_key]
     return out
@@ -121,8 +129,9 @@ async def scheduler_round(targets: list[ProbeTarget], timeout: float,
 async def bench(endpoints: int, rounds: int, timeout: float) -> None:
     proc, ports = start_servers(endpoints, hung=True)
     try:
-        healthy = [ProbeTarget(f"e{i}", "127.0.0.1", p, CHECK)
-                   for i, p in enumerate(ports[:endpoints])]
+        healthy = [
+            ProbeTarget(f"e{i}", "127.0.0.1", p, CHECK) for i, p in enumerate(ports[:endpoints])
+        ]
         hung = ProbeTarget("hung", "127.0.0.1", ports[-1], CHECK)
         print(f"{endpoints} endpoints in a separate process; probe timeout {timeout:g} s")
 
@@ -136,26 +145,34 @@ async def bench(endpoints: int, rounds: int, timeout: float) -> None:
             warm.append(t)
             assert ok == endpoints, ok
             await prober.aclose()
-        print(f"1. gather, all at once: cold round median {statistics.median(cold) * 1000:.0f} ms"
-              f" (min {min(cold) * 1000:.0f}, max {max(cold) * 1000:.0f});"
-              f" warm round median {statistics.median(warm) * 1000:.0f} ms"
-              f" (min {min(warm) * 1000:.0f}, max {max(warm) * 1000:.0f})")
+        print(
+            f"1. gather, all at once: cold round median {statistics.median(cold) * 1000:.0f} ms"
+            f" (min {min(cold) * 1000:.0f}, max {max(cold) * 1000:.0f});"
+            f" warm round median {statistics.median(warm) * 1000:.0f} ms"
+            f" (min {min(warm) * 1000:.0f}, max {max(warm) * 1000:.0f})"
+        )
 
         sched = [await scheduler_round(healthy, timeout) for _ in range(rounds)]
         lasts = [r["others_last"] for r in sched]
         warms = [r["warm_last"] for r in sched]
-        print(f"2. scheduler (32 at once): cold round done in median "
-              f"{statistics.median(lasts) * 1000:.0f} ms (max {max(lasts) * 1000:.0f}); "
-              f"warm round median {statistics.median(warms) * 1000:.0f} ms "
-              f"(max {max(warms) * 1000:.0f})")
+        print(
+            f"2. scheduler (32 at once): cold round done in median "
+            f"{statistics.median(lasts) * 1000:.0f} ms (max {max(lasts) * 1000:.0f}); "
+            f"warm round median {statistics.median(warms) * 1000:.0f} ms "
+            f"(max {max(warms) * 1000:.0f})"
+        )
 
-        with_hung = [await scheduler_round([hung, *healthy], timeout, "hung")
-                     for _ in range(max(1, rounds // 2))]
+        with_hung = [
+            await scheduler_round([hung, *healthy], timeout, "hung")
+            for _ in range(max(1, rounds // 2))
+        ]
         lasts = [r["others_last"] for r in with_hung]
         hung_at = [r["hung"] for r in with_hung]
-        print(f"3. same with a hung endpoint first in line: the {endpoints} others done in "
-              f"median {statistics.median(lasts) * 1000:.0f} ms (max {max(lasts) * 1000:.0f});"
-              f" the hung one reported after {statistics.median(hung_at):.2f} s")
+        print(
+            f"3. same with a hung endpoint first in line: the {endpoints} others done in "
+            f"median {statistics.median(lasts) * 1000:.0f} ms (max {max(lasts) * 1000:.0f});"
+            f" the hung one reported after {statistics.median(hung_at):.2f} s"
+        )
     finally:
         proc.kill()
 

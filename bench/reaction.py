@@ -51,8 +51,10 @@ def row_of(text: str, name: str) -> str:
     """The line of the pane holding the app's row in the table (empty when not shown)."""
     for line in text.splitlines():
         # The table row starts with the name; the detail pane and toasts put it elsewhere.
-        if line.lstrip().startswith(name) and ("ready" in line or any(
-                w in line for w in (*STOPPED_WORDS, "starting", "stopping", "unhealthy"))):
+        if line.lstrip().startswith(name) and (
+            "ready" in line
+            or any(w in line for w in (*STOPPED_WORDS, "starting", "stopping", "unhealthy"))
+        ):
             return line
     return ""
 
@@ -63,8 +65,9 @@ class DieTimes:
     def __init__(self, client: Any, container_id: str) -> None:
         self.times: list[float] = []
         self._changed = threading.Event()
-        self._stream = client.events(decode=True, filters={
-            "type": "container", "container": container_id, "event": "die"})
+        self._stream = client.events(
+            decode=True, filters={"type": "container", "container": container_id, "event": "die"}
+        )
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self) -> None:
@@ -87,28 +90,42 @@ class DieTimes:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     parser.add_argument("--runs", type=int, default=20, help="runs (20)")
-    parser.add_argument("--how", choices=("kill", "stop"), default="kill",
-                        help="how the container is stopped outside paitui (kill)")
-    parser.add_argument("--apps", type=int, default=1,
-                        help="stand-ins running (the first is the one stopped) (1)")
-    parser.add_argument("--interval", type=float, default=0.01,
-                        help="seconds between pane captures (0.01)")
-    parser.add_argument("--shared-engine", action="store_true",
-                        help="use the machine's engine instead of a private dockerd")
+    parser.add_argument(
+        "--how",
+        choices=("kill", "stop"),
+        default="kill",
+        help="how the container is stopped outside paitui (kill)",
+    )
+    parser.add_argument(
+        "--apps", type=int, default=1, help="stand-ins running (the first is the one stopped) (1)"
+    )
+    parser.add_argument(
+        "--interval", type=float, default=0.01, help="seconds between pane captures (0.01)"
+    )
+    parser.add_argument(
+        "--shared-engine",
+        action="store_true",
+        help="use the machine's engine instead of a private dockerd",
+    )
     args = parser.parse_args()
     raise_on_sigterm()
     print_machine()
     from_return: list[float] = []
     from_call: list[float] = []
     from_die: list[float] = []
-    with engine_for(not args.shared_engine) as (host, _pids), \
-            StandIns(args.apps, prefix="breact", docker_host=host) as standins, \
-            isolated_dirs() as dirs, ForeignEvents(standins.run_id, host) as foreign, \
-            TmuxPane(120, 40) as pane:
+    with (
+        engine_for(not args.shared_engine) as (host, _pids),
+        StandIns(args.apps, prefix="breact", docker_host=host) as standins,
+        isolated_dirs() as dirs,
+        ForeignEvents(standins.run_id, host) as foreign,
+        TmuxPane(120, 40) as pane,
+    ):
         if host:
             dirs = {**dirs, "DOCKER_HOST": host}
         standins.wait_serving()
@@ -134,7 +151,9 @@ def main() -> int:
             t_return = time.monotonic()
             seen, text = pane.wait_for(
                 lambda s: any(w in row_of(s, name) for w in STOPPED_WORDS),
-                timeout=10, interval=args.interval)
+                timeout=10,
+                interval=args.interval,
+            )
             if seen is None:
                 raise SystemExit(f"run {run}: the stop never showed:\n{text}")
             from_return.append(max(0.0, seen - t_return))
@@ -145,14 +164,20 @@ def main() -> int:
             container.start()
         dies.close()
     med = statistics.median(from_die) if from_die else float("inf")
-    print(f"docker {args.how} of 1 of {args.apps} apps, {args.runs} runs, pane polled every "
-          f"{args.interval * 1000:.0f} ms; other managed-container events meanwhile: "
-          f"{foreign.count}")
-    print(f"engine's die event (its timeNano) -> pane shows it: {summary(from_die)}  "
-          f"[{verdict(med, TARGET_S)} < {TARGET_S * 1000:.0f} ms]")
+    print(
+        f"docker {args.how} of 1 of {args.apps} apps, {args.runs} runs, pane polled every "
+        f"{args.interval * 1000:.0f} ms; other managed-container events meanwhile: "
+        f"{foreign.count}"
+    )
+    print(
+        f"engine's die event (its timeNano) -> pane shows it: {summary(from_die)}  "
+        f"[{verdict(med, TARGET_S)} < {TARGET_S * 1000:.0f} ms]"
+    )
     print(f"{args.how} called -> pane shows it: {summary(from_call)}")
-    print(f"{args.how} returned -> pane shows it: {summary(from_return)} (the call returns "
-          "after the die event)")
+    print(
+        f"{args.how} returned -> pane shows it: {summary(from_return)} (the call returns "
+        "after the die event)"
+    )
     return 0
 
 

@@ -87,10 +87,18 @@ class FeedFleet:
 
 def status(i: int, state: AppState, now: float) -> AppStatus:
     return AppStatus(
-        app_id=f"app-{i:04d}", state=state, since=now, container_id=f"{i:064x}",
-        name=f"paitui-app-{i:04d}", variant="cpu", image="127.0.0.1:5000/paitest/busybox:latest",
-        started_at=now - 3600 - i, ports=(PublishedPort(8080, "tcp", "127.0.0.1", 20000 + i),),
-        probe=ProbeResult(ProbeOutcome.READY, "200", 0.002, now, 200), ever_ready=True)
+        app_id=f"app-{i:04d}",
+        state=state,
+        since=now,
+        container_id=f"{i:064x}",
+        name=f"paitui-app-{i:04d}",
+        variant="cpu",
+        image="127.0.0.1:5000/paitest/busybox:latest",
+        started_at=now - 3600 - i,
+        ports=(PublishedPort(8080, "tcp", "127.0.0.1", 20000 + i),),
+        probe=ProbeResult(ProbeOutcome.READY, "200", 0.002, now, 200),
+        ever_ready=True,
+    )
 
 
 async def headless(rows: int, rounds: int) -> None:
@@ -150,10 +158,11 @@ async def headless(rows: int, rounds: int) -> None:
             for i in range(rows):
                 fleet.publish(status(i, state, now))
             last = f"app-{rows - 1:04d}"
-            applied.append((time.perf_counter() - t0) + await settle(
-                lambda last=last, state=state: screen.statuses[last].state == state))
-        print(f"all {rows} rows change state: applied {summary(applied)}; "
-              f"frames {summary(frames)}")
+            applied.append(
+                (time.perf_counter() - t0)
+                + await settle(lambda last=last, state=state: screen.statuses[last].state == state)
+            )
+        print(f"all {rows} rows change state: applied {summary(applied)}; frames {summary(frames)}")
 
         # The screen's own 1 s tick rewrites every row's uptime.
         ticks: list[float] = []
@@ -161,8 +170,10 @@ async def headless(rows: int, rounds: int) -> None:
             t0 = time.perf_counter()
             screen._tick()
             ticks.append(time.perf_counter() - t0)
-        print(f"uptime tick over {rows} rows (runs every second): {summary(ticks)} "
-              f"= {statistics.median(ticks) * 100:.1f} % of one core from the tick alone")
+        print(
+            f"uptime tick over {rows} rows (runs every second): {summary(ticks)} "
+            f"= {statistics.median(ticks) * 100:.1f} % of one core from the tick alone"
+        )
 
         # Scrolling: page down to the end, then end/home.
         table.focus()
@@ -184,19 +195,24 @@ async def headless(rows: int, rounds: int) -> None:
             await pilot.pause()
             keys.append(time.process_time() - t0)
         print("  CPU per key, ms:", " ".join(f"{k * 1000:.0f}" for k in keys))
-        print(f"scroll ({pages} page-downs, home/end): CPU per key {summary(keys)}; "
-              f"frames {summary(frames)}")
+        print(
+            f"scroll ({pages} page-downs, home/end): CPU per key {summary(keys)}; "
+            f"frames {summary(frames)}"
+        )
 
 
 def with_engine(rows: int, running: bool, timeout: float, private: bool) -> None:
     t0 = time.monotonic()
-    with engine_for(private) as (host, _pids), \
-            StandIns(rows, run=running, prefix="bscale", docker_host=host) as standins, \
-            isolated_dirs() as dirs:
+    with (
+        engine_for(private) as (host, _pids),
+        StandIns(rows, run=running, prefix="bscale", docker_host=host) as standins,
+        isolated_dirs() as dirs,
+    ):
         if host:
             dirs = {**dirs, "DOCKER_HOST": host}
-        print(f"{'ran' if running else 'created'} {rows} stand-ins in "
-              f"{time.monotonic() - t0:.1f} s")
+        print(
+            f"{'ran' if running else 'created'} {rows} stand-ins in {time.monotonic() - t0:.1f} s"
+        )
         first = standins.app_ids[0]
         with TmuxPane(120, 40) as pane:
             start = pane.respawn(paitui_argv([standins.catalog]), dirs)
@@ -204,12 +220,13 @@ def with_engine(rows: int, running: bool, timeout: float, private: bool) -> None
             if t1 is None:
                 raise SystemExit(f"paitui did not start:\n{text}")
             pane.send_keys("5")
-            t2, text = pane.wait_for(lambda s: first in s or "stand-in 000" in s,
-                                     timeout=timeout)
-            print(f"launch -> first frame {((t1 - start) * 1000):.0f} ms; "
-                  "launch -> first stand-in row on the Running screen (key 5 pressed at the "
-                  "first frame): "
-                  + (f"{(t2 - start) * 1000:.0f} ms" if t2 else f"not within {timeout} s"))
+            t2, text = pane.wait_for(lambda s: first in s or "stand-in 000" in s, timeout=timeout)
+            print(
+                f"launch -> first frame {((t1 - start) * 1000):.0f} ms; "
+                "launch -> first stand-in row on the Running screen (key 5 pressed at the "
+                "first frame): "
+                + (f"{(t2 - start) * 1000:.0f} ms" if t2 else f"not within {timeout} s")
+            )
             # Wait for the listing to hold every stand-in: page down until the pane stops
             # changing (the end of the table), counting the stand-ins seen on the way.
             keys: list[float] = []
@@ -229,25 +246,40 @@ def with_engine(rows: int, running: bool, timeout: float, private: bool) -> None
                 stalled = 0
                 keys.append(t_key - k0)
             seen.update(re.findall(r"Bench stand-in (\d{3})", pane.capture()))
-            print(f"page-down -> pane changed: {summary(keys)}; {len(keys)} pages to the end; "
-                  f"stand-ins seen on the way: {len(seen)} of {rows}")
+            print(
+                f"page-down -> pane changed: {summary(keys)}; {len(keys)} pages to the end; "
+                f"stand-ins seen on the way: {len(seen)} of {rows}"
+            )
             pane.send_keys("q")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     parser.add_argument("--rows", type=int, default=500, help="managed apps (500)")
     parser.add_argument("--rounds", type=int, default=5, help="update rounds (5)")
-    parser.add_argument("--engine", action="store_true",
-                        help="real stand-in containers and paitui in tmux")
-    parser.add_argument("--running", action="store_true",
-                        help="with --engine: start the containers, not only create them")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="with --engine: seconds to wait for the listing (60)")
-    parser.add_argument("--shared-engine", action="store_true",
-                        help="with --engine: the machine's engine instead of a private dockerd")
+    parser.add_argument(
+        "--engine", action="store_true", help="real stand-in containers and paitui in tmux"
+    )
+    parser.add_argument(
+        "--running",
+        action="store_true",
+        help="with --engine: start the containers, not only create them",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="with --engine: seconds to wait for the listing (60)",
+    )
+    parser.add_argument(
+        "--shared-engine",
+        action="store_true",
+        help="with --engine: the machine's engine instead of a private dockerd",
+    )
     args = parser.parse_args()
     raise_on_sigterm()
     print_machine()

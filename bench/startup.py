@@ -42,8 +42,18 @@ from common import (
 
 TARGET_S = 0.5
 #: Modules that cost time to import and are needed only for some screens or commands.
-HEAVY = ("docker", "huggingface_hub", "httpx", "pyudev", "requests", "yaml", "urllib3",
-         "paitui.services.engine", "paitui.services.fleet", "paitui.services.hub")
+HEAVY = (
+    "docker",
+    "huggingface_hub",
+    "httpx",
+    "pyudev",
+    "requests",
+    "yaml",
+    "urllib3",
+    "paitui.services.engine",
+    "paitui.services.fleet",
+    "paitui.services.hub",
+)
 #: Text on the Desktop once the catalog is loaded (a bundled app's tile).
 CATALOG_MARK = "Ollama"
 
@@ -94,8 +104,13 @@ def import_times(runs: int, env: dict[str, str]) -> None:
     cumulative: list[float] = []
     top: dict[str, int] = {}
     for _ in range(runs):
-        out = subprocess.run([py, "-X", "importtime", "-c", "import paitui.ui.app"],
-                             capture_output=True, text=True, env=env, check=True)
+        out = subprocess.run(
+            [py, "-X", "importtime", "-c", "import paitui.ui.app"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
         for line in out.stderr.splitlines():
             m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
             if not m:
@@ -106,8 +121,10 @@ def import_times(runs: int, env: dict[str, str]) -> None:
             top[name] = min(top.get(name, 10**12), self_us)
     print(f"import paitui.ui.app (-X importtime, cumulative): {summary(cumulative)}")
     heaviest = sorted(top.items(), key=lambda kv: -kv[1])[:8]
-    print("  heaviest modules by own time (min over runs): "
-          + ", ".join(f"{n} {us / 1000:.1f} ms" for n, us in heaviest))
+    print(
+        "  heaviest modules by own time (min over runs): "
+        + ", ".join(f"{n} {us / 1000:.1f} ms" for n, us in heaviest)
+    )
 
     def wall(code: str) -> list[float]:
         times = []
@@ -134,8 +151,9 @@ def headless(runs: int, env: dict[str, str]) -> list[float]:
     modules = []
     for _ in range(runs):
         t0 = time.time()
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env=env, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+        )
         line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH ")), None)
         if line is None:
             print(out.stdout[-2000:], out.stderr[-2000:], file=sys.stderr)
@@ -146,8 +164,10 @@ def headless(runs: int, env: dict[str, str]) -> list[float]:
         heavy_first.update(marks["heavy_at_first_frame"])
         heavy_catalog.update(marks["heavy_at_catalog"])
         modules.append(marks["modules_at_first_frame"])
-    print(f"headless: launch -> first frame: {summary(first)}"
-          f"  [{verdict(statistics.median(first), TARGET_S)} < {TARGET_S * 1000:.0f} ms]")
+    print(
+        f"headless: launch -> first frame: {summary(first)}"
+        f"  [{verdict(statistics.median(first), TARGET_S)} < {TARGET_S * 1000:.0f} ms]"
+    )
     print(f"headless: launch -> catalog on the Desktop: {summary(catalog)}")
     print(f"  modules loaded at the first frame: {statistics.median(modules):.0f}")
     print(f"  heavy modules at the first frame: {sorted(heavy_first) or 'none'}")
@@ -170,21 +190,28 @@ def in_tmux(runs: int, env: dict[str, str], argv: list[str]) -> list[float]:
             catalog.append(t2 - t0)
             pane.send_keys("q")
             pane.wait_exit()
-    print(f"tmux 120x40 ({' '.join(shlex.quote(a) for a in argv[:3])}): launch -> first frame: "
-          f"{summary(first)}  [{verdict(statistics.median(first), TARGET_S)} "
-          f"< {TARGET_S * 1000:.0f} ms]")
+    print(
+        f"tmux 120x40 ({' '.join(shlex.quote(a) for a in argv[:3])}): launch -> first frame: "
+        f"{summary(first)}  [{verdict(statistics.median(first), TARGET_S)} "
+        f"< {TARGET_S * 1000:.0f} ms]"
+    )
     print(f"tmux 120x40: launch -> catalog tiles shown: {summary(catalog)}")
     return first
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     parser.add_argument("--runs", type=int, default=5, help="runs of each measurement (5)")
     parser.add_argument("--skip-tmux", action="store_true", help="only import and headless")
-    parser.add_argument("--command", default=None,
-                        help="what to start in tmux instead of `python -m paitui`, e.g. paitui")
+    parser.add_argument(
+        "--command",
+        default=None,
+        help="what to start in tmux instead of `python -m paitui`, e.g. paitui",
+    )
     args = parser.parse_args()
     print_machine()
     with isolated_dirs() as dirs:

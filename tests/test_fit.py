@@ -45,7 +45,7 @@ def test_ranking_follows_the_box_and_skips_what_cannot_run() -> None:
     verified = [n for n in ranked if not llama.variants[n].unverified]
     assert ranked[0] == "rocm" and verified[-1] == "cpu" and "cuda" not in ranked
     # Unverified variants (intel-openvino) come after every verified one.
-    assert ranked[len(verified):] == [n for n in ranked if llama.variants[n].unverified]
+    assert ranked[len(verified) :] == [n for n in ranked if llama.variants[n].unverified]
     # Without a report every variant is offered, in catalog order.
     assert ranked_variants(app("ollama"), None) == list(app("ollama").variants)
 
@@ -57,9 +57,11 @@ def test_legacy_variants_come_after_current_ones() -> None:
     assert all(ranked.index(n) > ranked.index("rocm") for n in legacy if n in ranked)
 
 
-@pytest.mark.parametrize("report", [demo_report(), with_vram(demo_report(), 4),
-                                    HardwareReport(ranking=(Accel.CUDA, Accel.CPU))],
-                         ids=["demo", "4gib", "cuda"])
+@pytest.mark.parametrize(
+    "report",
+    [demo_report(), with_vram(demo_report(), 4), HardwareReport(ranking=(Accel.CUDA, Accel.CPU))],
+    ids=["demo", "4gib", "cuda"],
+)
 def test_the_planner_launches_the_variant_the_desktop_shows(report: HardwareReport) -> None:
     for entry in CATALOG.apps.values():
         best = best_variant(entry, report)

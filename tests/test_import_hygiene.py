@@ -46,8 +46,9 @@ def loaded_after(steps: list[str], watched: tuple[str, ...]) -> list[tuple[str, 
     Returns, per step, which of ``watched`` are in ``sys.modules`` after it.
     """
     code = _PROBE.format(watched=list(watched), steps=steps)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return [(step, loaded) for step, loaded in json.loads(out.stdout.strip().splitlines()[-1])]
 
@@ -75,8 +76,12 @@ def test_the_probe_sees_a_heavy_import() -> None:
 
 def test_start_up_path_imports_nothing_heavy() -> None:
     """``paitui`` builds its parser and imports the app without docker, the hub, udev or httpx."""
-    steps = ["paitui.cli.main", "paitui.cli.main:build_parser", "paitui.cli.common",
-             "paitui.ui.app"]
+    steps = [
+        "paitui.cli.main",
+        "paitui.cli.main:build_parser",
+        "paitui.cli.common",
+        "paitui.ui.app",
+    ]
     blamed = first_offender(loaded_after(steps, HEAVY))
     assert blamed == {}, f"heavy modules loaded at start-up (module: first step): {blamed}"
 
@@ -96,8 +101,9 @@ def test_services_never_import_textual() -> None:
 
 
 def test_settings_and_registry_never_import_textual() -> None:
-    blamed = first_offender(loaded_after(["paitui.settings", "paitui.services.registry"],
-                                         ("textual",)))
+    blamed = first_offender(
+        loaded_after(["paitui.settings", "paitui.services.registry"], ("textual",))
+    )
     assert blamed == {}, blamed
 
 
@@ -127,19 +133,24 @@ def forbidden(name: str) -> bool:
 
 @pytest.mark.parametrize("path", widget_files(), ids=lambda p: p.name)
 def test_widget_source_imports_no_io(path: Path) -> None:
-    bad = [f"{path.name}:{line} imports {name}" for line, name in imported_names(path)
-           if forbidden(name)]
+    bad = [
+        f"{path.name}:{line} imports {name}"
+        for line, name in imported_names(path)
+        if forbidden(name)
+    ]
     assert bad == [], "widgets only render and post messages: " + "; ".join(bad)
 
 
 def test_static_check_catches_a_forbidden_import(tmp_path: Path) -> None:
     """The AST walk sees imports in function bodies and in ``from x import y`` forms."""
     sample = tmp_path / "w.py"
-    sample.write_text("import os\n"
-                      "def f():\n"
-                      "    import docker.errors\n"
-                      "from paitui import services\n"
-                      "from paitui.domain.status import AppState\n")
+    sample.write_text(
+        "import os\n"
+        "def f():\n"
+        "    import docker.errors\n"
+        "from paitui import services\n"
+        "from paitui.domain.status import AppState\n"
+    )
     hits = sorted(name for _, name in imported_names(sample) if forbidden(name))
     assert hits == ["docker.errors", "paitui.services"]
 

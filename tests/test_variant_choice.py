@@ -88,14 +88,23 @@ def cpu_box() -> HardwareReport:
 def cuda_box() -> HardwareReport:
     """An RTX 4090 on the proprietary driver with the nvidia runtime."""
     gpu = Gpu(
-        vendor=Vendor.NVIDIA, pci_id="10de:2684", pci_slot="0000:01:00.0",
-        name="NVIDIA GeForce RTX 4090", driver="nvidia", card_node="/dev/dri/card0",
-        render_node="/dev/dri/renderD128", card_access=True, render_access=True,
+        vendor=Vendor.NVIDIA,
+        pci_id="10de:2684",
+        pci_slot="0000:01:00.0",
+        name="NVIDIA GeForce RTX 4090",
+        driver="nvidia",
+        card_node="/dev/dri/card0",
+        render_node="/dev/dri/renderD128",
+        card_access=True,
+        render_access=True,
         vram_total=24 * GIB,
     )
     return conclude(
         HardwareReport(
-            gpus=(gpu,), render_gid=105, video_gid=44, nvidia_nodes=("/dev/nvidiactl",),
+            gpus=(gpu,),
+            render_gid=105,
+            video_gid=44,
+            nvidia_nodes=("/dev/nvidiactl",),
             docker=DockerFacts(reachable=True, version="28.0.1", nvidia_runtime=True),
         )
     )
@@ -148,8 +157,12 @@ def test_an_unverified_variant_chosen_by_name_says_so_everywhere(tmp_path: Path)
     assert notes and "No-op" in notes[0], plan.warnings
     assert f"# note: {notes[0]}" in compose_text(plan)
     # A verified variant carries no such note.
-    verified = plan_launch(runner, cuda_box(), settings(tmp_path), LaunchChoices(
-        model_id="a/b", env={"PIPELINE": "text-to-image"}))
+    verified = plan_launch(
+        runner,
+        cuda_box(),
+        settings(tmp_path),
+        LaunchChoices(model_id="a/b", env={"PIPELINE": "text-to-image"}),
+    )
     assert not [w for w in verified.warnings if "unverified" in w]
     # The catalog detail pane and the variants cell mark it.
     console = Console(width=120, record=True, color_system=None)
@@ -161,7 +174,9 @@ def test_an_unverified_variant_chosen_by_name_says_so_everywhere(tmp_path: Path)
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "paitui", *args],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "PAITUI_HW_DOCKER": "none"},
     )
 

@@ -20,21 +20,35 @@ from paitui.settings import Settings
 CATALOG = load_catalog(include_user=False)
 RUNTIME = DockerFacts(reachable=True, version="28.0.1", nvidia_runtime=True)
 CDI = DockerFacts(
-    reachable=True, version="28.0.1", cdi_specs=("/etc/cdi/nvidia.yaml",),
+    reachable=True,
+    version="28.0.1",
+    cdi_specs=("/etc/cdi/nvidia.yaml",),
     nvidia_cdi=("/etc/cdi/nvidia.yaml",),
 )
 NO_TOOLKIT = DockerFacts(reachable=True, version="28.0.1")
 
 RTX = Gpu(
-    vendor=Vendor.NVIDIA, pci_id="10de:2684", pci_slot="0000:01:00.0",
-    name="NVIDIA GeForce RTX 4090", driver="nvidia", card_node="/dev/dri/card1",
-    render_node="/dev/dri/renderD129", card_access=True, render_access=True,
+    vendor=Vendor.NVIDIA,
+    pci_id="10de:2684",
+    pci_slot="0000:01:00.0",
+    name="NVIDIA GeForce RTX 4090",
+    driver="nvidia",
+    card_node="/dev/dri/card1",
+    render_node="/dev/dri/renderD129",
+    card_access=True,
+    render_access=True,
     vram_total=24 * GIB,
 )
 RX = Gpu(
-    vendor=Vendor.AMD, pci_id="1002:744c", pci_slot="0000:03:00.0",
-    name="AMD Radeon RX 7900 XTX", driver="amdgpu", card_node="/dev/dri/card0",
-    render_node="/dev/dri/renderD128", card_access=True, render_access=True,
+    vendor=Vendor.AMD,
+    pci_id="1002:744c",
+    pci_slot="0000:03:00.0",
+    name="AMD Radeon RX 7900 XTX",
+    driver="amdgpu",
+    card_node="/dev/dri/card0",
+    render_node="/dev/dri/renderD128",
+    card_access=True,
+    render_access=True,
     vram_total=24 * GIB,
 )
 
@@ -42,8 +56,13 @@ RX = Gpu(
 def box(*gpus: Gpu, docker: DockerFacts | None = RUNTIME) -> HardwareReport:
     return conclude(
         HardwareReport(
-            gpus=gpus, render_gid=105, video_gid=44, nvidia_nodes=("/dev/nvidiactl",),
-            kfd_present=True, kfd_access=True, docker=docker,
+            gpus=gpus,
+            render_gid=105,
+            video_gid=44,
+            nvidia_nodes=("/dev/nvidiactl",),
+            kfd_present=True,
+            kfd_access=True,
+            docker=docker,
         )
     )
 

@@ -25,16 +25,19 @@ def _add_choices(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--variant", help="image variant (default: the best one for this box)")
     parser.add_argument(
-        "--model", metavar="FILE|REPO[:FILE]",
+        "--model",
+        metavar="FILE|REPO[:FILE]",
         help="model file, relative to the models store, or a Hub repo and file (glob) in the "
-             "store or your HF cache; paitui start pulls it when it is in neither",
+        "store or your HF cache; paitui start pulls it when it is in neither",
     )
     parser.add_argument(
-        "--model-id", metavar="ORG/NAME",
+        "--model-id",
+        metavar="ORG/NAME",
         help="Hugging Face repo id for {model_id} (paitui start pulls it when not installed)",
     )
     parser.add_argument(
-        "--no-projector", action="store_true",
+        "--no-projector",
+        action="store_true",
         help="do not pass the multimodal projector (mmproj) found beside the GGUF",
     )
     parser.add_argument("--gpu", metavar="PCI_SLOT", help="only this GPU (e.g. 0000:03:00.0)")
@@ -53,9 +56,10 @@ def _add_choices(parser: argparse.ArgumentParser) -> None:
         "--no-hw", action="store_true", help="plan without detecting this box's hardware"
     )
     parser.add_argument(
-        "--source", metavar="DIR",
+        "--source",
+        metavar="DIR",
         help="the app's source checkout, for an app whose image is built locally (e.g. runai): "
-             "paitui builds the image from it and mounts it as upstream does",
+        "paitui builds the image from it and mounts it as upstream does",
     )
 
 
@@ -164,8 +168,9 @@ def _plan(args: argparse.Namespace, *, pull_models: bool = False) -> LaunchPlan 
     hardware = _hardware(services, args.no_hw)
     try:
         check = port_check(services)
-        plan = plan_launch(app, hardware, services.settings, choices, port_free=check,
-                           hf_cache=user_hf_cache())
+        plan = plan_launch(
+            app, hardware, services.settings, choices, port_free=check, hf_cache=user_hf_cache()
+        )
         problem = source_problem(plan.build) if plan.build is not None else None
         if problem is not None:
             raise PlanError(problem, "pass --source DIR: the checkout that holds its Dockerfile")

@@ -71,8 +71,14 @@ def format_report(r: HardwareReport) -> str:
         ("render", r.render_gid, r.user_in_render),
         ("video", r.video_gid, r.user_in_video),
     ):
-        groups.append(f"{name} " + (f"{gid} ({'member' if member else 'not a member'})"
-                                    if gid is not None else "missing"))
+        groups.append(
+            f"{name} "
+            + (
+                f"{gid} ({'member' if member else 'not a member'})"
+                if gid is not None
+                else "missing"
+            )
+        )
     out.append(f"  user {r.user or '?'} (uid {r.uid})   groups: {', '.join(groups)}")
     if r.nvidia_nodes:
         out.append(f"  NVIDIA nodes: {' '.join(r.nvidia_nodes)}")

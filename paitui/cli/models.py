@@ -53,11 +53,13 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_kind)
 
     p = sub.add_parser(
-        "import", help="give a model to a running app's own store (Ollama, InvokeAI)",
+        "import",
+        help="give a model to a running app's own store (Ollama, InvokeAI)",
         description="Send a GGUF of the store (with its other shards and projectors) to a "
-                    "running app that keeps its own model store, saying what it costs on disk "
-                    "and asking first (Ollama); or register store files in place, without a "
-                    "copy (InvokeAI: a diffusers repo as one model, else each weight file).")
+        "running app that keeps its own model store, saying what it costs on disk "
+        "and asking first (Ollama); or register store files in place, without a "
+        "copy (InvokeAI: a diffusers repo as one model, else each weight file).",
+    )
     p.add_argument("app", metavar="APP", help="a running app with its own store (ollama, invokeai)")
     p.add_argument("target", metavar="REPO[/FILE]", help="a model in the store (or the HF cache)")
     p.add_argument("--name", help="the model's name in the app (default: from the file name)")
@@ -118,9 +120,7 @@ def select_files(files: tuple[RepoFile, ...], patterns: list[str]) -> list[RepoF
     if not patterns:
         return list(files)
     return [
-        f
-        for f in files
-        if any(f.path == p or fnmatch.fnmatchcase(f.path, p) for p in patterns)
+        f for f in files if any(f.path == p or fnmatch.fnmatchcase(f.path, p) for p in patterns)
     ]
 
 
@@ -243,8 +243,7 @@ def pull_files(
     failed = [d for d in manager.snapshot() if d.state != DownloadState.DONE]
     if failed:
         for d in failed:
-            print(f"paitui: {_safe(f'{d.file.path}: {d.error or d.state.value}')}",
-                  file=sys.stderr)
+            print(f"paitui: {_safe(f'{d.file.path}: {d.error or d.state.value}')}", file=sys.stderr)
         return 1
     print(
         _safe(f"all {len(downloads)} file(s) in {services.settings.models_dir / info.repo_id}"),
@@ -392,8 +391,11 @@ def cmd_kind(args: argparse.Namespace) -> int:
     services = services_from_args(args)
     store = services.model_store
     models = library_models(store)
-    found = [m for m in find_in_library(models, args.target) if f"{m.repo_id}/{m.path}"
-             == args.target.strip("/")]
+    found = [
+        m
+        for m in find_in_library(models, args.target)
+        if f"{m.repo_id}/{m.path}" == args.target.strip("/")
+    ]
     if not found:
         return _fail(f"{args.target} is no file of the library (see: paitui models ls)")
     model = found[0]
@@ -470,7 +472,10 @@ def _running_url(services: Services, app_id: str) -> str:
 
     status = next((s for s in asyncio.run(snapshot()) if s.app_id == app_id), None)
     if status is None or status.state not in (
-        AppState.READY, AppState.LOADING, AppState.STARTING, AppState.UNHEALTHY
+        AppState.READY,
+        AppState.LOADING,
+        AppState.STARTING,
+        AppState.UNHEALTHY,
     ):
         state = status.state.value if status is not None else "not started"
         raise ValueError(f"{app_id} is not running ({state}): start it with paitui start {app_id}")
@@ -632,19 +637,21 @@ def resolve_start_model(
         if spec is not None and (services.settings.models_dir / model).is_file():
             spec = None  # a file of the store after all
         if spec is not None:
-            formats = app.needs.model_file or (app.mounts.models.formats if app.mounts.models
-                                                else ())
+            formats = app.needs.model_file or (
+                app.mounts.models.formats if app.mounts.models else ()
+            )
             library = library_models(services.model_store)
             for origin in ("store", "hf-cache"):
-                have = {m.path: m for m in library
-                        if m.repo_id == spec.repo_id and m.origin == origin}
+                have = {
+                    m.path: m for m in library if m.repo_id == spec.repo_id and m.origin == origin
+                }
                 try:
                     group = choose_model({p: m.size for p, m in have.items()}, formats, spec)
                 except ModelChoiceError as exc:
                     if any(
-                        any(f in m.formats for f in formats) and (
-                            spec.pattern is None or m.path == spec.pattern
-                        ) for m in have.values()
+                        any(f in m.formats for f in formats)
+                        and (spec.pattern is None or m.path == spec.pattern)
+                        for m in have.values()
                     ):
                         return _fail(str(exc))  # installed, but ambiguous: ask, do not pull
                     continue
@@ -698,13 +705,13 @@ def start_companions(
     def key(m: InstalledModel) -> str:
         return m.store_path if m.read_only else f"{m.repo_id}/{m.path}"
 
-    chosen = next((m for m in library if key(m) == model.strip("/") or m.store_path == model),
-                  None)
+    chosen = next((m for m in library if key(m) == model.strip("/") or m.store_path == model), None)
     if chosen is None:
         return model, None
     repo = [m for m in library if m.repo_id == chosen.repo_id and m.origin == chosen.origin]
-    found = model_companions(key(chosen), [key(m) for m in repo],
-                             {key(m): m.effective_kind for m in repo})
+    found = model_companions(
+        key(chosen), [key(m) for m in repo], {key(m): m.effective_kind for m in repo}
+    )
     app = services.catalog.apps[app_id]
     takes = app.mounts.models is not None and app.mounts.models.projector_arg is not None
     return found.main, found.projector if takes else None

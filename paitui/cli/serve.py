@@ -20,11 +20,15 @@ TOKEN_ENV = "PAITUI_SERVE_TOKEN"
 def register(sub: Any) -> None:
     """Add ``paitui serve``."""
     parser = sub.add_parser("serve", help="serve the UI to a browser (needs textual-serve)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
     parser.add_argument("--port", type=int, default=8088, help="port (default 8088)")
-    parser.add_argument("--public-url",
-                        help="URL the browser uses, when behind a proxy or on another name")
+    parser.add_argument(
+        "--public-url", help="URL the browser uses, when behind a proxy or on another name"
+    )
     parser.set_defaults(func=run)
 
 
@@ -66,22 +70,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"paitui: {problem}", file=sys.stderr)
     # The apps each tab starts inherit this environment: they have no use for the token.
     os.environ.pop(TOKEN_ENV, None)
-    guard = ServeGuard.for_server(settings.serve_token or new_token(), args.host, args.port,
-                                  args.public_url)
+    guard = ServeGuard.for_server(
+        settings.serve_token or new_token(), args.host, args.port, args.public_url
+    )
     if args.host not in {"127.0.0.1", "localhost", "::1"}:
-        print(f"paitui: warning: serving on {args.host}: anyone who can reach it and has the "
-              "URL controls your containers, over plain HTTP (put a TLS proxy in front and "
-              "pass --public-url)", file=sys.stderr)
+        print(
+            f"paitui: warning: serving on {args.host}: anyone who can reach it and has the "
+            "URL controls your containers, over plain HTTP (put a TLS proxy in front and "
+            "pass --public-url)",
+            file=sys.stderr,
+        )
     if args.host in WILDCARD_HOSTS and not args.public_url:
-        print(f"paitui: only {guard.base_url} and the other loopback names are accepted; pass "
-              f"--public-url http://NAME:{args.port} for the name other machines use",
-              file=sys.stderr)
-    server = GuardedServer(serve_command(args), guard, host=args.host, port=args.port,
-                           public_url=args.public_url)
+        print(
+            f"paitui: only {guard.base_url} and the other loopback names are accepted; pass "
+            f"--public-url http://NAME:{args.port} for the name other machines use",
+            file=sys.stderr,
+        )
+    server = GuardedServer(
+        serve_command(args), guard, host=args.host, port=args.port, public_url=args.public_url
+    )
     try:
         server.serve()
     except OSError as exc:
-        print(f"paitui: cannot serve on {args.host}:{args.port}: {exc.strerror or exc} "
-              "(pick another --port or --host)", file=sys.stderr)
+        print(
+            f"paitui: cannot serve on {args.host}:{args.port}: {exc.strerror or exc} "
+            "(pick another --port or --host)",
+            file=sys.stderr,
+        )
         return 1
     return 0

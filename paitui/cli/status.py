@@ -32,40 +32,70 @@ def register(subparsers: Any) -> None:
     from paitui.cli.engine import _add_choices
 
     ls = subparsers.add_parser(
-        "ls", help="list managed apps with their state and links",
-        description="List the apps paitui manages: state (probed now), uptime, ports and links.")
+        "ls",
+        help="list managed apps with their state and links",
+        description="List the apps paitui manages: state (probed now), uptime, ports and links.",
+    )
     ls.add_argument("--json", action="store_true", help="print JSON for scripts")
-    ls.add_argument("--timeout", type=_seconds, default=LS_TIMEOUT_S, metavar="SECONDS",
-                    help="give up when the engine has not answered in this many seconds "
-                         f"(default {LS_TIMEOUT_S:g})")
+    ls.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=LS_TIMEOUT_S,
+        metavar="SECONDS",
+        help="give up when the engine has not answered in this many seconds "
+        f"(default {LS_TIMEOUT_S:g})",
+    )
     ls.set_defaults(func=run_ls)
 
     start = subparsers.add_parser(
-        "start", help="start an app from the catalog",
-        description="Plan, pull (with progress) and start APP; prints its link.")
+        "start",
+        help="start an app from the catalog",
+        description="Plan, pull (with progress) and start APP; prints its link.",
+    )
     _add_choices(start)
-    start.add_argument("--pull", action="store_true",
-                       help="pull the image even when it is present (update a moving tag)")
+    start.add_argument(
+        "--pull",
+        action="store_true",
+        help="pull the image even when it is present (update a moving tag)",
+    )
     start.add_argument("--json", action="store_true", help="print the result as JSON")
     start.set_defaults(func=run_start)
 
-    stop = subparsers.add_parser("stop", help="stop a running app",
-                                 description="Stop APP's container (it can be started again).")
+    stop = subparsers.add_parser(
+        "stop",
+        help="stop a running app",
+        description="Stop APP's container (it can be started again).",
+    )
     stop.add_argument("app", metavar="APP", help="app id (paitui ls lists them)")
-    stop.add_argument("--timeout", type=int, default=10, metavar="SECONDS",
-                      help="seconds to wait for a clean stop before killing (default 10)")
+    stop.add_argument(
+        "--timeout",
+        type=int,
+        default=10,
+        metavar="SECONDS",
+        help="seconds to wait for a clean stop before killing (default 10)",
+    )
     stop.set_defaults(func=run_stop)
 
     wait = subparsers.add_parser(
-        "wait", help="wait until an app is ready",
+        "wait",
+        help="wait until an app is ready",
         description="Wait until APP answers its health check. Exit 0 when ready; 1 when it "
-                    "crashed, stopped or did not become ready in time.")
+        "crashed, stopped or did not become ready in time.",
+    )
     wait.add_argument("app", metavar="APP", help="app id")
-    wait.add_argument("--ready", action="store_true", default=True,
-                      help="wait for the ready state (the default and only condition)")
-    wait.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS",
-                      help="give up after this many seconds, whatever the engine does "
-                           "(default 600)")
+    wait.add_argument(
+        "--ready",
+        action="store_true",
+        default=True,
+        help="wait for the ready state (the default and only condition)",
+    )
+    wait.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="give up after this many seconds, whatever the engine does (default 600)",
+    )
     wait.add_argument("--quiet", "-q", action="store_true", help="print only failures")
     wait.set_defaults(func=run_wait)
 
@@ -124,9 +154,15 @@ def _status_json(fleet: Fleet, status: AppStatus) -> dict[str, Any]:
         "container_id": status.container_id,
         "image": status.image,
         "uptime_s": status.uptime(time.time()),
-        "ports": [{"host_ip": p.host_ip, "host_port": p.host_port,
-                   "container_port": p.container_port, "protocol": p.protocol}
-                  for p in status.ports],
+        "ports": [
+            {
+                "host_ip": p.host_ip,
+                "host_port": p.host_port,
+                "container_port": p.container_port,
+                "protocol": p.protocol,
+            }
+            for p in status.ports
+        ],
         "links": [{"label": x.label, "url": x.url, "kind": x.kind} for x in links.links],
         "ssh_tunnel": links.ssh_tunnel,
         "warnings": list(links.warnings),
@@ -174,13 +210,16 @@ def run_ls(args: argparse.Namespace) -> int:
         return 0
     table: list[tuple[str, ...]] = [("APP", "STATE", "UPTIME", "PORTS", "LINK")]
     for row, status in zip(rows, statuses, strict=True):
-        state = row["state"] + (f" ({row['exit_code']})" if row["exit_code"] is not None
-                                and row["state"] in ("exited", "crashed") else "")
-        ports = " ".join(sorted({f"{p['host_port']}->{p['container_port']}"
-                                 for p in row["ports"]}))
+        state = row["state"] + (
+            f" ({row['exit_code']})"
+            if row["exit_code"] is not None and row["state"] in ("exited", "crashed")
+            else ""
+        )
+        ports = " ".join(sorted({f"{p['host_port']}->{p['container_port']}" for p in row["ports"]}))
         link = row["links"][0]["url"] if row["links"] else ""
-        table.append(tuple(map(_safe, (row["app"], state, _uptime(status.uptime(time.time())),
-                                       ports, link))))
+        table.append(
+            tuple(map(_safe, (row["app"], state, _uptime(status.uptime(time.time())), ports, link)))
+        )
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
@@ -212,8 +251,10 @@ class _ProgressLine:
         if progress.total:
             pct = 100 * progress.downloaded / progress.total
             eta = f", {progress.eta:.0f} s left" if progress.eta else ""
-            line = (f"pulling {progress.image}: {pct:5.1f} % of {progress.total / mib:.1f} MiB "
-                    f"at {progress.speed / mib:.1f} MiB/s{eta}")
+            line = (
+                f"pulling {progress.image}: {pct:5.1f} % of {progress.total / mib:.1f} MiB "
+                f"at {progress.speed / mib:.1f} MiB/s{eta}"
+            )
         else:
             line = f"pulling {progress.image}: {progress.status or 'starting'}"
         if progress.done:
@@ -281,8 +322,11 @@ def run_start(args: argparse.Namespace) -> int:
                 # Always through the engine's cache: an edited checkout is picked up, an
                 # unchanged one costs a cache check.
                 await services.engine.build(plan, on_progress=_build_line)
-            return await fleet.launch(plan, on_progress=_ProgressLine(),
-                                      pull=False if plan.build else (True if args.pull else None))
+            return await fleet.launch(
+                plan,
+                on_progress=_ProgressLine(),
+                pull=False if plan.build else (True if args.pull else None),
+            )
         finally:
             await fleet.close()
             await services.engine.close()
@@ -328,9 +372,11 @@ def _port_taken(exc: EngineError, plan: LaunchPlan, services: Services) -> str:
         instead = f"start it on a free one: paitui start {plan.app_id} --port {free}"
     else:
         instead = f"run paitui start {plan.app_id} again: it skips ports that are taken now"
-    return (f"the engine refused host port {where}: it is already in use (taken after paitui "
-            f"checked it, or by a container paitui does not manage); {instead}, or free it "
-            f"(ss -ltnp 'sport = :{port}' shows who holds it)")
+    return (
+        f"the engine refused host port {where}: it is already in use (taken after paitui "
+        f"checked it, or by a container paitui does not manage); {instead}, or free it "
+        f"(ss -ltnp 'sport = :{port}' shows who holds it)"
+    )
 
 
 # --- stop -------------------------------------------------------------------------------------
@@ -362,8 +408,9 @@ def run_stop(args: argparse.Namespace) -> int:
 # --- wait -------------------------------------------------------------------------------------
 
 
-async def wait_ready(fleet: Fleet, app_id: str, timeout: float,
-                     say: Any = None) -> tuple[bool, str]:
+async def wait_ready(
+    fleet: Fleet, app_id: str, timeout: float, say: Any = None
+) -> tuple[bool, str]:
     """Follow ``app_id`` until ready (True) or crashed/stopped/timed out (False, why)."""
     from paitui.domain.status import AppState
 
@@ -391,8 +438,11 @@ async def wait_ready(fleet: Fleet, app_id: str, timeout: float,
             if status.final:
                 # A crash's last log lines arrive just after the crash: give them a moment.
                 crash_seen = crash_seen or time.monotonic()
-                if (status.state != AppState.CRASHED or status.last_logs
-                        or time.monotonic() - crash_seen > 3.0):
+                if (
+                    status.state != AppState.CRASHED
+                    or status.last_logs
+                    or time.monotonic() - crash_seen > 3.0
+                ):
                     return False, _why(status)
         remaining = deadline - time.monotonic()
         if remaining <= 0:

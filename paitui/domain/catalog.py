@@ -448,8 +448,10 @@ class App(_Model):
         models, data = self.mounts.models, self.mounts.data
         if models is None or models.seed is None:
             return self
-        if data is None or not PurePosixPath(models.seed.path).is_relative_to(data.path) or (
-            PurePosixPath(models.seed.path) == PurePosixPath(data.path)
+        if (
+            data is None
+            or not PurePosixPath(models.seed.path).is_relative_to(data.path)
+            or (PurePosixPath(models.seed.path) == PurePosixPath(data.path))
         ):
             where = data.path if data else "none"
             raise ValueError(
@@ -479,9 +481,7 @@ class App(_Model):
             for key, served in variant.serves.items():
                 allowed = self.needs.choices.get(key)
                 if allowed is None:
-                    raise ValueError(
-                        f"variants.{name}.serves.{key}: {key} is not in needs.choices"
-                    )
+                    raise ValueError(f"variants.{name}.serves.{key}: {key} is not in needs.choices")
                 unknown = [v for v in served if v not in allowed]
                 if unknown:
                     raise ValueError(
@@ -490,9 +490,7 @@ class App(_Model):
                     )
                 own = variant.env.get(key)
                 if own is not None and own not in served:
-                    raise ValueError(
-                        f"variants.{name}: env {key}={own} is not a value it serves"
-                    )
+                    raise ValueError(f"variants.{name}: env {key}={own} is not a value it serves")
         return self
 
     def variant_accel(self, name: str) -> Accel:
@@ -525,8 +523,11 @@ def host_access(variant: Variant) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if variant.privileged:
         found.append(
-            ("privileged", "privileged: true gives the container every host device and no "
-             "confinement, i.e. root on the host")
+            (
+                "privileged",
+                "privileged: true gives the container every host device and no "
+                "confinement, i.e. root on the host",
+            )
         )
     for i, cap in enumerate(variant.cap_add):
         if cap.upper().removeprefix("CAP_") in values.HOST_CAPABILITIES:

@@ -87,8 +87,9 @@ def _tunnel_target(host_ip: str) -> str:
     return "127.0.0.1" if host_ip in _ALL_INTERFACES else _url_host(host_ip)
 
 
-def ssh_tunnel_command(ports: Sequence[PublishedPort], env: Mapping[str, str],
-                       hostname: str | None = None) -> str | None:
+def ssh_tunnel_command(
+    ports: Sequence[PublishedPort], env: Mapping[str, str], hostname: str | None = None
+) -> str | None:
     """``ssh -L P:127.0.0.1:P [-L ...] user@host`` forwarding every published port, or None."""
     forwards: list[str] = []
     seen: set[int] = set()
@@ -123,8 +124,12 @@ def _spec_for(app: App | None, container_port: int) -> PortSpec | None:
     return None
 
 
-def app_links(app: App | None, ports: Sequence[PublishedPort], env: Mapping[str, str],
-              hostname: str | None = None) -> AppLinks:
+def app_links(
+    app: App | None,
+    ports: Sequence[PublishedPort],
+    env: Mapping[str, str],
+    hostname: str | None = None,
+) -> AppLinks:
     """The links of an app's published ports, the SSH tunnel command and exposure warnings."""
     links: list[Link] = []
     warnings: list[str] = []
@@ -133,21 +138,32 @@ def app_links(app: App | None, ports: Sequence[PublishedPort], env: Mapping[str,
         spec = _spec_for(app, port.container_port)
         base = f"http://{_url_host(port.host_ip)}:{port.host_port}"
         if spec is not None and spec.protocol == "tcp":
-            links.append(Link(spec.purpose or "TCP", f"tcp://{base[len('http://'):]}", "tcp",
-                              port.host_port, port.container_port))
+            links.append(
+                Link(
+                    spec.purpose or "TCP",
+                    f"tcp://{base[len('http://') :]}",
+                    "tcp",
+                    port.host_port,
+                    port.container_port,
+                )
+            )
         elif spec is not None and spec.links:
             for link in spec.links:
-                links.append(Link(link.label, base + link.path, link.kind, port.host_port,
-                                  port.container_port))
+                links.append(
+                    Link(
+                        link.label, base + link.path, link.kind, port.host_port, port.container_port
+                    )
+                )
         else:
             label = spec.purpose if spec is not None else f"port {port.container_port}"
             links.append(Link(label, base + "/", "ui", port.host_port, port.container_port))
-    exposed = sorted({p.host_port for p in ports if p.protocol == "tcp"
-                      and p.host_ip in _ALL_INTERFACES})
+    exposed = sorted(
+        {p.host_port for p in ports if p.protocol == "tcp" and p.host_ip in _ALL_INTERFACES}
+    )
     for host_port in exposed:
         warnings.append(
             f"port {host_port} is published on all interfaces: anyone on the network can "
-            "reach it (set bind_address = \"127.0.0.1\" to keep it on this machine)"
+            'reach it (set bind_address = "127.0.0.1" to keep it on this machine)'
         )
     tunnel = ssh_tunnel_command(unique, env, hostname) if over_ssh(env) else None
     return AppLinks(links=tuple(links), ssh_tunnel=tunnel, warnings=tuple(warnings))

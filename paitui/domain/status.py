@@ -121,8 +121,12 @@ class AppStatus:
 
     def uptime(self, now: float) -> float | None:
         """Seconds since the container started, while it runs."""
-        if (self.started_at is None or self.state in FINAL_STATES
-                or self.state in _BEFORE_START or self.state == AppState.UNKNOWN):
+        if (
+            self.started_at is None
+            or self.state in FINAL_STATES
+            or self.state in _BEFORE_START
+            or self.state == AppState.UNKNOWN
+        ):
             return None
         return max(0.0, now - self.started_at)
 
@@ -168,17 +172,36 @@ def on_pull(prev: AppStatus | None, app_id: str, progress: PullProgress, now: fl
     if prev is None:
         return new_status(app_id, AppState.PULLING, now, image=progress.image, pull=progress)
     detail = progress.status or prev.detail
-    return _to(prev, AppState.PULLING, now, pull=progress, image=progress.image, detail=detail,
-               exit_code=None, oom=False, last_logs=())
+    return _to(
+        prev,
+        AppState.PULLING,
+        now,
+        pull=progress,
+        image=progress.image,
+        detail=detail,
+        exit_code=None,
+        oom=False,
+        last_logs=(),
+    )
 
 
-def on_create_requested(prev: AppStatus | None, app_id: str, now: float,
-                        variant: str | None = None) -> AppStatus:
+def on_create_requested(
+    prev: AppStatus | None, app_id: str, now: float, variant: str | None = None
+) -> AppStatus:
     """The image is there; paitui is creating the container."""
     if prev is None:
         return new_status(app_id, AppState.CREATING, now, variant=variant)
-    return _to(prev, AppState.CREATING, now, variant=variant or prev.variant, detail="",
-               pull=None, exit_code=None, oom=False, last_logs=())
+    return _to(
+        prev,
+        AppState.CREATING,
+        now,
+        variant=variant or prev.variant,
+        detail="",
+        pull=None,
+        exit_code=None,
+        oom=False,
+        last_logs=(),
+    )
 
 
 def on_launch_failed(prev: AppStatus | None, app_id: str, message: str, now: float) -> AppStatus:
@@ -202,8 +225,12 @@ def from_container(info: ContainerInfo, now: float, prev: AppStatus | None = Non
     """A status from a listing of the container (at start, or when paitui returns)."""
     base = prev if prev is not None and prev.container_id == info.id else None
     fields: dict[str, object] = dict(
-        container_id=info.id, name=info.name, variant=info.variant, image=info.image,
-        ports=info.ports, started_at=info.started_at,
+        container_id=info.id,
+        name=info.name,
+        variant=info.variant,
+        image=info.image,
+        ports=info.ports,
+        started_at=info.started_at,
     )
     status = info.status
     if status == ContainerStatus.RESTARTING:
@@ -216,13 +243,16 @@ def from_container(info: ContainerInfo, now: float, prev: AppStatus | None = Non
         # Keep what probes found so far for the same run of the same container; the engine
         # cannot tell. Started again meanwhile (e.g. the engine restarted): start over.
         same_run = base is not None and (
-            info.started_at is None or base.started_at is None
-            or abs(info.started_at - base.started_at) <= 1)
+            info.started_at is None
+            or base.started_at is None
+            or abs(info.started_at - base.started_at) <= 1
+        )
         if base is not None and base.probed and same_run:
             return with_container(base, info)
         state = AppState.STARTING
-        fields.update(exit_code=None, detail="", ever_ready=False, failures=0, probe=None,
-                      oom=False)
+        fields.update(
+            exit_code=None, detail="", ever_ready=False, failures=0, probe=None, oom=False
+        )
     elif status == ContainerStatus.PAUSED:
         state = AppState.PAUSED
     elif status == ContainerStatus.CREATED:
@@ -256,23 +286,55 @@ def on_event(prev: AppStatus | None, event: EngineEvent, now: float) -> AppStatu
     when = event.time or now
     if prev is None:
         prev = new_status(app_id, AppState.CREATING, when)
-    same = {"container_id": event.container_id or prev.container_id,
-            "name": event.name or prev.name, "variant": event.variant or prev.variant}
+    same = {
+        "container_id": event.container_id or prev.container_id,
+        "name": event.name or prev.name,
+        "variant": event.variant or prev.variant,
+    }
     action = event.action.split(":", 1)[0].strip()  # "exec_start: sh" -> "exec_start"
     if action == "create":
-        return _to(prev, AppState.CREATING, when, exit_code=None, oom=False, last_logs=(),
-                   detail="", pull=None, ever_ready=False, failures=0, probe=None, **same)
+        return _to(
+            prev,
+            AppState.CREATING,
+            when,
+            exit_code=None,
+            oom=False,
+            last_logs=(),
+            detail="",
+            pull=None,
+            ever_ready=False,
+            failures=0,
+            probe=None,
+            **same,
+        )
     if action in ("start", "restart"):
-        if (action == "start" and prev.probed and prev.container_id == event.container_id
-                and prev.started_at is not None and abs(when - prev.started_at) < 1.0):
+        if (
+            action == "start"
+            and prev.probed
+            and prev.container_id == event.container_id
+            and prev.started_at is not None
+            and abs(when - prev.started_at) < 1.0
+        ):
             return prev  # the same start, already known from a listing that arrived first
         # After a crash the engine restarts the app: count it, and keep the crash's log lines
         # until the app is ready again (in a crash loop they would otherwise flash by).
         after_crash = prev.state == AppState.CRASHED
-        return _to(prev, AppState.STARTING, when, started_at=when, exit_code=None, oom=False,
-                   last_logs=prev.last_logs if after_crash else (),
-                   crash_restarts=prev.crash_restarts + 1 if after_crash else 0,
-                   detail="", ever_ready=False, failures=0, probe=None, pull=None, **same)
+        return _to(
+            prev,
+            AppState.STARTING,
+            when,
+            started_at=when,
+            exit_code=None,
+            oom=False,
+            last_logs=prev.last_logs if after_crash else (),
+            crash_restarts=prev.crash_restarts + 1 if after_crash else 0,
+            detail="",
+            ever_ready=False,
+            failures=0,
+            probe=None,
+            pull=None,
+            **same,
+        )
     if action == "unpause":
         state = AppState.READY if prev.ever_ready else AppState.STARTING
         return _to(prev, state, when, **same)
@@ -288,14 +350,20 @@ def on_event(prev: AppStatus | None, event: EngineEvent, now: float) -> AppStatu
         code = event.exit_code
         stop_requested = prev.state == AppState.STOPPING
         state = exit_state(code, oom=prev.oom, stop_requested=stop_requested)
-        return _to(prev, state, when, exit_code=code, detail=exit_detail(state, code, prev.oom),
-                   **same)
+        return _to(
+            prev, state, when, exit_code=code, detail=exit_detail(state, code, prev.oom), **same
+        )
     if action == "stop":
         # "stop" follows "die"; a container that died without a stop request stays crashed.
         if prev.final:
             return prev
-        return _to(prev, AppState.EXITED, when, detail=exit_detail(AppState.EXITED,
-                                                                   prev.exit_code, False), **same)
+        return _to(
+            prev,
+            AppState.EXITED,
+            when,
+            detail=exit_detail(AppState.EXITED, prev.exit_code, False),
+            **same,
+        )
     if action == "destroy":
         return _to(prev, AppState.REMOVED, when, detail="removed", **same)
     return prev
@@ -323,8 +391,13 @@ def with_container(prev: AppStatus, info: ContainerInfo) -> AppStatus:
     if info.started_at is not None and (started is None or abs(info.started_at - started) > 1):
         started = info.started_at
     return dataclasses.replace(
-        prev, container_id=info.id, name=info.name, variant=info.variant or prev.variant,
-        image=info.image, ports=info.ports or prev.ports, started_at=started,
+        prev,
+        container_id=info.id,
+        name=info.name,
+        variant=info.variant or prev.variant,
+        image=info.image,
+        ports=info.ports or prev.ports,
+        started_at=started,
     )
 
 
@@ -348,13 +421,22 @@ def on_probe(prev: AppStatus, result: ProbeResult, start_period_s: float) -> App
     now = result.time
     outcome = result.outcome
     if outcome == ProbeOutcome.READY:
-        return _to(prev, AppState.READY, now, probe=result, ever_ready=True, failures=0,
-                   detail=result.detail, last_logs=())
+        return _to(
+            prev,
+            AppState.READY,
+            now,
+            probe=result,
+            ever_ready=True,
+            failures=0,
+            detail=result.detail,
+            last_logs=(),
+        )
     failures = prev.failures + 1
     if outcome == ProbeOutcome.ERROR:
         # The app's own verdict: no grace period.
-        return _to(prev, AppState.UNHEALTHY, now, probe=result, failures=failures,
-                   detail=result.detail)
+        return _to(
+            prev, AppState.UNHEALTHY, now, probe=result, failures=failures, detail=result.detail
+        )
     if outcome == ProbeOutcome.LOADING:
         # The service says so itself (llama.cpp 503 "Loading model", ai-runner LOADING).
         overdue = _overdue(prev, now, start_period_s) and not prev.ever_ready
@@ -363,8 +445,9 @@ def on_probe(prev: AppStatus, result: ProbeResult, start_period_s: float) -> App
         return _to(prev, state, now, probe=result, failures=failures, detail=detail)
     if prev.ever_ready:
         if failures >= UNHEALTHY_AFTER:
-            return _to(prev, AppState.UNHEALTHY, now, probe=result, failures=failures,
-                       detail=result.detail)
+            return _to(
+                prev, AppState.UNHEALTHY, now, probe=result, failures=failures, detail=result.detail
+            )
         return dataclasses.replace(prev, probe=result, failures=failures)
     if _overdue(prev, now, start_period_s):
         detail = f"not ready after {start_period_s:g} s: {result.detail}"

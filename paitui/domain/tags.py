@@ -348,8 +348,8 @@ def parse_tag(tag: str | None, *, repository: str = "", digest: str | None = Non
             continue
         extras.append(token)
     components.extend(repo_components)
-    has_version = app_version is not None or build_date is not None or any(
-        c.version for c in components
+    has_version = (
+        app_version is not None or build_date is not None or any(c.version for c in components)
     )
     is_moving = digest is None and (moving_word or not has_version)
     return ImageStack(

@@ -44,9 +44,7 @@ def user_catalog_paths(env: Mapping[str, str] | None = None) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix in {".yml", ".yaml"} and not p.name.startswith(".")
+        p for p in folder.iterdir() if p.suffix in {".yml", ".yaml"} and not p.name.startswith(".")
     )
 
 

@@ -577,8 +577,11 @@ class DownloadManager:
             # The sidecar the store adopts from if we die between the rename and the record.
             st = os.fstat(fd)
             verified = {
-                "sha256": digest, "size": offset,
-                "dev": st.st_dev, "ino": st.st_ino, "mtime_ns": st.st_mtime_ns,
+                "sha256": digest,
+                "size": offset,
+                "dev": st.st_dev,
+                "ino": st.st_ino,
+                "mtime_ns": st.st_mtime_ns,
                 "generation": inode_generation(fd),
             }
             write_json_atomic(meta_path, {**meta, "bytes_done": offset, "verified": verified})
@@ -799,7 +802,9 @@ class DownloadManager:
                         + f"; {human_size(offset)} kept, pull again to continue"
                     )
                 self._update(
-                    job, bytes_done=offset, speed=0.0,
+                    job,
+                    bytes_done=offset,
+                    speed=0.0,
                     error=f"{why}: retrying in {wait:.1f}s (try {failures + 1} "
                     f"of {self.retry.attempts + 1})",
                 )
@@ -833,8 +838,13 @@ class DownloadManager:
             raise _Transient(status, retry_after)
         else:
             raise DownloadError(
-                _http_message(status, response.headers, d, has_token=bool(self.hub.token),
-                              endpoint=self.hub.endpoint)
+                _http_message(
+                    status,
+                    response.headers,
+                    d,
+                    has_token=bool(self.hub.token),
+                    endpoint=self.hub.endpoint,
+                )
             )
         # A full body (or a range we did not ask for): start over cleanly.
         if status == 206:
@@ -874,9 +884,7 @@ class DownloadManager:
                 ) from None
             raise DownloadError(f"cannot write the download: {exc.strerror}") from None
 
-    def _verify(
-        self, job: _Job, part: Path, meta_path: Path, offset: int, hashes: _Hashes
-    ) -> None:
+    def _verify(self, job: _Job, part: Path, meta_path: Path, offset: int, hashes: _Hashes) -> None:
         d = job.download
         f = d.file
         self._update(job, state=DownloadState.VERIFYING, bytes_done=offset, speed=0.0)
@@ -931,7 +939,11 @@ def _give_up_message(
 
 
 def _http_message(
-    status: int, headers: Any, d: Download, *, has_token: bool = False,
+    status: int,
+    headers: Any,
+    d: Download,
+    *,
+    has_token: bool = False,
     endpoint: str = "https://huggingface.co",
 ) -> str:
     code = headers.get("x-error-code", "")

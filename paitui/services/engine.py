@@ -393,8 +393,10 @@ class Engine:
             # A helper that could not start (e.g. no chown in the image) stays "Created":
             # remove it, so nothing of paitui's is left behind.
             with contextlib.suppress(Exception):
-                for helper in self.client().containers.list(all=True, filters={"label": [
-                        "paitui.helper=chown", f"paitui.helper-for={plan.app_id}"]}):
+                for helper in self.client().containers.list(
+                    all=True,
+                    filters={"label": ["paitui.helper=chown", f"paitui.helper-for={plan.app_id}"]},
+                ):
                     helper.remove(force=True)
             raise EngineError(
                 ErrorKind.DATA_DIR,

@@ -323,9 +323,15 @@ def run_line(plan: LaunchPlan) -> str:
     if plan.build is not None:
         lines.append(
             shlex.join(
-                ["docker", "build", "-t", plan.image, "-f",
-                 str(PurePosixPath(plan.build.context) / plan.build.dockerfile),
-                 plan.build.context]
+                [
+                    "docker",
+                    "build",
+                    "-t",
+                    plan.image,
+                    "-f",
+                    str(PurePosixPath(plan.build.context) / plan.build.dockerfile),
+                    plan.build.context,
+                ]
             )
         )
     lines.append(shlex.join(run_argv(plan)))

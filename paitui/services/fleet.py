@@ -81,7 +81,8 @@ class Fleet:
         self.probe_host = probe_host or probe_host_for(settings.docker_host)
         self.prober = prober or Prober(settings.probe_timeout)
         self.scheduler = ProbeScheduler.from_settings(
-            self.prober, self._on_probe, settings, max_concurrency=max_concurrency)
+            self.prober, self._on_probe, settings, max_concurrency=max_concurrency
+        )
         self.statuses: dict[str, AppStatus] = {}
         self.connection: EngineConnection | None = None
         self._listeners: list[Listener] = []
@@ -217,18 +218,26 @@ class Fleet:
             for app_id, status in list(self.statuses.items()):
                 if app_id in seen or status.state == AppState.REMOVED:
                     continue
-                never_made = (status.container_id is None and status.state == AppState.UNKNOWN
-                              and app_id not in self.launching)
+                never_made = (
+                    status.container_id is None
+                    and status.state == AppState.UNKNOWN
+                    and app_id not in self.launching
+                )
                 if status.container_id is not None or never_made:
-                    self._apply(st.on_event(status, EngineEvent("destroy", status.container_id,
-                                                                app_id), now) or status)
+                    self._apply(
+                        st.on_event(
+                            status, EngineEvent("destroy", status.container_id, app_id), now
+                        )
+                        or status
+                    )
 
     def apply_event(self, event: EngineEvent) -> None:
         """Fold one engine event in (public for tests and the benchmark)."""
         prev = self.statuses.get(event.app_id or "") if event.app_id else None
         if prev is None and event.container_id:
-            prev = next((s for s in self.statuses.values()
-                         if s.container_id == event.container_id), None)
+            prev = next(
+                (s for s in self.statuses.values() if s.container_id == event.container_id), None
+            )
         new = st.on_event(prev, event, self.clock())
         if new is None:
             return
@@ -253,8 +262,9 @@ class Fleet:
         if prev is not None and prev.container_id == container_id and lines:
             self._apply(st.with_logs(prev, lines))
 
-    async def last_log_lines(self, container_id: str, count: int = CRASH_LOG_LINES,
-                             timeout: float = 5.0) -> tuple[str, ...]:
+    async def last_log_lines(
+        self, container_id: str, count: int = CRASH_LOG_LINES, timeout: float = 5.0
+    ) -> tuple[str, ...]:
         """The container's last log lines (empty when the engine cannot give them)."""
         tail: deque[str] = deque(maxlen=count)
 
@@ -316,8 +326,11 @@ class Fleet:
             self.scheduler.unwatch(new.app_id)
             return
         self.scheduler.watch(target)
-        restarted = prev is not None and new.container_id == prev.container_id and (
-            new.started_at != prev.started_at)
+        restarted = (
+            prev is not None
+            and new.container_id == prev.container_id
+            and (new.started_at != prev.started_at)
+        )
         if restarted:
             self.scheduler.probe_soon(new.app_id)
 
@@ -381,8 +394,11 @@ class Fleet:
             if pull:
                 progress(PullProgress(image=plan.image, status="pulling"))
                 await self.engine.pull(plan.image, progress, cancel)
-            self._apply(st.on_create_requested(self.statuses.get(app_id), app_id, self.clock(),
-                                               plan.variant))
+            self._apply(
+                st.on_create_requested(
+                    self.statuses.get(app_id), app_id, self.clock(), plan.variant
+                )
+            )
             info = await self.engine.launch(plan, progress, cancel)
         except Exception as exc:
             prev, now = self.statuses.get(app_id), self.clock()
@@ -429,8 +445,9 @@ class Fleet:
         """
         status = self.statuses.get(app_id)
         if status is not None and status.container_id is None:
-            self._apply(st.on_event(status, EngineEvent("destroy", None, app_id),
-                                    self.clock()) or status)
+            self._apply(
+                st.on_event(status, EngineEvent("destroy", None, app_id), self.clock()) or status
+            )
             return
         container = self._container_of(app_id)
         await self.engine.remove(container, delete_data=delete_data)

@@ -246,8 +246,11 @@ def _access_findings(r: HardwareReport, findings: list[Finding]) -> None:
                 Severity.WARNING if not (r.docker and r.docker.rootless) else Severity.ERROR,
                 "not-in-render-group",
                 f"{r.user or 'This user'} cannot open {nodes}: not in the render group."
-                + (" Rootless Docker runs containers as this user, so they cannot either."
-                   if r.docker and r.docker.rootless else ""),
+                + (
+                    " Rootless Docker runs containers as this user, so they cannot either."
+                    if r.docker and r.docker.rootless
+                    else ""
+                ),
                 fix,
             )
         )

@@ -220,14 +220,16 @@ _MESA_DRIVERS = {Vendor.AMD: {"amdgpu"}, Vendor.INTEL: {"i915", "xe"}}
 def _mesa_gpus(hardware: HardwareReport) -> list[Gpu]:
     """GPUs whose Vulkan driver is the Mesa one an image brings (RADV, ANV) through /dev/dri."""
     return [
-        g for g in hardware.gpus
+        g
+        for g in hardware.gpus
         if not g.is_display_only and g.driver in _MESA_DRIVERS.get(g.vendor, set())
     ]
 
 
 def _proprietary_nvidia(hardware: HardwareReport) -> list[Gpu]:
     return [
-        g for g in hardware.gpus
+        g
+        for g in hardware.gpus
         if not g.is_display_only and g.vendor == Vendor.NVIDIA and g.driver == "nvidia"
     ]
 
@@ -630,9 +632,7 @@ def plan_launch(
     raw_env = {**app.env, **variant.env, **models_env, **choices.env}
     _check_needs(app, choices, raw_env)
     _check_serves(app, variant_name, variant, raw_env)
-    ports = _ports(
-        app, settings.bind_address, choices.host_port, taken_ports, port_free, warnings
-    )
+    ports = _ports(app, settings.bind_address, choices.host_port, taken_ports, port_free, warnings)
     values: dict[str, str | None] = {
         "model": (
             choices.model_file

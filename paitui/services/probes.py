@@ -153,7 +153,10 @@ class Prober:
                     outcome, detail, code = await self._http(target)
         except TimeoutError:
             outcome, detail, code = (
-                ProbeOutcome.UNHEALTHY, f"no answer within {self.timeout:g} s", None)
+                ProbeOutcome.UNHEALTHY,
+                f"no answer within {self.timeout:g} s",
+                None,
+            )
         latency = time.monotonic() - started
         return ProbeResult(outcome, detail, latency, time.time(), code)
 
@@ -187,7 +190,8 @@ class Prober:
     async def _tcp(self, target: ProbeTarget) -> tuple[ProbeOutcome, str, int | None]:
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(target.host, target.port), self.timeout)
+                asyncio.open_connection(target.host, target.port), self.timeout
+            )
         except TimeoutError:
             return ProbeOutcome.UNREACHABLE, f"no connection within {self.timeout:g} s", None
         except OSError as exc:
@@ -257,11 +261,17 @@ class ProbeScheduler:
         self.late_wakeups = 0
 
     @classmethod
-    def from_settings(cls, prober: Prober, on_result: ResultCallback, settings: Settings,
-                      **kwargs: Any) -> ProbeScheduler:
+    def from_settings(
+        cls, prober: Prober, on_result: ResultCallback, settings: Settings, **kwargs: Any
+    ) -> ProbeScheduler:
         """A scheduler with the intervals from the user's settings."""
-        return cls(prober, on_result, start_interval=settings.probe_start_interval,
-                   ready_interval=settings.probe_ready_interval, **kwargs)
+        return cls(
+            prober,
+            on_result,
+            start_interval=settings.probe_start_interval,
+            ready_interval=settings.probe_ready_interval,
+            **kwargs,
+        )
 
     # --- what to probe ---------------------------------------------------------------------
 
@@ -271,8 +281,9 @@ class ProbeScheduler:
         entry = self._entries.get(target.key)
         if entry is not None and entry.target == target:
             return
-        self._entries[target.key] = _Entry(target, self.clock(), self.start_interval,
-                                           generation=self._generation)
+        self._entries[target.key] = _Entry(
+            target, self.clock(), self.start_interval, generation=self._generation
+        )
         self._poke()
 
     def unwatch(self, key: str) -> None:
@@ -337,8 +348,10 @@ class ProbeScheduler:
     def _reschedule_after_pause(self, now: float) -> None:
         """Spread overdue targets over the next moments instead of probing all at once."""
         self.late_wakeups += 1
-        overdue = sorted((e for e in self._entries.values() if not e.inflight
-                          and e.next_due <= now), key=lambda e: e.next_due)
+        overdue = sorted(
+            (e for e in self._entries.values() if not e.inflight and e.next_due <= now),
+            key=lambda e: e.next_due,
+        )
         n = len(overdue)
         for i, entry in enumerate(overdue):
             window = min(self.start_interval if entry.last is None else entry.interval, 2.0)

@@ -217,9 +217,7 @@ class ModelStore:
             self._drop_sidecars(adopted)
         return [m for m, _ in adopted]
 
-    def _adopt_into(
-        self, files: dict[str, dict[str, Any]]
-    ) -> list[tuple[InstalledModel, Path]]:
+    def _adopt_into(self, files: dict[str, dict[str, Any]]) -> list[tuple[InstalledModel, Path]]:
         """Add adoptable files to ``files`` (under the lock); stale sidecars are deleted."""
         adopted: list[tuple[InstalledModel, Path]] = []
         for meta_path in self._orphan_sidecars():
@@ -248,7 +246,10 @@ class ModelStore:
                     meta_path.unlink()  # recorded already; the crash came just after
                 continue
             files[key] = self._new_entry(
-                repo, name, size=entry["size"], sha256=entry["sha256"],
+                repo,
+                name,
+                size=entry["size"],
+                sha256=entry["sha256"],
                 revision=str(meta.get("revision") or ""),
             )
             adopted.append((self._entry(files[key], target), meta_path))
@@ -397,9 +398,7 @@ class ModelStore:
 
     def find(self, repo_id: str, name: str) -> InstalledModel | None:
         """The index entry of one file, if installed."""
-        return next(
-            (m for m in self.installed() if m.repo_id == repo_id and m.path == name), None
-        )
+        return next((m for m in self.installed() if m.repo_id == repo_id and m.path == name), None)
 
     def total_size(self) -> int:
         """Bytes used by all installed files."""

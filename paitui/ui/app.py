@@ -195,8 +195,13 @@ class PaituiApp(App[None]):
         elif connection.connected and was_lost:
             self.notify(connection.message, title="Docker engine", timeout=6)
         report = self.hardware_report
-        if (connection.connected and report is not None and report.docker is not None
-                and not report.docker.reachable and self.live):
+        if (
+            connection.connected
+            and report is not None
+            and report.docker is not None
+            and not report.docker.reachable
+            and self.live
+        ):
             # Detected while the engine was away: its facts (version, runtimes) are stale.
             self.detect_hardware()
 
@@ -213,7 +218,9 @@ class PaituiApp(App[None]):
             self.notify(
                 f"{app.name} {why_not(app, self.hardware_report)}. The Hardware screen (2) says "
                 "what is missing.",
-                title="Cannot run here", severity="warning", timeout=10,
+                title="Cannot run here",
+                severity="warning",
+                timeout=10,
             )
             return
         from paitui.services.host_ports import held_ports

@@ -17,8 +17,16 @@ SEED_VARIANTS = {
     "runai": {"cuda"},
 }
 COMMON_APPS = {
-    "llama-cpp-server", "ollama", "open-webui", "vllm", "localai", "koboldcpp", "sdnext",
-    "comfyui-community", "invokeai", "fooocus",
+    "llama-cpp-server",
+    "ollama",
+    "open-webui",
+    "vllm",
+    "localai",
+    "koboldcpp",
+    "sdnext",
+    "comfyui-community",
+    "invokeai",
+    "fooocus",
 }
 
 
@@ -188,7 +196,9 @@ def test_sd_webui_rx5500_run_options(catalog: Catalog) -> None:
     rocm = app.variants["rocm"]
     assert rocm.image == "setsoft/sd_webui:latest"
     assert (rocm.ipc, rocm.cap_add, rocm.security_opt) == (
-        "host", ("SYS_PTRACE",), ("seccomp=unconfined",)
+        "host",
+        ("SYS_PTRACE",),
+        ("seccomp=unconfined",),
     )
     assert "--medvram" in (rocm.command or ()) and "--listen" in (rocm.command or ())
     assert "--lowvram" in (app.variants["rocm-lowvram"].command or ())

@@ -37,7 +37,10 @@ def paitui(*args: str) -> subprocess.CompletedProcess[str]:
     """Run ``python -m paitui`` with the test's isolated config dir."""
     return subprocess.run(
         [sys.executable, "-m", "paitui", *args],
-        capture_output=True, text=True, timeout=60, env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
     )
 
 
@@ -88,7 +91,8 @@ def test_check_json(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["apps"] == 0
     assert [(i["line"], i["column"], i["app_id"], i["field"]) for i in data["issues"]] == [
-        (5, 11, "mine", "kind"), (7, 7, "mine", "variants.gpu"),
+        (5, 11, "mine", "kind"),
+        (7, 7, "mine", "variants.gpu"),
     ]
 
 

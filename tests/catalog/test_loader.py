@@ -74,7 +74,10 @@ def test_placeholders() -> None:
 
 def base_app(**extra: object) -> dict[str, object]:
     app: dict[str, object] = {
-        "id": "x", "name": "X", "description": "d", "kind": "llm",
+        "id": "x",
+        "name": "X",
+        "description": "d",
+        "kind": "llm",
         "variants": {"cpu": {"image": "example/x"}},
     }
     app.update(extra)
@@ -84,12 +87,15 @@ def base_app(**extra: object) -> dict[str, object]:
 def test_http_health_on_a_tcp_port_is_rejected() -> None:
     with pytest.raises(ValidationError, match="use 'type: tcp'"):
         App.model_validate(
-            base_app(ports=[{"container": 50006, "purpose": "p", "protocol": "tcp"}],
-                     health={"path": "/"})
+            base_app(
+                ports=[{"container": 50006, "purpose": "p", "protocol": "tcp"}],
+                health={"path": "/"},
+            )
         )
     app = App.model_validate(
-        base_app(ports=[{"container": 50006, "purpose": "p", "protocol": "tcp"}],
-                 health={"type": "tcp"})
+        base_app(
+            ports=[{"container": 50006, "purpose": "p", "protocol": "tcp"}], health={"type": "tcp"}
+        )
     )
     assert app.health_port() == 50006
 
@@ -122,12 +128,16 @@ def test_valid_file(tmp_path: Path) -> None:
 
 
 def test_malformed_yaml(tmp_path: Path) -> None:
-    path = write(tmp_path, "bad.yml", """\
+    path = write(
+        tmp_path,
+        "bad.yml",
+        """\
         apps:
           - id: a
             name: [unclosed
             kind: llm
-        """)
+        """,
+    )
     ids, issue = only_issue(path)
     assert ids == []
     assert issue.file == str(path)
@@ -172,7 +182,10 @@ def test_undecodable_byte_is_located(tmp_path: Path) -> None:
 
 
 def test_wrong_type(tmp_path: Path) -> None:
-    path = write(tmp_path, "types.yml", """\
+    path = write(
+        tmp_path,
+        "types.yml",
+        """\
         apps:
           - id: a
             name: A
@@ -183,7 +196,8 @@ def test_wrong_type(tmp_path: Path) -> None:
             ports:
               - container: http
                 purpose: p
-        """)
+        """,
+    )
     ids, issue = only_issue(path)
     assert ids == []
     assert where(issue) == (9, 20, "a", "ports.0.container")
@@ -209,20 +223,27 @@ def test_list_where_a_list_is_expected_says_list(tmp_path: Path) -> None:
 
 
 def test_union_errors_are_one_issue(tmp_path: Path) -> None:
-    path = write(tmp_path, "union.yml", "apps:\n" + GOOD_APP.format(id="a", name="A") + """\
+    path = write(
+        tmp_path,
+        "union.yml",
+        "apps:\n"
+        + GOOD_APP.format(id="a", name="A")
+        + """\
     ports: [{container: 80, purpose: p}]
     health:
       ready: {json_fields: {status: [1]}}
-""")
+""",
+    )
     _, issue = only_issue(path)
     assert where(issue) == (10, 37, "a", "health.ready.json_fields.status")
-    assert issue.message == (
-        "Input should be a valid string or a valid integer or a valid boolean"
-    )
+    assert issue.message == ("Input should be a valid string or a valid integer or a valid boolean")
 
 
 def test_unknown_variant_name(tmp_path: Path) -> None:
-    path = write(tmp_path, "variant.yml", """\
+    path = write(
+        tmp_path,
+        "variant.yml",
+        """\
         apps:
           - id: a
             name: A
@@ -231,7 +252,8 @@ def test_unknown_variant_name(tmp_path: Path) -> None:
             variants:
               cpu: {image: x}
               gpu: {image: y}
-        """)
+        """,
+    )
     ids, issue = only_issue(path)
     assert ids == []
     # Located at the key, not at its value.
@@ -241,7 +263,10 @@ def test_unknown_variant_name(tmp_path: Path) -> None:
 
 
 def test_unknown_key_located_at_the_key(tmp_path: Path) -> None:
-    path = write(tmp_path, "key.yml", """\
+    path = write(
+        tmp_path,
+        "key.yml",
+        """\
         apps:
           - id: a
             name: A
@@ -251,7 +276,8 @@ def test_unknown_key_located_at_the_key(tmp_path: Path) -> None:
               rocm:
                 image: x
                 shm-size: 8G
-        """)
+        """,
+    )
     _, issue = only_issue(path)
     assert where(issue) == (9, 9, "a", "variants.rocm.shm-size")
     assert issue.message == "unknown field (did you mean 'shm_size'?)"
@@ -266,13 +292,17 @@ def test_unknown_key_without_a_close_match(tmp_path: Path) -> None:
 
 
 def test_missing_required_fields(tmp_path: Path) -> None:
-    path = write(tmp_path, "missing.yml", """\
+    path = write(
+        tmp_path,
+        "missing.yml",
+        """\
         apps:
           - id: a
             kind: llm
             variants:
               cpu: {}
-        """)
+        """,
+    )
     apps, issues = load_file(path)
     assert apps == []
     got = sorted((i.line, i.column, i.app_id, i.field, i.message) for i in issues)
@@ -284,14 +314,18 @@ def test_missing_required_fields(tmp_path: Path) -> None:
 
 
 def test_no_variants(tmp_path: Path) -> None:
-    path = write(tmp_path, "novar.yml", """\
+    path = write(
+        tmp_path,
+        "novar.yml",
+        """\
         apps:
           - id: a
             name: A
             description: d
             kind: llm
             variants: {}
-        """)
+        """,
+    )
     _, issue = only_issue(path)
     assert where(issue) == (6, 15, "a", "variants")
     assert issue.message == "an app needs at least one variant"
@@ -307,9 +341,15 @@ def test_bad_app_id(tmp_path: Path) -> None:
 
 
 def test_unknown_placeholder(tmp_path: Path) -> None:
-    path = write(tmp_path, "ph.yml", "apps:\n" + GOOD_APP.format(id="a", name="A") + """\
+    path = write(
+        tmp_path,
+        "ph.yml",
+        "apps:\n"
+        + GOOD_APP.format(id="a", name="A")
+        + """\
     command: ["--model", "{modle}"]
-""")
+""",
+    )
     _, issue = only_issue(path)
     assert where(issue) == (8, 14, "a", "command")
     assert "unknown placeholder {modle}" in issue.message and "{model}" in issue.message
@@ -325,7 +365,8 @@ def test_entry_that_is_not_a_mapping(tmp_path: Path) -> None:
 
 def test_duplicate_ids_keep_the_first(tmp_path: Path) -> None:
     path = write(
-        tmp_path, "dup.yml",
+        tmp_path,
+        "dup.yml",
         "apps:\n" + GOOD_APP.format(id="a", name="First") + GOOD_APP.format(id="a", name="Second"),
     )
     apps, issues = load_file(path)
@@ -336,7 +377,10 @@ def test_duplicate_ids_keep_the_first(tmp_path: Path) -> None:
 
 
 def test_duplicate_yaml_keys(tmp_path: Path) -> None:
-    path = write(tmp_path, "dupkey.yml", """\
+    path = write(
+        tmp_path,
+        "dupkey.yml",
+        """\
         apps:
           - id: a
             name: A
@@ -345,7 +389,8 @@ def test_duplicate_yaml_keys(tmp_path: Path) -> None:
             name: B
             variants:
               cpu: {image: x, image: y}
-        """)
+        """,
+    )
     apps, issues = load_file(path)
     # The app still loads (YAML keeps the last value) but both repeats are reported.
     assert [(a.id, a.name, a.variants["cpu"].image) for a in apps] == [("a", "B", "y")]
@@ -357,14 +402,19 @@ def test_duplicate_yaml_keys(tmp_path: Path) -> None:
 
 
 def test_one_bad_app_does_not_stop_the_others(tmp_path: Path) -> None:
-    text = "apps:\n" + GOOD_APP.format(id="a", name="A") + """\
+    text = (
+        "apps:\n"
+        + GOOD_APP.format(id="a", name="A")
+        + """\
   - id: broken
     name: B
     description: d
     kind: nope
     variants:
       cpu: {image: x}
-""" + GOOD_APP.format(id="c", name="C")
+"""
+        + GOOD_APP.format(id="c", name="C")
+    )
     ids, issue = only_issue(write(tmp_path, "mixed.yml", text))
     assert ids == ["a", "c"]
     assert where(issue) == (11, 11, "broken", "kind")
@@ -385,8 +435,13 @@ def test_overlay_merge(tmp_path: Path) -> None:
     write(config, "catalog.d/10-mine.yml", "apps:\n" + mine)
     write(config, "catalog.d/20-later.yml", "apps:\n" + GOOD_APP.format(id="mine", name="Mine v2"))
     write(config, "catalog.d/notes.txt", "not a catalog")
-    extra = write(tmp_path, "extra.yml", "apps:\n" + GOOD_APP.format(id="mine", name="Mine v3")
-                  + GOOD_APP.format(id="cli-only", name="CLI"))
+    extra = write(
+        tmp_path,
+        "extra.yml",
+        "apps:\n"
+        + GOOD_APP.format(id="mine", name="Mine v3")
+        + GOOD_APP.format(id="cli-only", name="CLI"),
+    )
     bundled = load_catalog(include_user=False)
     merged = load_catalog([extra])
     assert merged.issues == ()
@@ -402,14 +457,18 @@ def test_overlay_merge(tmp_path: Path) -> None:
 
 def test_overlay_with_a_broken_entry_keeps_the_bundled_one(tmp_path: Path) -> None:
     config = Path(os.environ["PAITUI_CONFIG_DIR"])
-    path = write(config, "catalog.d/broken.yml", """\
+    path = write(
+        config,
+        "catalog.d/broken.yml",
+        """\
         apps:
           - id: ollama
             name: Broken
             description: d
             kind: llm
             variants: {gpu: {image: x}}
-        """)
+        """,
+    )
     catalog = load_catalog()
     assert catalog.apps["ollama"].name == "Ollama"
     assert [(i.file, i.line, i.column, i.app_id, i.field) for i in catalog.issues] == [

@@ -14,7 +14,9 @@ PAI = "ghcr.io/futursolo/pai-apps"
 def test_pai_koboldcpp_rocm() -> None:
     s = parse_image(f"{PAI}/koboldcpp:v1.117.1-rocm-v7.2.4-20260101")
     assert (s.registry, s.repository, s.tag) == (
-        "ghcr.io", "futursolo/pai-apps/koboldcpp", "v1.117.1-rocm-v7.2.4-20260101"
+        "ghcr.io",
+        "futursolo/pai-apps/koboldcpp",
+        "v1.117.1-rocm-v7.2.4-20260101",
     )
     assert s.app_version == "1.117.1"
     assert s.components == (("ROCm", "7.2.4"),)
@@ -53,7 +55,10 @@ def test_nvidia_cudnn_runtime() -> None:
 def test_rocm_pytorch_underscores() -> None:
     s = parse_image("rocm/pytorch:rocm5.7_ubuntu22.04_py3.10_pytorch_2.0.1")
     assert s.components == (
-        ("ROCm", "5.7"), ("Ubuntu", "22.04"), ("Python", "3.10"), ("PyTorch", "2.0.1")
+        ("ROCm", "5.7"),
+        ("Ubuntu", "22.04"),
+        ("Python", "3.10"),
+        ("PyTorch", "2.0.1"),
     )
     assert s.app_version is None and s.flavour is None and not s.is_moving
 
@@ -68,14 +73,19 @@ def test_setsoft_sd_webui() -> None:
     s = parse_image("setsoft/sd_webui:sd1.10.1_cn1.1_pt2.2.0_rocm5.4.3_u22.04.4")
     assert (s.app, s.app_version) == ("sd", "1.10.1")
     assert s.components == (
-        ("ControlNet", "1.1"), ("PyTorch", "2.2.0"), ("ROCm", "5.4.3"), ("Ubuntu", "22.04.4")
+        ("ControlNet", "1.1"),
+        ("PyTorch", "2.2.0"),
+        ("ROCm", "5.4.3"),
+        ("Ubuntu", "22.04.4"),
     )
 
 
 def test_oeep_framework_image() -> None:
     s = parse_tag("pytorch2.1.0-cann7.0.RC1.alpha002-oe2203sp2")
     assert s.components == (
-        ("PyTorch", "2.1.0"), ("CANN", "7.0.RC1.alpha002"), ("openEuler", "22.03 SP2")
+        ("PyTorch", "2.1.0"),
+        ("CANN", "7.0.RC1.alpha002"),
+        ("openEuler", "22.03 SP2"),
     )
     assert s.flavour is None and s.app is None
 
@@ -90,7 +100,9 @@ def test_oeep_llm_dev_image() -> None:
     # "6b" is part of the model's name, not a version.
     assert (s.app, s.app_version) == ("chatglm6b", None)
     assert s.components == (
-        ("CANN", "7.0.RC1.alpha002"), ("PyTorch", "2.1.0"), ("openEuler", "22.03 SP2")
+        ("CANN", "7.0.RC1.alpha002"),
+        ("PyTorch", "2.1.0"),
+        ("openEuler", "22.03 SP2"),
     )
     assert s.flavour == "dev"
     assert s.stack_summary() == (
@@ -155,7 +167,10 @@ def test_digest_pins_even_a_moving_tag() -> None:
 
 def test_registry_with_port() -> None:
     assert split_reference("127.0.0.1:5000/paitest/busybox:latest") == (
-        "127.0.0.1:5000", "paitest/busybox", "latest", None
+        "127.0.0.1:5000",
+        "paitest/busybox",
+        "latest",
+        None,
     )
     assert split_reference("localhost:5000/foo") == ("localhost:5000", "foo", None, None)
     assert split_reference("localhost/foo:1.0") == ("localhost", "foo", "1.0", None)

@@ -44,8 +44,9 @@ def standin(tmp_path: Path, busybox_image: str, docker_client: Any) -> Iterator[
         c.remove(force=True)
 
 
-def test_launch_from_desktop_with_keys_only(tmp_path: Path, standin: tuple[str, Path],
-                                            docker_client: Any) -> None:
+def test_launch_from_desktop_with_keys_only(
+    tmp_path: Path, standin: tuple[str, Path], docker_client: Any
+) -> None:
     app_id, catalog = standin
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -57,8 +58,12 @@ def test_launch_from_desktop_with_keys_only(tmp_path: Path, standin: tuple[str, 
     }
     if "DOCKER_HOST" in os.environ:
         env["DOCKER_HOST"] = os.environ["DOCKER_HOST"]
-    pane = TmuxPane(paitui_command("--catalog", str(catalog)), env, (120, 36),
-                    cwd=Path(__file__).resolve().parents[2])
+    pane = TmuxPane(
+        paitui_command("--catalog", str(catalog)),
+        env,
+        (120, 36),
+        cwd=Path(__file__).resolve().parents[2],
+    )
     try:
         pane.wait_for("Aaa Stand-in Web", timeout=30)
         pane.wait_for("Docker 2")  # the hardware line: detection is done

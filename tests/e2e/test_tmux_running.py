@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.tmux, pytest.mark.docker]
 
 
 def test_launch_from_the_palette_see_ready_with_link_and_stop(
-        tmp_path: Path, test_label: str, busybox_image: str, docker_client: Any) -> None:
+    tmp_path: Path, test_label: str, busybox_image: str, docker_client: Any
+) -> None:
     catalog = write_catalog(tmp_path, test_label, busybox_image, ready_after=2.0)
     app_id = f"slow-{test_label}"
     env = {
@@ -35,8 +36,9 @@ def test_launch_from_the_palette_see_ready_with_link_and_stop(
         pane.type("Start Slow stand-in")
         pane.wait_for(f"launch {app_id}", what="the palette hit")
         pane.send("Enter")
-        form = pane.wait_for(lambda t: "Launch Slow stand-in" in t and "docker run" in t,
-                             what="the launch form")
+        form = pane.wait_for(
+            lambda t: "Launch Slow stand-in" in t and "docker run" in t, what="the launch form"
+        )
         # The port paitui picked (the app's own, or a free one when that is taken).
         found = re.search(r"-p 127\.0\.0\.1:(\d+):8080", form)
         assert found, form
@@ -46,7 +48,9 @@ def test_launch_from_the_palette_see_ready_with_link_and_stop(
         # state and links (other apps on the same engine may fill the table).
         shown = pane.wait_for(
             lambda t: "● ready  HTTP 200 in" in t and f"http://127.0.0.1:{port}/v1" in t,
-            timeout=30, what="ready with links")
+            timeout=30,
+            what="ready with links",
+        )
         assert "Web UI" in shown and "OpenAI API" in shown
         assert any(f"{port}→8080" in line and "● ready" in line for line in shown.splitlines())
         assert "s Start/Stop" in shown  # the keys are in the footer

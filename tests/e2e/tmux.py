@@ -29,24 +29,46 @@ def need_tmux() -> str:
 class TmuxPane:
     """One detached tmux server and session running a command, on its own socket."""
 
-    def __init__(self, command: list[str], env: Mapping[str, str], size: tuple[int, int],
-                 cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        env: Mapping[str, str],
+        size: tuple[int, int],
+        cwd: Path | None = None,
+    ) -> None:
         self.tmux = need_tmux()
         self.socket = f"paitui-e2e-{uuid.uuid4().hex[:8]}"
         # Links as on the box itself, not over SSH, unless a test asks for SSH.
         self.env = {"SSH_CONNECTION": "", "SSH_TTY": "", "SSH_CLIENT": "", **env}
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
         width, height = size
-        self._run("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", str(width),
-                  "-y", str(height), f"env {exports} {shlex.join(command)}",
-                  cwd=cwd)
+        self._run(
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            str(width),
+            "-y",
+            str(height),
+            f"env {exports} {shlex.join(command)}",
+            cwd=cwd,
+        )
         # OSC 52 copies land in tmux's paste buffer, where the test can read them.
         self._run("set-option", "-g", "set-clipboard", "on")
         self._run("set-option", "-g", "remain-on-exit", "on")
 
     def _run(self, *args: str, cwd: Path | None = None) -> str:
-        done = subprocess.run([self.tmux, "-L", self.socket, *args], capture_output=True,
-                              text=True, cwd=cwd, timeout=20, check=False)
+        done = subprocess.run(
+            [self.tmux, "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=20,
+            check=False,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"tmux {args[0]} failed: {done.stderr.strip()}")
         return done.stdout
@@ -64,8 +86,9 @@ class TmuxPane:
         """The pane's text now."""
         return self._run("capture-pane", "-p", "-t", "e2e")
 
-    def wait_for(self, want: str | Callable[[str], bool], timeout: float = 20.0,
-                 what: str | None = None) -> str:
+    def wait_for(
+        self, want: str | Callable[[str], bool], timeout: float = 20.0, what: str | None = None
+    ) -> str:
         """Poll the pane until it shows ``want`` (text, or a check of the whole screen);
         fail with the last screen after ``timeout``."""
         check = want if callable(want) else (lambda screen: want in screen)
@@ -88,8 +111,12 @@ class TmuxPane:
 
     def close(self) -> None:
         """End the tmux server and everything in it."""
-        subprocess.run([self.tmux, "-L", self.socket, "kill-server"], capture_output=True,
-                       check=False, timeout=20)
+        subprocess.run(
+            [self.tmux, "-L", self.socket, "kill-server"],
+            capture_output=True,
+            check=False,
+            timeout=20,
+        )
 
 
 def paitui_command(*args: str) -> list[str]:

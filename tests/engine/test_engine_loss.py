@@ -93,4 +93,3 @@ async def test_engine_loss_and_recovery(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-

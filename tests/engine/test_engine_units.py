@@ -63,8 +63,9 @@ def test_engine_messages_become_readable_errors() -> None:
     cases = {
         "manifest for 127.0.0.1:5000/paitest/busybox:nope not found: manifest unknown: "
         "manifest unknown": ErrorKind.IMAGE_NOT_FOUND,
-        ('Get "http://127.0.0.1:5001/v2/": dial tcp 127.0.0.1:5001: '
-         "connect: connection refused"): ErrorKind.REGISTRY_DOWN,
+        (
+            'Get "http://127.0.0.1:5001/v2/": dial tcp 127.0.0.1:5001: connect: connection refused'
+        ): ErrorKind.REGISTRY_DOWN,
         "driver failed programming external connectivity on endpoint paitui-x: Error starting "
         "userland proxy: listen tcp4 127.0.0.1:8188: bind: address already in use": (
             ErrorKind.PORT_IN_USE

@@ -375,7 +375,7 @@ def test_invokeai_can_read_what_paitui_registers_at_the_path_it_sends(
     # As the user InvokeAI runs as (uid 1000 after its entrypoint), read each in place.
     plan = dataclasses.replace(plan, user="1000:1000")
     script = "".join(
-        f"busybox find {s} -type f | sort | while read f; do cat \"$f\" >/dev/null && "
+        f'busybox find {s} -type f | sort | while read f; do cat "$f" >/dev/null && '
         f'echo "${{f#{target}/}}"; done; '
         for s in sources
     )

@@ -175,32 +175,65 @@ AMD_DB = "Advanced Micro Devices, Inc. [AMD/ATI]"
 
 def rx5500(**kw: Any) -> dict[str, Any]:
     return gpu(
-        "amd", "1002:7340", "0000:03:00.0", "AMD Radeon RX 5500/5500M / Pro 5500M", "amdgpu",
-        0, 128, model="Navi 14 [Radeon RX 5500/5500M / Pro 5500M]", vendor_name=AMD_DB,
-        boot_vga=True, vram=(8573157376, 1073741824), **kw,
+        "amd",
+        "1002:7340",
+        "0000:03:00.0",
+        "AMD Radeon RX 5500/5500M / Pro 5500M",
+        "amdgpu",
+        0,
+        128,
+        model="Navi 14 [Radeon RX 5500/5500M / Pro 5500M]",
+        vendor_name=AMD_DB,
+        boot_vga=True,
+        vram=(8573157376, 1073741824),
+        **kw,
     )
 
 
 def rx7900(slot: str, card: int, render: int, boot_vga: bool) -> dict[str, Any]:
     return gpu(
-        "amd", "1002:744c", slot, "AMD Radeon RX 7900 XT/7900 XTX/7900 GRE/7900M", "amdgpu",
-        card, render, model="Navi 31 [Radeon RX 7900 XT/7900 XTX/7900 GRE/7900M]",
-        vendor_name=AMD_DB, boot_vga=boot_vga, vram=(25753026560, 536870912),
+        "amd",
+        "1002:744c",
+        slot,
+        "AMD Radeon RX 7900 XT/7900 XTX/7900 GRE/7900M",
+        "amdgpu",
+        card,
+        render,
+        model="Navi 31 [Radeon RX 7900 XT/7900 XTX/7900 GRE/7900M]",
+        vendor_name=AMD_DB,
+        boot_vga=boot_vga,
+        vram=(25753026560, 536870912),
     )
 
 
 def uhd770(card: int, render: int) -> dict[str, Any]:
     return gpu(
-        "intel", "8086:4680", "0000:00:02.0", "Intel UHD Graphics 770", "i915", card, render,
-        model="AlderLake-S GT1 [UHD Graphics 770]", vendor_name="Intel Corporation",
-        boot_vga=False, integrated=True,
+        "intel",
+        "8086:4680",
+        "0000:00:02.0",
+        "Intel UHD Graphics 770",
+        "i915",
+        card,
+        render,
+        model="AlderLake-S GT1 [UHD Graphics 770]",
+        vendor_name="Intel Corporation",
+        boot_vga=False,
+        integrated=True,
     )
 
 
 def rtx4090(slot: str, card: int, render: int) -> dict[str, Any]:
     return gpu(
-        "nvidia", "10de:2684", slot, "NVIDIA GeForce RTX 4090", "nvidia", card, render,
-        model="AD102 [GeForce RTX 4090]", vendor_name="NVIDIA Corporation", boot_vga=True,
+        "nvidia",
+        "10de:2684",
+        slot,
+        "NVIDIA GeForce RTX 4090",
+        "nvidia",
+        card,
+        render,
+        model="AD102 [GeForce RTX 4090]",
+        vendor_name="NVIDIA Corporation",
+        boot_vga=True,
     )
 
 

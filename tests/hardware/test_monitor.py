@@ -28,7 +28,11 @@ def test_monitor_reports_a_gpu_coming_and_going(tmp_path: object) -> None:
     }
     proc = subprocess.run(
         [sys.executable, "-m", "tests.hardware.monitor_run", str(TESTBEDS / BED)],
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=60,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)

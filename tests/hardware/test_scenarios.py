@@ -34,13 +34,13 @@ VULKAN_1 = ["1 GPU(s) with Mesa Vulkan support (RADV/ANV)"]
 NVIDIA_NODES = ("nvidia0", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools")
 
 
-
 def unusable_vulkan(verdicts: list[dict[str, Any]], why: str) -> list[dict[str, Any]]:
     """The verdicts with Vulkan's default reason followed by why NVIDIA's Vulkan is not usable."""
     for verdict in verdicts:
         if verdict["accel"] == "vulkan":
             verdict["reasons"] = [*verdict["reasons"], why]
     return verdicts
+
 
 def scenario(tmp_path: Path, testbed: str | None, **host_kw: object) -> tuple[Host, dict]:  # type: ignore[type-arg]
     host = Host(tmp_path / "root", **host_kw)  # type: ignore[arg-type]
@@ -116,12 +116,28 @@ def test_added_to_render_but_not_logged_in_again(tmp_path: Path) -> None:
 
 
 ARC_A770 = gpu(
-    "intel", "8086:56a0", "0000:03:00.0", "Intel Arc A770", "i915", 0, 128,
-    model="DG2 [Arc A770]", vendor_name="Intel Corporation", boot_vga=True,
+    "intel",
+    "8086:56a0",
+    "0000:03:00.0",
+    "Intel Arc A770",
+    "i915",
+    0,
+    128,
+    model="DG2 [Arc A770]",
+    vendor_name="Intel Corporation",
+    boot_vga=True,
 )
 ARC_B580 = gpu(
-    "intel", "8086:e20b", "0000:03:00.0", "Intel Arc B580", "xe", 0, 128,
-    model="Battlemage G21 [Arc B580]", vendor_name="Intel Corporation", boot_vga=True,
+    "intel",
+    "8086:e20b",
+    "0000:03:00.0",
+    "Intel Arc B580",
+    "xe",
+    0,
+    128,
+    model="Battlemage G21 [Arc B580]",
+    vendor_name="Intel Corporation",
+    boot_vga=True,
 )
 
 
@@ -177,9 +193,7 @@ def test_nvidia_proprietary_with_runtime(tmp_path: Path) -> None:
 
 
 def test_nvidia_proprietary_without_container_toolkit(tmp_path: Path) -> None:
-    host, report = scenario(
-        tmp_path, "nvidia-rtx4090-proprietary", dev_nodes=NVIDIA_NODES, icds=()
-    )
+    host, report = scenario(tmp_path, "nvidia-rtx4090-proprietary", dev_nodes=NVIDIA_NODES, icds=())
     assert report == base_report(
         host,
         gpus=[rtx4090("0000:01:00.0", 0, 128)],
@@ -231,8 +245,16 @@ def test_nvidia_with_cdi_spec(tmp_path: Path, version: str, usable: bool) -> Non
 def test_nvidia_on_nouveau(tmp_path: Path) -> None:
     host, report = scenario(tmp_path, "nvidia-gtx1080-nouveau")
     gtx = gpu(
-        "nvidia", "10de:1b80", "0000:01:00.0", "NVIDIA GeForce GTX 1080", "nouveau", 0, 128,
-        model="GP104 [GeForce GTX 1080]", vendor_name="NVIDIA Corporation", boot_vga=True,
+        "nvidia",
+        "10de:1b80",
+        "0000:01:00.0",
+        "NVIDIA GeForce GTX 1080",
+        "nouveau",
+        0,
+        128,
+        model="GP104 [GeForce GTX 1080]",
+        vendor_name="NVIDIA Corporation",
+        boot_vga=True,
     )
     assert report == base_report(
         host,
@@ -260,8 +282,16 @@ def test_server_with_aspeed_bmc_and_no_docker_socket(tmp_path: Path) -> None:
     env["PAITUI_DOCKER_HOST"] = f"unix://{tmp_path}/no-such-docker.sock"
     report = settle_disk(run_hw("server-aspeed-bmc", env), host)
     ast = gpu(
-        "other", "1a03:2000", "0000:03:00.0", "ASPEED Graphics Family", "ast", 0, None,
-        model="ASPEED Graphics Family", vendor_name="ASPEED Technology, Inc.", boot_vga=True,
+        "other",
+        "1a03:2000",
+        "0000:03:00.0",
+        "ASPEED Graphics Family",
+        "ast",
+        0,
+        None,
+        model="ASPEED Graphics Family",
+        vendor_name="ASPEED Technology, Inc.",
+        boot_vga=True,
         display_only=True,
     )
     error = "the Docker socket does not exist (engine not running or not installed)"
@@ -286,7 +316,9 @@ def test_server_with_aspeed_bmc_and_no_docker_socket(tmp_path: Path) -> None:
         },
         findings=[
             finding(
-                "error", "docker-unreachable", f"Docker engine unreachable: {error}.",
+                "error",
+                "docker-unreachable",
+                f"Docker engine unreachable: {error}.",
                 V.FIX_DOCKER_START,
             ),
             finding(
@@ -305,9 +337,16 @@ def test_two_identical_amd_gpus(tmp_path: Path) -> None:
 
     def rx6800(slot: str, card: int, boot_vga: bool) -> dict:  # type: ignore[type-arg]
         return gpu(
-            "amd", "1002:73bf", slot, "AMD Radeon RX 6800/6800 XT / 6900 XT", "amdgpu",
-            card, 128 + card, model="Navi 21 [Radeon RX 6800/6800 XT / 6900 XT]",
-            vendor_name="Advanced Micro Devices, Inc. [AMD/ATI]", boot_vga=boot_vga,
+            "amd",
+            "1002:73bf",
+            slot,
+            "AMD Radeon RX 6800/6800 XT / 6900 XT",
+            "amdgpu",
+            card,
+            128 + card,
+            model="Navi 21 [Radeon RX 6800/6800 XT / 6900 XT]",
+            vendor_name="Advanced Micro Devices, Inc. [AMD/ATI]",
+            boot_vga=boot_vga,
             vram=(17163091968, 268435456),
         )
 
@@ -395,16 +434,31 @@ def test_sysfs_fallback_sees_the_same_gpus_as_udev(tmp_path: Path) -> None:
     assert sysfs["source_note"] == "disabled by PAITUI_HW_UDEV=off"
     assert "sysfs-fallback" in [f["code"] for f in sysfs["findings"]]
     # Node paths differ only by the dev root; everything but hwdb strings must match.
-    keep = ("vendor", "pci_id", "pci_slot", "driver", "vram_total", "vram_used", "boot_vga",
-            "integrated", "is_display_only")
+    keep = (
+        "vendor",
+        "pci_id",
+        "pci_slot",
+        "driver",
+        "vram_total",
+        "vram_used",
+        "boot_vga",
+        "integrated",
+        "is_display_only",
+    )
     assert [{k: g[k] for k in keep} for g in sysfs["gpus"]] == [
         {k: g[k] for k in keep} for g in udev["gpus"]
     ]
     assert [g["name"] for g in sysfs["gpus"]] == [
-        "Intel GPU 8086:4680", "AMD GPU 1002:744c", "AMD GPU 1002:744c", "NVIDIA GPU 10de:2684"
+        "Intel GPU 8086:4680",
+        "AMD GPU 1002:744c",
+        "AMD GPU 1002:744c",
+        "NVIDIA GPU 10de:2684",
     ]
     assert [Path(g["render_node"]).name for g in sysfs["gpus"]] == [
-        "renderD128", "renderD129", "renderD130", "renderD131"
+        "renderD128",
+        "renderD129",
+        "renderD130",
+        "renderD131",
     ]
     assert sysfs["ranking"] == udev["ranking"]
 
@@ -414,12 +468,28 @@ def test_odd_devices_never_crash(tmp_path: Path) -> None:
     device id, and an amdgpu card with no render node and garbage attributes."""
     host, report = scenario(tmp_path, "odd-devices", docker=None)
     unknown = gpu(
-        "other", "1ed5:0100", "0000:05:00.0", "Display device 1ed5:0100", None, 1, 128,
-        model=None, vendor_name=None, boot_vga=False,
+        "other",
+        "1ed5:0100",
+        "0000:05:00.0",
+        "Display device 1ed5:0100",
+        None,
+        1,
+        128,
+        model=None,
+        vendor_name=None,
+        boot_vga=False,
     )
     amd = gpu(
-        "amd", "1002:73ff", "0000:06:00.0", "AMD GPU 1002:73ff", "amdgpu", 2, None,
-        model=None, vendor_name=None, boot_vga=False,
+        "amd",
+        "1002:73ff",
+        "0000:06:00.0",
+        "AMD GPU 1002:73ff",
+        "amdgpu",
+        2,
+        None,
+        model=None,
+        vendor_name=None,
+        boot_vga=False,
     )
     assert report == base_report(
         host,

@@ -94,7 +94,9 @@ async def test_cards_findings_ranking_copy_and_refresh(tmp_path: Path) -> None:
         assert "✘ cuda   no NVIDIA GPU" in accels
         findings = screen.query_one(FindingList)
         assert [f.code for f in findings.findings] == [
-            "not-in-render-group", "sysfs-fallback", "unknown-gpu",
+            "not-in-render-group",
+            "sysfs-fallback",
+            "unknown-gpu",
         ] + (["low-disk"] if (first.models_free_bytes or 0) < 20 * 1024**3 else [])
         assert findings.option_count == len(first.findings)
         assert app.focused is findings

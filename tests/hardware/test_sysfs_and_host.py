@@ -30,18 +30,30 @@ def test_sysfs_fallback_reads_class_drm(tmp_path: Path) -> None:
     assert report.source_note == "disabled by PAITUI_HW_UDEV=off"
     amd, odd = report.gpus  # simpledrm (platform device) and the connector are skipped
     assert (amd.vendor, amd.pci_id, amd.pci_slot, amd.name, amd.driver) == (
-        "amd", "1002:7340", "0000:03:00.0", "AMD GPU 1002:7340", "amdgpu",
+        "amd",
+        "1002:7340",
+        "0000:03:00.0",
+        "AMD GPU 1002:7340",
+        "amdgpu",
     )
     assert (amd.card_node, amd.render_node) == (
-        str(tmp_path / "dev/dri/card0"), str(tmp_path / "dev/dri/renderD128"),
+        str(tmp_path / "dev/dri/card0"),
+        str(tmp_path / "dev/dri/renderD128"),
     )
     assert (amd.card_access, amd.render_access, amd.boot_vga, amd.integrated) == (
-        True, True, True, False,
+        True,
+        True,
+        True,
+        False,
     )
     assert (amd.vram_total, amd.vram_used) == (8573157376, None)  # unreadable attribute
     # Unknown vendor, garbage device attribute: the uevent's PCI_ID fills in.
     assert (odd.vendor, odd.pci_id, odd.driver, odd.name, odd.render_node) == (
-        "other", "abcd:????", None, "Display device abcd:????", None,
+        "other",
+        "abcd:????",
+        None,
+        "Display device abcd:????",
+        None,
     )
     assert odd.is_display_only is False
     assert report.kfd_present and report.kfd_access
@@ -72,7 +84,10 @@ def test_group_membership_and_access_follow_the_identity(tmp_path: Path) -> None
     report = detect_hardware(Settings(), options(tmp_path, outsider))
     amd = report.gpus[0]
     assert (report.user, report.uid, report.user_in_render, report.user_in_video) == (
-        "bob", 1001, False, False,
+        "bob",
+        1001,
+        False,
+        False,
     )
     assert (amd.card_access, amd.render_access, report.kfd_access) == (False, False, False)
     assert report.groups_pending == ()
@@ -120,21 +135,49 @@ def test_options_from_environment(tmp_path: Path) -> None:
 
 #: The JSON contract scripts rely on: top-level keys, GPU keys, and their JSON types.
 REPORT_KEYS = {
-    "gpus": list, "accels": list, "ranking": list, "findings": list,
-    "render_gid": (int, type(None)), "video_gid": (int, type(None)),
-    "user_in_render": bool, "user_in_video": bool, "kfd_present": bool, "kfd_access": bool,
-    "nvidia_nodes": list, "wsl2": bool, "kernel": (str, type(None)), "vulkan_icds": list,
-    "docker": (dict, type(None)), "models_free_bytes": (int, type(None)),
-    "ram_bytes": (int, type(None)), "source": str,
-    "source_note": (str, type(None)), "user": (str, type(None)), "uid": (int, type(None)),
-    "groups_pending": list, "models_dir": (str, type(None)), "extra": dict,
+    "gpus": list,
+    "accels": list,
+    "ranking": list,
+    "findings": list,
+    "render_gid": (int, type(None)),
+    "video_gid": (int, type(None)),
+    "user_in_render": bool,
+    "user_in_video": bool,
+    "kfd_present": bool,
+    "kfd_access": bool,
+    "nvidia_nodes": list,
+    "wsl2": bool,
+    "kernel": (str, type(None)),
+    "vulkan_icds": list,
+    "docker": (dict, type(None)),
+    "models_free_bytes": (int, type(None)),
+    "ram_bytes": (int, type(None)),
+    "source": str,
+    "source_note": (str, type(None)),
+    "user": (str, type(None)),
+    "uid": (int, type(None)),
+    "groups_pending": list,
+    "models_dir": (str, type(None)),
+    "extra": dict,
 }
 GPU_KEYS = {
-    "vendor": str, "pci_id": str, "pci_slot": str, "name": str, "driver": (str, type(None)),
-    "card_node": (str, type(None)), "render_node": (str, type(None)), "card_access": bool,
-    "render_access": bool, "integrated": bool, "boot_vga": bool,
-    "vram_total": (int, type(None)), "vram_used": (int, type(None)), "is_display_only": bool,
-    "model": (str, type(None)), "vendor_name": (str, type(None)), "via": list,
+    "vendor": str,
+    "pci_id": str,
+    "pci_slot": str,
+    "name": str,
+    "driver": (str, type(None)),
+    "card_node": (str, type(None)),
+    "render_node": (str, type(None)),
+    "card_access": bool,
+    "render_access": bool,
+    "integrated": bool,
+    "boot_vga": bool,
+    "vram_total": (int, type(None)),
+    "vram_used": (int, type(None)),
+    "is_display_only": bool,
+    "model": (str, type(None)),
+    "vendor_name": (str, type(None)),
+    "via": list,
 }
 
 

@@ -16,9 +16,15 @@ GiB = 1024**3
 
 def amd(**kw: object) -> Gpu:
     base: dict[str, object] = {
-        "vendor": Vendor.AMD, "pci_id": "1002:744c", "pci_slot": "0000:03:00.0",
-        "name": "AMD Radeon RX 7900 XTX", "driver": "amdgpu", "card_node": "/dev/dri/card0",
-        "render_node": "/dev/dri/renderD128", "card_access": True, "render_access": True,
+        "vendor": Vendor.AMD,
+        "pci_id": "1002:744c",
+        "pci_slot": "0000:03:00.0",
+        "name": "AMD Radeon RX 7900 XTX",
+        "driver": "amdgpu",
+        "card_node": "/dev/dri/card0",
+        "render_node": "/dev/dri/renderD128",
+        "card_access": True,
+        "render_access": True,
         "vram_total": 24 * GiB,
     }
     return Gpu(**{**base, **kw})  # type: ignore[arg-type]
@@ -26,7 +32,9 @@ def amd(**kw: object) -> Gpu:
 
 def nvidia(**kw: object) -> Gpu:
     base: dict[str, object] = {
-        "vendor": Vendor.NVIDIA, "pci_id": "10de:2684", "name": "NVIDIA GeForce RTX 4090",
+        "vendor": Vendor.NVIDIA,
+        "pci_id": "10de:2684",
+        "name": "NVIDIA GeForce RTX 4090",
         "driver": "nvidia",
     }
     return amd(**{**base, **kw})
@@ -43,9 +51,14 @@ def codes(r: HardwareReport) -> list[str]:
 
 def test_ranking_order_and_cpu_last() -> None:
     r = conclude(
-        gpus=(amd(), nvidia(pci_slot="0000:0b:00.0"),
-              amd(vendor=Vendor.INTEL, driver="xe", pci_slot="0000:00:02.0")),
-        kfd_present=True, kfd_access=True, nvidia_nodes=("/dev/nvidiactl",),
+        gpus=(
+            amd(),
+            nvidia(pci_slot="0000:0b:00.0"),
+            amd(vendor=Vendor.INTEL, driver="xe", pci_slot="0000:00:02.0"),
+        ),
+        kfd_present=True,
+        kfd_access=True,
+        nvidia_nodes=("/dev/nvidiactl",),
         docker=DockerFacts(reachable=True, version="28.0.1", nvidia_runtime=True),
     )
     assert r.ranking == (Accel.CUDA, Accel.ROCM, Accel.INTEL, Accel.VULKAN, Accel.CPU)
@@ -66,10 +79,18 @@ def test_docker_permission_denied_and_unreachable() -> None:
 
 def test_rootless_docker_makes_render_access_an_error() -> None:
     gpu = amd(render_access=False)
-    plain = conclude(gpus=(gpu,), kfd_present=True, user="bob",
-                     docker=DockerFacts(reachable=True, version="28.0.1"))
-    rootless = conclude(gpus=(gpu,), kfd_present=True, user="bob",
-                        docker=DockerFacts(reachable=True, version="28.0.1", rootless=True))
+    plain = conclude(
+        gpus=(gpu,),
+        kfd_present=True,
+        user="bob",
+        docker=DockerFacts(reachable=True, version="28.0.1"),
+    )
+    rootless = conclude(
+        gpus=(gpu,),
+        kfd_present=True,
+        user="bob",
+        docker=DockerFacts(reachable=True, version="28.0.1", rootless=True),
+    )
     assert [(f.severity, f.code) for f in plain.findings] == [("warning", "not-in-render-group")]
     assert [(f.severity, f.code) for f in rootless.findings] == [("error", "not-in-render-group")]
     assert rootless.findings[0].fix == V.FIX_RENDER_GROUP

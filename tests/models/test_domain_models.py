@@ -62,8 +62,22 @@ CATALOG = Catalog(
 @pytest.mark.parametrize(
     "name",
     [
-        "../x", "/etc/passwd", "a/../../b", "a//b", "./a", "a/.", "", "a\\b", "C:/x", "x\x00y",
-        "..", "esc\x1b[31m.gguf", "new\nline.gguf", "del\x7f.gguf", "c1\x9b.gguf", "x" * 250,
+        "../x",
+        "/etc/passwd",
+        "a/../../b",
+        "a//b",
+        "./a",
+        "a/.",
+        "",
+        "a\\b",
+        "C:/x",
+        "x\x00y",
+        "..",
+        "esc\x1b[31m.gguf",
+        "new\nline.gguf",
+        "del\x7f.gguf",
+        "c1\x9b.gguf",
+        "x" * 250,
     ],
 )
 def test_unsafe_names_are_rejected(name: str, tmp_path: Path) -> None:

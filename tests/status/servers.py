@@ -40,7 +40,9 @@ class HttpStub:
                 data = self.body.encode()
                 writer.write(
                     f"HTTP/1.1 {self.status} X\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+                    f"Content-Length: {len(data)}\r\n\r\n".encode()
+                    + data
+                )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
@@ -75,4 +77,3 @@ class HangUpServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-

@@ -42,11 +42,15 @@ def _indent(text: str, by: int) -> str:
 
 def catalog_text(suffix: str, image: str, ready_after: float = 3.0) -> str:
     """A catalog with the stand-ins: slow (503 then 200), never ready, crash, tcp."""
-    slow = _script(_CGI + f"(sleep {ready_after:g}; touch /tmp/ready) &\n"
-                   "httpd -f -p 8080 -h /www &\necho 'stand-in listening on 8080'\n")
+    slow = _script(
+        _CGI + f"(sleep {ready_after:g}; touch /tmp/ready) &\n"
+        "httpd -f -p 8080 -h /www &\necho 'stand-in listening on 8080'\n"
+    )
     never = _script(_CGI + "httpd -f -p 8080 -h /www &\n")
-    crash = ("echo starting the server\necho 'loading model /models/missing.gguf'\n"
-             "echo 'fatal: model file not found' >&2\nexit 3\n")
+    crash = (
+        "echo starting the server\necho 'loading model /models/missing.gguf'\n"
+        "echo 'fatal: model file not found' >&2\nexit 3\n"
+    )
     tcp = _script("sleep 1\nnc -ll -p 50006 -e cat &\n")
     health = """    health:
       path: /cgi-bin/health
@@ -79,12 +83,20 @@ def catalog_text(suffix: str, image: str, ready_after: float = 3.0) -> str:
     tcp_port = """      - container: 50006
         purpose: raw TCP socket
         protocol: tcp"""
-    return "apps:\n" + "".join([
-        app("slow", "Slow stand-in", slow, http_port, health.format(period=60)),
-        app("never", "Never-ready stand-in", never, http_port, health.format(period=3)),
-        app("crash", "Crashing stand-in", crash, http_port, health.format(period=60)),
-        app("tcp", "TCP stand-in", tcp, tcp_port, "    health: {type: tcp, start_period_s: 30}\n"),
-    ])
+    return "apps:\n" + "".join(
+        [
+            app("slow", "Slow stand-in", slow, http_port, health.format(period=60)),
+            app("never", "Never-ready stand-in", never, http_port, health.format(period=3)),
+            app("crash", "Crashing stand-in", crash, http_port, health.format(period=60)),
+            app(
+                "tcp",
+                "TCP stand-in",
+                tcp,
+                tcp_port,
+                "    health: {type: tcp, start_period_s: 30}\n",
+            ),
+        ]
+    )
 
 
 def write_catalog(folder: Path, suffix: str, image: str, ready_after: float = 3.0) -> Path:
@@ -121,8 +133,9 @@ class Recorder:
         self.last[status.app_id] = status
         self._changed.set()
 
-    async def until(self, check: Callable[[], object], timeout: float = 20.0,
-                    what: str = "condition") -> None:
+    async def until(
+        self, check: Callable[[], object], timeout: float = 20.0, what: str = "condition"
+    ) -> None:
         """Wait until ``check()`` is truthy, failing after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while not check():
@@ -135,6 +148,9 @@ class Recorder:
 
     async def until_state(self, app_id: str, state: AppState, timeout: float = 20.0) -> AppStatus:
         """Wait until ``app_id`` is in ``state``; returns that status."""
-        await self.until(lambda: app_id in self.last and self.last[app_id].state == state,
-                         timeout, f"{app_id} to be {state}")
+        await self.until(
+            lambda: app_id in self.last and self.last[app_id].state == state,
+            timeout,
+            f"{app_id} to be {state}",
+        )
         return self.last[app_id]

@@ -19,8 +19,7 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
-def cli(tmp_path: Path, test_label: str, busybox_image: str,
-        docker_client: Any) -> Iterator[Any]:
+def cli(tmp_path: Path, test_label: str, busybox_image: str, docker_client: Any) -> Iterator[Any]:
     # Loading long enough that the wait process (1-2 s to start on a busy box) sees it.
     catalog = write_catalog(tmp_path, test_label, busybox_image, ready_after=3.0)
     env = {**os.environ, "PAITUI_CATALOG": str(catalog), "PAITUI_PROBE_START_INTERVAL": "0.2"}
@@ -28,8 +27,13 @@ def cli(tmp_path: Path, test_label: str, busybox_image: str,
         env.pop(var, None)
 
     def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "paitui", *args], env=env, text=True,
-                              capture_output=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "paitui", *args],
+            env=env,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+        )
 
     yield run
     remove_containers(docker_client, test_label)
@@ -49,8 +53,11 @@ def test_start_wait_ls_stop(cli: Any, test_label: str) -> None:
     assert listed.returncode == 0, listed.stderr
     mine = [row for row in json.loads(listed.stdout) if row["app"] == app]
     assert len(mine) == 1 and mine[0]["state"] == "ready"
-    assert mine[0]["links"][1] == {"label": "OpenAI API", "url": f"http://127.0.0.1:{port}/v1",
-                                   "kind": "openai"}
+    assert mine[0]["links"][1] == {
+        "label": "OpenAI API",
+        "url": f"http://127.0.0.1:{port}/v1",
+        "kind": "openai",
+    }
     table = cli("ls")
     assert any(line.split()[:2] == [app, "ready"] for line in table.stdout.splitlines())
     stopped = cli("stop", app)
@@ -87,7 +94,12 @@ def test_clear_errors_for_unknown_apps(cli: Any, test_label: str) -> None:
 def test_an_unreachable_engine_is_named_not_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
     for args in (["ls"], ["wait", "app", "--timeout", "1"], ["stop", "app"]):
-        done = subprocess.run([sys.executable, "-m", "paitui", *args], env=env, text=True,
-                              capture_output=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "paitui", *args],
+            env=env,
+            text=True,
+            capture_output=True,
+            timeout=60,
+        )
         assert done.returncode == 1, args
         assert "Docker engine not reachable" in done.stderr and "Traceback" not in done.stderr

@@ -31,8 +31,13 @@ S = AppState
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(models_dir=tmp_path / "models", apps_dir=tmp_path / "apps",
-                    probe_start_interval=0.2, probe_ready_interval=2.0, probe_timeout=1.0)
+    return Settings(
+        models_dir=tmp_path / "models",
+        apps_dir=tmp_path / "apps",
+        probe_start_interval=0.2,
+        probe_ready_interval=2.0,
+        probe_timeout=1.0,
+    )
 
 
 @pytest.fixture
@@ -42,8 +47,9 @@ def catalog(tmp_path: Path, test_label: str, busybox_image: str) -> Catalog:
 
 
 @pytest.fixture
-async def fleet(settings: Settings, catalog: Catalog, docker_client: Any,
-                test_label: str) -> AsyncIterator[tuple[Fleet, Recorder]]:
+async def fleet(
+    settings: Settings, catalog: Catalog, docker_client: Any, test_label: str
+) -> AsyncIterator[tuple[Fleet, Recorder]]:
     engine = Engine(settings)
     fleet = Fleet(engine, catalog, settings)
     recorder = Recorder()
@@ -58,14 +64,18 @@ async def fleet(settings: Settings, catalog: Catalog, docker_client: Any,
 
 
 def plan_for(catalog: Catalog, settings: Settings, app: str, label: str, **kw: Any) -> LaunchPlan:
-    plan = plan_launch(catalog.apps[f"{app}-{label}"], HardwareReport(), settings,
-                       LaunchChoices(host_port=free_port()))
+    plan = plan_launch(
+        catalog.apps[f"{app}-{label}"],
+        HardwareReport(),
+        settings,
+        LaunchChoices(host_port=free_port()),
+    )
     return dataclasses.replace(plan, **kw) if kw else plan
 
 
 async def test_503_then_200_goes_loading_then_ready_then_stops(
-        fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings,
-        test_label: str) -> None:
+    fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings, test_label: str
+) -> None:
     f, rec = fleet
     app_id = f"slow-{test_label}"
     await f.launch(plan_for(catalog, settings, "slow", test_label))
@@ -84,8 +94,8 @@ async def test_503_then_200_goes_loading_then_ready_then_stops(
     f.scheduler.probe_soon(app_id)
     deadline = time.monotonic() + 10
     while f.statuses[app_id].probe is ready.probe or (
-            f.statuses[app_id].probe is not None
-            and f.statuses[app_id].probe.time == last_probe):  # type: ignore[union-attr]
+        f.statuses[app_id].probe is not None and f.statuses[app_id].probe.time == last_probe
+    ):  # type: ignore[union-attr]
         assert time.monotonic() < deadline, "no second probe"
         await asyncio.sleep(0.05)
     assert len(rec.all) == notified and f.statuses[app_id].state == S.READY
@@ -97,8 +107,8 @@ async def test_503_then_200_goes_loading_then_ready_then_stops(
 
 
 async def test_never_ready_turns_unhealthy_after_its_start_period(
-        fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings,
-        test_label: str) -> None:
+    fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings, test_label: str
+) -> None:
     f, rec = fleet
     app_id = f"never-{test_label}"
     await f.launch(plan_for(catalog, settings, "never", test_label))
@@ -111,14 +121,13 @@ async def test_never_ready_turns_unhealthy_after_its_start_period(
 
 
 async def test_crash_has_exit_code_and_last_log_lines(
-        fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings,
-        test_label: str) -> None:
+    fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings, test_label: str
+) -> None:
     f, rec = fleet
     app_id = f"crash-{test_label}"
     # No restart policy: the engine would restart it, which is right for users, noisy here.
     await f.launch(plan_for(catalog, settings, "crash", test_label, restart_policy="no"))
-    await rec.until(lambda: app_id in rec.last and rec.last[app_id].last_logs,
-                    what="crash logs")
+    await rec.until(lambda: app_id in rec.last and rec.last[app_id].last_logs, what="crash logs")
     status = rec.last[app_id]
     assert status.state == S.CRASHED and status.exit_code == 3
     assert rec.states[app_id][:2] == [S.CREATING, S.STARTING]
@@ -128,8 +137,9 @@ async def test_crash_has_exit_code_and_last_log_lines(
     assert status.detail == "crashed with code 3"
 
 
-async def test_tcp_only_service(fleet: tuple[Fleet, Recorder], catalog: Catalog,
-                                settings: Settings, test_label: str) -> None:
+async def test_tcp_only_service(
+    fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings, test_label: str
+) -> None:
     f, rec = fleet
     app_id = f"tcp-{test_label}"
     await f.launch(plan_for(catalog, settings, "tcp", test_label))
@@ -140,8 +150,8 @@ async def test_tcp_only_service(fleet: tuple[Fleet, Recorder], catalog: Catalog,
 
 
 async def test_a_second_fleet_picks_up_running_apps(
-        fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings,
-        test_label: str) -> None:
+    fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings, test_label: str
+) -> None:
     f, rec = fleet
     app_id = f"slow-{test_label}"
     await f.launch(plan_for(catalog, settings, "slow", test_label))
@@ -163,24 +173,31 @@ async def test_a_second_fleet_picks_up_running_apps(
 
 
 async def test_a_crash_loop_is_counted_and_keeps_its_logs(
-        fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings,
-        test_label: str) -> None:
+    fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings, test_label: str
+) -> None:
     f, rec = fleet
     app_id = f"crash-{test_label}"
     # The plan's restart policy (unless-stopped): the engine restarts the crashing app.
     await f.launch(plan_for(catalog, settings, "crash", test_label))
-    await rec.until(lambda: app_id in rec.last and rec.last[app_id].crash_restarts >= 2,
-                    what="two restarts after crashes")
+    await rec.until(
+        lambda: app_id in rec.last and rec.last[app_id].crash_restarts >= 2,
+        what="two restarts after crashes",
+    )
     status = rec.last[app_id]
     assert status.state in (S.STARTING, S.CRASHED)
     assert rec.states[app_id][:4] == [S.CREATING, S.STARTING, S.CRASHED, S.STARTING]
-    await rec.until(lambda: "fatal: model file not found" in rec.last[app_id].last_logs,
-                    what="the crash logs")
+    await rec.until(
+        lambda: "fatal: model file not found" in rec.last[app_id].last_logs, what="the crash logs"
+    )
 
 
 async def test_a_failed_launch_shows_why_and_can_be_dismissed(
-        fleet: tuple[Fleet, Recorder], catalog: Catalog, settings: Settings,
-        test_label: str, registry: str) -> None:
+    fleet: tuple[Fleet, Recorder],
+    catalog: Catalog,
+    settings: Settings,
+    test_label: str,
+    registry: str,
+) -> None:
     f, rec = fleet
     app_id = f"slow-{test_label}"
     missing = f"{registry}/paitest/missing-{test_label}:latest"

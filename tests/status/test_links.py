@@ -11,12 +11,21 @@ SSH = {"SSH_CONNECTION": "10.0.0.7 53122 192.168.1.20 22", "USER": "ana"}
 
 def kobold() -> App:
     return App(
-        id="kobold", name="KoboldCpp", description="d", kind="llm",
+        id="kobold",
+        name="KoboldCpp",
+        description="d",
+        kind="llm",
         variants={"vulkan": Variant(image="img")},
-        ports=(PortSpec(container=5001, purpose="UI and APIs", links=(
-            LinkSpec(label="Web UI", path="/", kind="ui"),
-            LinkSpec(label="OpenAI API", path="/v1", kind="openai"),
-        )),),
+        ports=(
+            PortSpec(
+                container=5001,
+                purpose="UI and APIs",
+                links=(
+                    LinkSpec(label="Web UI", path="/", kind="ui"),
+                    LinkSpec(label="OpenAI API", path="/v1", kind="openai"),
+                ),
+            ),
+        ),
     )
 
 
@@ -40,9 +49,11 @@ def test_over_ssh_the_exact_tunnel_command() -> None:
 def test_tunnel_for_several_ports_and_without_ssh_connection() -> None:
     ports = [PublishedPort(1, "tcp", "127.0.0.1", 8000), PublishedPort(2, "tcp", "127.0.0.1", 8001)]
     assert ssh_tunnel_command(ports, SSH) == (
-        "ssh -L 8000:127.0.0.1:8000 -L 8001:127.0.0.1:8001 ana@192.168.1.20")
+        "ssh -L 8000:127.0.0.1:8000 -L 8001:127.0.0.1:8001 ana@192.168.1.20"
+    )
     assert ssh_tunnel_command(ports, {"SSH_TTY": "/dev/pts/1", "USER": "bo"}, "gpubox") == (
-        "ssh -L 8000:127.0.0.1:8000 -L 8001:127.0.0.1:8001 bo@gpubox")
+        "ssh -L 8000:127.0.0.1:8000 -L 8001:127.0.0.1:8001 bo@gpubox"
+    )
     assert ssh_tunnel_command([], SSH) is None
 
 
@@ -56,9 +67,14 @@ def test_all_interfaces_warning_and_dedup_of_v4_v6() -> None:
 
 
 def test_unknown_app_tcp_port_and_ipv6_host() -> None:
-    runai = App(id="runai", name="RunAI", description="d", kind="llm",
-                variants={"cuda": Variant(image="i")},
-                ports=(PortSpec(container=50006, purpose="socket", protocol="tcp"),))
+    runai = App(
+        id="runai",
+        name="RunAI",
+        description="d",
+        kind="llm",
+        variants={"cuda": Variant(image="i")},
+        ports=(PortSpec(container=50006, purpose="socket", protocol="tcp"),),
+    )
     links = app_links(runai, [PublishedPort(50006, "tcp", "127.0.0.1", 50006)], env={})
     assert [(x.url, x.kind) for x in links.links] == [("tcp://127.0.0.1:50006", "tcp")]
     plain = app_links(None, [PublishedPort(80, "tcp", "::1", 8080)], env={})

@@ -85,7 +85,8 @@ async def test_unreachable_hung_and_hang_up() -> None:
         proxy = await prober.probe(ProbeTarget("c", "127.0.0.1", hangup.port))
         assert proxy.outcome == ProbeOutcome.UNREACHABLE and "closed" in proxy.detail
         tcp_proxy = await prober.probe(
-            ProbeTarget("d", "127.0.0.1", hangup.port, HealthCheck(type="tcp")))
+            ProbeTarget("d", "127.0.0.1", hangup.port, HealthCheck(type="tcp"))
+        )
         assert tcp_proxy.outcome == ProbeOutcome.UNREACHABLE
     finally:
         await prober.aclose()
@@ -131,8 +132,9 @@ class Recorder:
 async def test_scheduler_backs_off_while_starting_then_goes_slow_when_ready() -> None:
     server = await HttpStub(status=503, body="Loading model").start()
     rec = Recorder()
-    sched = ProbeScheduler(Prober(1.0), rec, start_interval=0.05, ready_interval=5.0,
-                           start_cap=0.2, backoff_factor=2.0)
+    sched = ProbeScheduler(
+        Prober(1.0), rec, start_interval=0.05, ready_interval=5.0, start_cap=0.2, backoff_factor=2.0
+    )
     runner = asyncio.create_task(sched.run())
     try:
         sched.watch(ProbeTarget("app", "127.0.0.1", server.port, LLAMA))
@@ -165,8 +167,9 @@ async def test_a_hung_endpoint_delays_no_other() -> None:
     hung = await HttpStub(hang=True).start()
     fine = [await HttpStub().start() for _ in range(5)]
     rec = Recorder()
-    sched = ProbeScheduler(Prober(3.0), rec, start_interval=0.05, ready_interval=0.1,
-                           max_concurrency=4)
+    sched = ProbeScheduler(
+        Prober(3.0), rec, start_interval=0.05, ready_interval=0.1, max_concurrency=4
+    )
     runner = asyncio.create_task(sched.run())
     try:
         started = time.monotonic()
@@ -200,8 +203,7 @@ async def test_no_burst_after_a_pause() -> None:
     servers = [await HttpStub().start() for _ in range(10)]
     rec = Recorder()
     clock = FakeClock()
-    sched = ProbeScheduler(Prober(1.0), rec, start_interval=0.5, ready_interval=1.0,
-                           clock=clock)
+    sched = ProbeScheduler(Prober(1.0), rec, start_interval=0.5, ready_interval=1.0, clock=clock)
     runner = asyncio.create_task(sched.run())
     try:
         for i, server in enumerate(servers):

@@ -33,8 +33,9 @@ from tests.status.standins import remove_containers, write_catalog
 SSH_ENV = {"SSH_CONNECTION": "10.0.0.7 53122 192.168.1.20 22", "USER": "ana"}
 
 
-async def until(pilot: Any, check: Callable[[], object], timeout: float = 20.0,
-                what: str = "condition") -> None:
+async def until(
+    pilot: Any, check: Callable[[], object], timeout: float = 20.0, what: str = "condition"
+) -> None:
     """Let the app run until ``check()`` holds, failing after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not check():
@@ -57,16 +58,29 @@ class Host(App[None]):
 
 @pytest.mark.docker
 async def test_running_screen_follows_a_stand_in(
-        tmp_path: Path, test_label: str, busybox_image: str, docker_client: Any,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = Settings(models_dir=tmp_path / "models", apps_dir=tmp_path / "apps",
-                        probe_start_interval=0.2, probe_ready_interval=2.0, probe_timeout=1.0)
-    catalog: Catalog = load_catalog([write_catalog(tmp_path, test_label, busybox_image, 1.0)],
-                                    include_bundled=False, include_user=False)
+    tmp_path: Path,
+    test_label: str,
+    busybox_image: str,
+    docker_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings(
+        models_dir=tmp_path / "models",
+        apps_dir=tmp_path / "apps",
+        probe_start_interval=0.2,
+        probe_ready_interval=2.0,
+        probe_timeout=1.0,
+    )
+    catalog: Catalog = load_catalog(
+        [write_catalog(tmp_path, test_label, busybox_image, 1.0)],
+        include_bundled=False,
+        include_user=False,
+    )
     app_id = f"slow-{test_label}"
     port = free_port()
-    plan = plan_launch(catalog.apps[app_id], HardwareReport(), settings,
-                       LaunchChoices(host_port=port))
+    plan = plan_launch(
+        catalog.apps[app_id], HardwareReport(), settings, LaunchChoices(host_port=port)
+    )
     engine = Engine(settings)
     fleet = Fleet(engine, catalog, settings)
     (settings.apps_dir / app_id).mkdir(parents=True)  # a data dir, to be asked about on remove
@@ -81,8 +95,9 @@ async def test_running_screen_follows_a_stand_in(
             table = screen.query_one("#running-apps", DataTable)
             await until(pilot, lambda: app_id in table.rows, what="the row")
             assert screen.selected == app_id  # launched from here: selected as it appears
-            await until(pilot, lambda: screen.statuses[app_id].state == AppState.READY,
-                        what="ready")
+            await until(
+                pilot, lambda: screen.statuses[app_id].state == AppState.READY, what="ready"
+            )
             state_cell = table.get_cell(app_id, "state")
             assert isinstance(state_cell, Text) and state_cell.plain == "● ready"
             assert table.get_cell(app_id, "ports").plain == f"{port}→8080"
@@ -91,8 +106,10 @@ async def test_running_screen_follows_a_stand_in(
             assert f"http://127.0.0.1:{port}/v1" in shown.plain
             assert f"ssh -L {port}:127.0.0.1:{port} ana@192.168.1.20" in shown.plain
             # OSC 8: the URL carries a link style.
-            assert any(span.style and getattr(span.style, "link", None) ==
-                       f"http://127.0.0.1:{port}/" for span in shown.spans)
+            assert any(
+                span.style and getattr(span.style, "link", None) == f"http://127.0.0.1:{port}/"
+                for span in shown.spans
+            )
             assert detail.visual is not None
             # Stats stream only for the selected row, and CPU/memory appear for it.
             await until(pilot, lambda: screen.last_sample is not None, what="a stats sample")
@@ -121,20 +138,32 @@ async def test_running_screen_follows_a_stand_in(
             first_start = screen.statuses[app_id].started_at
             assert first_start is not None
             await pilot.press("R")
-            await until(pilot, lambda: (screen.statuses[app_id].started_at or 0) > first_start
-                        and screen.statuses[app_id].state == AppState.READY, what="restarted")
+            await until(
+                pilot,
+                lambda: (
+                    (screen.statuses[app_id].started_at or 0) > first_start
+                    and screen.statuses[app_id].state == AppState.READY
+                ),
+                what="restarted",
+            )
             # Stop with s: stopping, then exited; stats are no longer streamed.
             await pilot.press("s")
-            await until(pilot, lambda: screen.statuses[app_id].state == AppState.EXITED,
-                        what="exited")
+            await until(
+                pilot, lambda: screen.statuses[app_id].state == AppState.EXITED, what="exited"
+            )
             assert table.get_cell(app_id, "state").plain == "○ exited (0)"
             await until(pilot, lambda: fleet.stats_watched() == [], what="stats unwatched")
             # Remove: confirm, then a second explicit question about the data dir (answer no).
             await pilot.press("d")
             await until(pilot, lambda: isinstance(host.screen, ConfirmDialog), what="dialog")
             await pilot.press("y")
-            await until(pilot, lambda: isinstance(host.screen, ConfirmDialog)
-                        and "data" in str(host.screen._title), what="data dialog")
+            await until(
+                pilot,
+                lambda: (
+                    isinstance(host.screen, ConfirmDialog) and "data" in str(host.screen._title)
+                ),
+                what="data dialog",
+            )
             await pilot.press("n")
             await until(pilot, lambda: app_id not in table.rows, timeout=15, what="row removed")
             assert (settings.apps_dir / app_id).is_dir()  # kept: the second answer was no
@@ -163,10 +192,12 @@ async def test_taskbar_follows_the_app_and_posts_clicks() -> None:
     async with app.run_test(size=(80, 5)) as pilot:
         bar = app.query_one(Taskbar)
         assert bar.render().plain == "no apps running"
-        statuses = [AppStatus("llama", AppState.READY, 0.0),
-                    AppStatus("comfy", AppState.LOADING, 0.0),
-                    AppStatus("old", AppState.EXITED, 0.0),
-                    AppStatus("bad", AppState.CRASHED, 0.0)]
+        statuses = [
+            AppStatus("llama", AppState.READY, 0.0),
+            AppStatus("comfy", AppState.LOADING, 0.0),
+            AppStatus("old", AppState.EXITED, 0.0),
+            AppStatus("bad", AppState.CRASHED, 0.0),
+        ]
         app.fleet_items = taskbar_items(statuses)
         await pilot.pause()
         assert bar.render().plain == "✖ bad  ◐ comfy  ● llama"
@@ -206,5 +237,9 @@ async def test_log_view_search_pause_and_wrap() -> None:
 
 def test_uptime_format() -> None:
     assert [format_uptime(x) for x in (None, 5, 65, 3725, 90000)] == [
-        "", "5s", "1m", "1h 02m", "1d 1h"]
-
+        "",
+        "5s",
+        "1m",
+        "1h 02m",
+        "1d 1h",
+    ]

@@ -176,10 +176,24 @@ def test_launch_failure_is_a_crash_with_the_reason() -> None:
     assert s.state == AppState.CRASHED and s.detail == "image not found: img" and s.final
 
 
-def info(status: ContainerStatus, code: int | None = None, started: float | None = 50.0,
-         finished: float | None = None) -> ContainerInfo:
-    return ContainerInfo(CID, "paitui-llama", APP, "cpu", "img", status, code, started, finished,
-                         (PublishedPort(8080, "tcp", "127.0.0.1", 18080),))
+def info(
+    status: ContainerStatus,
+    code: int | None = None,
+    started: float | None = 50.0,
+    finished: float | None = None,
+) -> ContainerInfo:
+    return ContainerInfo(
+        CID,
+        "paitui-llama",
+        APP,
+        "cpu",
+        "img",
+        status,
+        code,
+        started,
+        finished,
+        (PublishedPort(8080, "tcp", "127.0.0.1", 18080),),
+    )
 
 
 def test_from_listing() -> None:
@@ -226,10 +240,12 @@ def test_inspected_start_time_does_not_look_like_a_restart() -> None:
     assert later.started_at == 90.0
 
 
-def _listed(status: ContainerStatus, started_at: float, exit_code: int | None = None
-            ) -> ContainerInfo:
-    return ContainerInfo(CID, "paitui-llama", APP, "cpu", "img", status, exit_code=exit_code,
-                         started_at=started_at)
+def _listed(
+    status: ContainerStatus, started_at: float, exit_code: int | None = None
+) -> ContainerInfo:
+    return ContainerInfo(
+        CID, "paitui-llama", APP, "cpu", "img", status, exit_code=exit_code, started_at=started_at
+    )
 
 
 def test_engine_away_makes_every_state_unknown_until_the_listing() -> None:
@@ -257,8 +273,7 @@ def test_the_state_before_the_engine_left_still_decides_a_clean_stop() -> None:
     back = st.from_container(_listed(ContainerStatus.EXITED, 100.0, exit_code=1), 300.0, away)
     assert back.state == AppState.EXITED and back.exit_code == 1 and back.last_known is None
     running = st.on_engine_away(started(100.0), 160.0)
-    crashed = st.from_container(_listed(ContainerStatus.EXITED, 100.0, exit_code=1), 300.0,
-                                running)
+    crashed = st.from_container(_listed(ContainerStatus.EXITED, 100.0, exit_code=1), 300.0, running)
     assert crashed.state == AppState.CRASHED and crashed.detail == "crashed with code 1"
     paused = st.from_container(_listed(ContainerStatus.PAUSED, 100.0), 300.0, running)
     assert paused.state == AppState.PAUSED and paused.detail == ""

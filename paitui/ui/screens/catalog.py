@@ -113,8 +113,13 @@ class CatalogScreen(Screen[None]):
         for app in self._shown:
             legacy = app.legacy and "legacy" not in app.name.lower()
             name = f"{app.name} (legacy)" if legacy else app.name
-            table.add_row(name, app.kind.value, stack_cell(app, report),
-                          variants_cell(app, report), key=app.id)
+            table.add_row(
+                name,
+                app.kind.value,
+                stack_cell(app, report),
+                variants_cell(app, report),
+                key=app.id,
+            )
         if not self._shown:
             self.query_one("#detail", Static).update(
                 f"No app matches {query!r}." if query else "The catalog is empty."

@@ -29,8 +29,7 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, title: str, message: str, yes: str = "Yes", *,
-                 danger: bool = False) -> None:
+    def __init__(self, title: str, message: str, yes: str = "Yes", *, danger: bool = False) -> None:
         super().__init__(classes="danger" if danger else None)
         self._title = title
         self._message = message
@@ -42,8 +41,11 @@ class ConfirmDialog(ModalScreen[bool]):
             yield Static(self._message, id="confirm-message", markup=False)
             with Horizontal():
                 yield Button("No (n)", id="no")
-                yield Button(f"{self._yes} (y)", id="yes",
-                             variant="error" if self.has_class("danger") else "primary")
+                yield Button(
+                    f"{self._yes} (y)",
+                    id="yes",
+                    variant="error" if self.has_class("danger") else "primary",
+                )
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()  # the safe answer has the focus

@@ -188,6 +188,7 @@ class HardwareScreen(Screen[None]):
             from paitui.services.hardware import HardwareMonitor
 
             factory = HardwareMonitor
+
         def on_event(action: str, path: str) -> None:
             self.post_message(self.HotPlug(action, path))  # thread-safe
 

@@ -25,9 +25,7 @@ from paitui.ui.widgets.tiles import AppTile, TileData
 TILE_WIDTH = 30
 
 
-def hardware_line(
-    report: HardwareReport | None, engine: EngineConnection | None = None
-) -> Text:
+def hardware_line(report: HardwareReport | None, engine: EngineConnection | None = None) -> Text:
     """One line: the GPUs, the usable accelerators, Docker, and the worst finding.
 
     ``engine`` is the live connection: it says more than the detection made at start (the
@@ -135,8 +133,7 @@ class HomeScreen(Screen[None]):
     def _update_hw_line(self) -> None:
         paitui = app_of(self)
         connection = getattr(paitui, "engine_connection", None)
-        self.query_one("#hw-line", Static).update(hardware_line(paitui.hardware_report,
-                                                                connection))
+        self.query_one("#hw-line", Static).update(hardware_line(paitui.hardware_report, connection))
 
     def on_resize(self, event: events.Resize) -> None:
         columns = max(1, (event.size.width - 2) // TILE_WIDTH)

@@ -78,8 +78,13 @@ def model_options(app: App, models: Sequence[InstalledModel]) -> list[tuple[str,
 
 
 def _formats_label(app: App) -> str:
-    names = {"gguf": "GGUF", "safetensors": "safetensors", "ckpt": "checkpoint",
-             "diffusers": "diffusers", "hf-repo": "Hugging Face"}
+    names = {
+        "gguf": "GGUF",
+        "safetensors": "safetensors",
+        "ckpt": "checkpoint",
+        "diffusers": "diffusers",
+        "hf-repo": "Hugging Face",
+    }
     formats = [names.get(f, f) for f in app_formats(app)]
     return "/".join(dict.fromkeys(formats)) or "model"
 
@@ -292,7 +297,6 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         found = [refit_offer(o, self.catalog_app, accel, self.report) for o in picker.found]
         picker.set_offers(suggested, found)
 
-
     def _value(self, selector: str) -> str | None:
         found = self.query(selector)
         if not found:
@@ -322,7 +326,8 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
             # A multimodal GGUF's projector beside it goes with it (domain.companions).
             repo = [m for m in self.models if model_file.startswith(f"{m.repo_id}/")]
             found = model_companions(
-                model_file, [f"{m.repo_id}/{m.path}" for m in repo],
+                model_file,
+                [f"{m.repo_id}/{m.path}" for m in repo],
                 {f"{m.repo_id}/{m.path}": m.effective_kind for m in repo},
             )
             model_file, projector = found.main, found.projector
@@ -446,7 +451,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
             self.post_message(self.SearchDone([], f"No Hub repos match {query!r}."))
             return
         if app.needs.hf_repo and not app.needs.model_file:
-            offers = hub_repo_offers(accel, self.report, results[:SEARCH_REPOS * 2])
+            offers = hub_repo_offers(accel, self.report, results[: SEARCH_REPOS * 2])
             self.post_message(self.SearchDone(offers, f"{len(offers)} repos from the Hub."))
             return
         infos, failed = [], 0

@@ -447,8 +447,12 @@ class ModelsScreen(Screen[None]):
                 self.notify(f"{d.repo_id}/{d.file.path} is in the library.", title="Downloaded")
                 self.load_library()
             elif d.state == DownloadState.FAILED:
-                self.notify(f"{d.repo_id}/{d.file.path}: {d.error}", title="Download failed",
-                            severity="error", timeout=12)
+                self.notify(
+                    f"{d.repo_id}/{d.file.path}: {d.error}",
+                    title="Download failed",
+                    severity="error",
+                    timeout=12,
+                )
 
     @on(DownloadRow.Requested)
     def _queue_action(self, event: DownloadRow.Requested) -> None:

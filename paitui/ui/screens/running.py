@@ -38,16 +38,31 @@ if TYPE_CHECKING:
     from paitui.domain.catalog import App
     from paitui.services.fleet import Fleet
 
-COLUMNS = (("App", "app"), ("Variant", "variant"), ("State", "state"), ("Uptime", "uptime"),
-           ("Ports", "ports"), ("CPU", "cpu"), ("Memory", "mem"))
+COLUMNS = (
+    ("App", "app"),
+    ("Variant", "variant"),
+    ("State", "state"),
+    ("Uptime", "uptime"),
+    ("Ports", "ports"),
+    ("CPU", "cpu"),
+    ("Memory", "mem"),
+)
 #: Columns that change while idle get a fixed width, so an update never re-measures the table.
 FIXED_WIDTH = {"uptime": 7, "cpu": 8, "mem": 10}
 #: Samples kept for the sparklines (about one a second).
 HISTORY = 60
 #: Seconds between redraws of the selected app's stats (samples arrive about once a second).
 STATS_DRAW_INTERVAL = 2.0
-_STOPPABLE = frozenset({AppState.CREATING, AppState.STARTING, AppState.LOADING, AppState.READY,
-                        AppState.UNHEALTHY, AppState.PAUSED})
+_STOPPABLE = frozenset(
+    {
+        AppState.CREATING,
+        AppState.STARTING,
+        AppState.LOADING,
+        AppState.READY,
+        AppState.UNHEALTHY,
+        AppState.PAUSED,
+    }
+)
 
 
 def format_bytes(n: float) -> str:
@@ -149,7 +164,10 @@ class RunningScreen(Screen[None]):
             yield DataTable(id="running-apps", cursor_type="row", zebra_stripes=True)
             yield Static(
                 "No managed apps yet. Start one from the Desktop (1), the Catalog (3), or with "
-                "`paitui start APP`.", id="running-empty", markup=False)
+                "`paitui start APP`.",
+                id="running-empty",
+                markup=False,
+            )
             with Horizontal(id="running-lower"):
                 with VerticalScroll(id="running-detail"):
                     yield Static(id="detail")
@@ -200,7 +218,8 @@ class RunningScreen(Screen[None]):
             return
         self.fleet = fleet
         self._unsubscribe = fleet.subscribe(
-            lambda status: self.post_message(self.StatusChanged(status)))
+            lambda status: self.post_message(self.StatusChanged(status))
+        )
         self._unsubscribe_engine = fleet.subscribe_connection(self._show_engine)
         catalog_changed = getattr(self.app, "catalog_changed", None)
         if catalog_changed is not None:
@@ -216,8 +235,10 @@ class RunningScreen(Screen[None]):
         banner = self.query_one("#running-engine", Static)
         away = connection is not None and not connection.connected
         if away and connection is not None:
-            banner.update(f"⚠ {connection.message}. Every app shows \"unknown\" until the "
-                          "engine is back; nothing is lost.")
+            banner.update(
+                f'⚠ {connection.message}. Every app shows "unknown" until the '
+                "engine is back; nothing is lost."
+            )
         banner.set_class(away, "shown")
 
     def _on_catalog(self, catalog: Any) -> None:
@@ -261,8 +282,11 @@ class RunningScreen(Screen[None]):
     def _cells(self, status: AppStatus) -> dict[str, Any]:
         app = self._app(status.app_id)
         name = Text(app.name if app is not None else status.app_id)
-        selected = (status.app_id == self.selected and self.last_sample is not None
-                    and status.state in _STOPPABLE)
+        selected = (
+            status.app_id == self.selected
+            and self.last_sample is not None
+            and status.state in _STOPPABLE
+        )
         sample = self.last_sample if selected else None
         return {
             "app": name,
@@ -307,7 +331,8 @@ class RunningScreen(Screen[None]):
             self._show_detail()
             restarted = previous is not None and (
                 previous.container_id != status.container_id
-                or previous.started_at != status.started_at)
+                or previous.started_at != status.started_at
+            )
             self._watch_selected(force=restarted or previous is None)
 
     def _update_empty(self) -> None:
@@ -320,8 +345,7 @@ class RunningScreen(Screen[None]):
             plain = _plain(value)
             if shown.get(column) != plain:
                 shown[column] = plain
-                self.table.update_cell(key, column, value,
-                                       update_width=column not in FIXED_WIDTH)
+                self.table.update_cell(key, column, value, update_width=column not in FIXED_WIDTH)
 
     def _tick(self) -> None:
         """Advance the uptime of the rows on screen (none while the screen is hidden)."""
@@ -329,7 +353,7 @@ class RunningScreen(Screen[None]):
             return
         table = self.table
         first = int(table.scroll_y)
-        visible = table.ordered_rows[first:first + table.size.height + 1]
+        visible = table.ordered_rows[first : first + table.size.height + 1]
         now = self._now()
         for row in visible:
             key = row.key.value
@@ -383,7 +407,8 @@ class RunningScreen(Screen[None]):
             if wanted is not None and self._shown_now():
                 self._stats_container = wanted
                 self.fleet.watch_stats(
-                    wanted, lambda sample: self.post_message(self.StatsArrived(sample)))
+                    wanted, lambda sample: self.post_message(self.StatsArrived(sample))
+                )
         logs_key = (status.container_id, status.started_at)
         if status.container_id and self._shown_now() and (force or logs_key != self._logs_for):
             self._logs_for = logs_key
@@ -413,8 +438,10 @@ class RunningScreen(Screen[None]):
         self._stats_drawn_at = sample.time
         key = status.app_id
         if key in self.table.rows:
-            self._set_cells(key, {"cpu": f"{sample.cpu_percent:.1f} %",
-                                  "mem": format_bytes(sample.memory_bytes)})
+            self._set_cells(
+                key,
+                {"cpu": f"{sample.cpu_percent:.1f} %", "mem": format_bytes(sample.memory_bytes)},
+            )
         self._update_sparklines()
 
     def _update_sparklines(self) -> None:
@@ -449,8 +476,9 @@ class RunningScreen(Screen[None]):
 
     def links_of(self, status: AppStatus) -> AppLinks:
         """The links of an app as this session can use them."""
-        return app_links(self._app(status.app_id), status.ports, self.env,
-                         hostname=socket.gethostname())
+        return app_links(
+            self._app(status.app_id), status.ports, self.env, hostname=socket.gethostname()
+        )
 
     def _show_detail(self) -> None:
         detail = self.query_one("#detail", Static)
@@ -483,8 +511,9 @@ class RunningScreen(Screen[None]):
         if status.pull is not None and status.state == AppState.PULLING:
             pull = status.pull
             if pull.total:
-                text.append(f"pulling {format_bytes(pull.downloaded)} of "
-                            f"{format_bytes(pull.total)}\n")
+                text.append(
+                    f"pulling {format_bytes(pull.downloaded)} of {format_bytes(pull.total)}\n"
+                )
         links = self.links_of(status)
         if links.links:
             text.append("\nLinks\n", style="bold")
@@ -497,15 +526,17 @@ class RunningScreen(Screen[None]):
                     text.append(link.url, style=Style(link=link.url, underline=True))
                 text.append("\n")
         if links.ssh_tunnel:
-            text.append("\nOver SSH: run this on your laptop, then open the links there\n",
-                        style="bold")
+            text.append(
+                "\nOver SSH: run this on your laptop, then open the links there\n", style="bold"
+            )
             text.append(f"  {links.ssh_tunnel}\n", style="bold cyan")
             text.append("  (t copies it)\n", style="dim")
         for warning in links.warnings:
             text.append(f"\n⚠ {warning}\n", style="yellow")
         if status.crash_restarts and status.state != AppState.READY:
-            text.append(f"restarted {status.crash_restarts}× by the engine after crashes\n",
-                        style="red")
+            text.append(
+                f"restarted {status.crash_restarts}× by the engine after crashes\n", style="red"
+            )
         if status.last_logs and status.state != AppState.READY:
             text.append("\nLast log lines before the crash\n", style="bold red")
             for line in status.last_logs[-10:]:
@@ -530,8 +561,7 @@ class RunningScreen(Screen[None]):
         elif status.state in (AppState.EXITED, AppState.CRASHED):
             self._run(self.fleet.start_stopped(status.app_id), f"starting {status.app_id}")
         elif self.fleet.engine_away or status.state == AppState.UNKNOWN:
-            self.notify("The Docker engine is away; try again when it is back.",
-                        severity="warning")
+            self.notify("The Docker engine is away; try again when it is back.", severity="warning")
         else:
             self.notify(f"{status.app_id} is {status.state}; wait a moment.")
 
@@ -568,11 +598,17 @@ class RunningScreen(Screen[None]):
             self.notify(f"Opening {url}")
         elif over_ssh(self.env):
             tunnel = self.links_of(status).ssh_tunnel
-            self.notify(f"No browser over SSH. On your laptop run:\n{tunnel}\nthen open {url}",
-                        title="Open", timeout=12)
+            self.notify(
+                f"No browser over SSH. On your laptop run:\n{tunnel}\nthen open {url}",
+                title="Open",
+                timeout=12,
+            )
         else:
-            self.notify(f"No display to open a browser on; the link is {url} (c copies it).",
-                        title="Open", timeout=8)
+            self.notify(
+                f"No display to open a browser on; the link is {url} (c copies it).",
+                title="Open",
+                timeout=8,
+            )
 
     def action_copy_link(self) -> None:
         """Copy the app's main link (OSC 52)."""
@@ -610,19 +646,26 @@ class RunningScreen(Screen[None]):
         if status is not None and status.container_id is None:
             await self.fleet.remove(app_id)  # a failed launch: no container, nothing to lose
             return
-        yes = await self.app.push_screen_wait(ConfirmDialog(
-            f"Remove {app_id}?",
-            "The container is stopped and removed. The app's data dir is kept.",
-            "Remove"))
+        yes = await self.app.push_screen_wait(
+            ConfirmDialog(
+                f"Remove {app_id}?",
+                "The container is stopped and removed. The app's data dir is kept.",
+                "Remove",
+            )
+        )
         if not yes:
             return
         delete_data = False
         data_dir = self.fleet.settings.apps_dir / app_id
         if data_dir.is_dir():
-            delete_data = await self.app.push_screen_wait(ConfirmDialog(
-                f"Also delete the data of {app_id}?",
-                f"{data_dir} and everything in it will be deleted. This cannot be undone.",
-                "Delete data", danger=True))
+            delete_data = await self.app.push_screen_wait(
+                ConfirmDialog(
+                    f"Also delete the data of {app_id}?",
+                    f"{data_dir} and everything in it will be deleted. This cannot be undone.",
+                    "Delete data",
+                    danger=True,
+                )
+            )
         try:
             await self.fleet.remove(app_id, delete_data=delete_data)
         except Exception as exc:

@@ -117,8 +117,10 @@ class DownloadQueue(VerticalScroll):
 
     def _row_id(self, download_id: str) -> str:
         # Widget ids allow letters, digits, '-' and '_' only.
-        return "dl-" + "".join(c if c.isalnum() else "_" for c in download_id) + (
-            f"-{abs(hash(download_id)) % 100000}"
+        return (
+            "dl-"
+            + "".join(c if c.isalnum() else "_" for c in download_id)
+            + (f"-{abs(hash(download_id)) % 100000}")
         )
 
     def update_downloads(self, downloads: Sequence[Download]) -> None:
@@ -140,4 +142,3 @@ class DownloadQueue(VerticalScroll):
     def rows(self) -> list[DownloadRow]:
         """The rows shown, in order."""
         return list(self.query(DownloadRow))
-

@@ -40,8 +40,9 @@ class LogView(Vertical, can_focus=True):
     wrap: reactive[bool] = reactive(False)
     search: reactive[str] = reactive("")
 
-    def __init__(self, max_lines: int = 2000, shown_lines: int = 500, *,
-                 id: str | None = None) -> None:
+    def __init__(
+        self, max_lines: int = 2000, shown_lines: int = 500, *, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         # The raw text of max_lines is kept for search and wrap; only shown_lines are rendered,
         # because every rendered line keeps its own caches (about 12 KB each once drawn).
@@ -53,8 +54,14 @@ class LogView(Vertical, can_focus=True):
     def compose(self) -> ComposeResult:
         yield Static(id="log-status")
         yield Input(placeholder="search the log (Enter keeps it, Esc clears)", id="log-search")
-        yield RichLog(max_lines=self.shown_lines, wrap=False, markup=False, highlight=False,
-                      auto_scroll=True, id="log-text")
+        yield RichLog(
+            max_lines=self.shown_lines,
+            wrap=False,
+            markup=False,
+            highlight=False,
+            auto_scroll=True,
+            id="log-text",
+        )
 
     def on_mount(self) -> None:
         self._update_status()
@@ -110,7 +117,7 @@ class LogView(Vertical, can_focus=True):
     def _rerender(self) -> None:
         log = self._log
         log.clear()
-        for line in self.visible_lines()[-self.shown_lines:]:
+        for line in self.visible_lines()[-self.shown_lines :]:
             log.write(self._render_line(line))
         self._held = 0
         self._update_status()

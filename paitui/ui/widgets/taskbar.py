@@ -67,8 +67,9 @@ class Taskbar(Widget):
             super().__init__()
             self.app_id = app_id
 
-    def __init__(self, *, name: str | None = None, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._spans: list[tuple[int, int, str]] = []
 
