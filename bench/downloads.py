@@ -81,7 +81,7 @@ def ui_lag(endpoint: str, work: Path) -> None:
     os.environ["PAITUI_CONFIG_DIR"] = str(work / "config")
     from textual.app import App
 
-    from paitui.domain.models import DownloadState
+    from paitui.domain.models.records import DownloadState
     from paitui.services.registry import Services
     from paitui.settings import load_settings
     from paitui.ui.screens.models import ModelsScreen

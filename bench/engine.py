@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import docker
 
-from paitui.domain.catalog import App
-from paitui.domain.containers import EngineEvent, ManagedSnapshot
-from paitui.domain.hardware import HardwareReport
-from paitui.services.engine import Engine
-from paitui.services.planner import plan_launch
+from paitui.domain.catalog.schema import App
+from paitui.domain.engine.containers import EngineEvent, ManagedSnapshot
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.engine.client import Engine
 from paitui.settings import Settings
 
 REGISTRY = "127.0.0.1:5000"

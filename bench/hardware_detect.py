@@ -36,7 +36,7 @@ def _stats(samples: list[float]) -> str:
 
 def inside(runs: int) -> None:
     sys.path.insert(0, str(REPO))
-    from paitui.services.hardware import detect_hardware, detect_options_from_env
+    from paitui.services.hardware.detect import detect_hardware, detect_options_from_env
     from paitui.settings import Settings
 
     settings = Settings(models_dir=Path(os.environ["PAITUI_HW_ROOT"]) / "models")

@@ -52,7 +52,8 @@ TARGET_PERCENT = 0.5
 #: ``--without`` switches parts off in the measured process, to tell what the idle CPU is for.
 ABLATIONS = {
     "tick": "import paitui.ui.screens.running as r\nr.RunningScreen._tick = lambda self: None",
-    "stats": "import paitui.services.fleet as f\nf.Fleet.watch_stats = lambda self, *a, **k: None",
+    "stats": "import paitui.services.fleet.tracker as f\n"
+    "f.Fleet.watch_stats = lambda self, *a, **k: None",
     "logs": "import paitui.ui.screens.running as r\n"
     "r.RunningScreen._follow_logs = lambda self, *a, **k: None",
     # The stats still stream and draw the sparklines; only the table's CPU/Memory cells stay.

@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from paitui.domain.catalog import HealthCheck, HttpExpect
-from paitui.domain.status import ProbeOutcome, ProbeResult
-from paitui.services.probes import Prober, ProbeScheduler, ProbeTarget
+from paitui.domain.catalog.schema import HealthCheck, HttpExpect
+from paitui.domain.fleet.status import ProbeOutcome, ProbeResult
+from paitui.services.fleet.probes import Prober, ProbeScheduler, ProbeTarget
 
 CHECK = HealthCheck(path="/health", ready=HttpExpect(status=(200,), json_fields={"status": "ok"}))
 BODY = b'{"status":"ok"}'

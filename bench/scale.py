@@ -42,8 +42,8 @@ from common import (
     summary,
 )
 
-from paitui.domain.containers import PublishedPort
-from paitui.domain.status import AppState, AppStatus, ProbeOutcome, ProbeResult
+from paitui.domain.engine.containers import PublishedPort
+from paitui.domain.fleet.status import AppState, AppStatus, ProbeOutcome, ProbeResult
 
 
 class FeedFleet:

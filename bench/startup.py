@@ -50,9 +50,9 @@ HEAVY = (
     "requests",
     "yaml",
     "urllib3",
-    "paitui.services.engine",
-    "paitui.services.fleet",
-    "paitui.services.hub",
+    "paitui.services.engine.client",
+    "paitui.services.fleet.tracker",
+    "paitui.services.models.hub",
 )
 #: Text on the Desktop once the catalog is loaded (a bundled app's tile).
 CATALOG_MARK = "Ollama"

@@ -6,9 +6,10 @@ different states: everything a screen can show, the same on every machine.
 
 from __future__ import annotations
 
-from paitui.domain.catalog import Accel
-from paitui.domain.containers import PublishedPort
-from paitui.domain.hardware import (
+from paitui.domain.catalog.schema import Accel
+from paitui.domain.engine.containers import PublishedPort
+from paitui.domain.fleet.status import AppState, AppStatus
+from paitui.domain.hardware.report import (
     AccelStatus,
     DockerFacts,
     Finding,
@@ -17,7 +18,6 @@ from paitui.domain.hardware import (
     Severity,
     Vendor,
 )
-from paitui.domain.status import AppState, AppStatus
 
 #: A fixed clock for everything shown (2026-01-01 12:00 UTC).
 DEMO_NOW = 1767268800.0

@@ -59,7 +59,7 @@ def _safetensors_header(names: list[str], size: int) -> bytes:
 
 def sample_store(root: Path) -> object:
     """A models store holding SAMPLE_MODELS, as sparse files with real headers."""
-    from paitui.services.store import ModelStore
+    from paitui.services.models.store import ModelStore
 
     store = ModelStore(root)
     for repo, name, size, header in SAMPLE_MODELS:

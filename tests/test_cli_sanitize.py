@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from paitui.domain.containers import APP_LABEL, MANAGED_LABEL, VARIANT_LABEL
+from paitui.domain.engine.containers import APP_LABEL, MANAGED_LABEL, VARIANT_LABEL
 from paitui.domain.text_safety import terminal_safe
 
 #: What a terminal would obey, spelled out independently of the module under test: C0 controls
@@ -210,8 +210,8 @@ def test_ls_escapes_hostile_label_values(hostile_container: Any, test_label: str
 
 
 def test_models_ls_escapes_hostile_file_names(tmp_path: Path) -> None:
-    from paitui.domain.models import UnsafePathError
-    from paitui.services.store import ModelStore
+    from paitui.domain.models.records import UnsafePathError
+    from paitui.services.models.store import ModelStore
 
     models = tmp_path / "models"
     store = ModelStore(models)

@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 
 from paitui.demo import GIB, demo_report
-from paitui.domain.catalog import Accel, App
-from paitui.domain.fit import best_variant, ranked_variants, why_not
-from paitui.domain.hardware import HardwareReport
-from paitui.services.catalog import load_catalog
-from paitui.services.planner import choose_variant
+from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.planner import choose_variant
+from paitui.domain.launch.variant_fit import best_variant, ranked_variants, why_not
+from paitui.services.catalog.loader import load_catalog
 
 CATALOG = load_catalog(include_user=False)
 

@@ -70,8 +70,8 @@ def first_offender(report: list[tuple[str, list[str]]]) -> dict[str, str]:
 
 def test_the_probe_sees_a_heavy_import() -> None:
     """The run-time check reports what a step loads (so an empty report means something)."""
-    report = loaded_after(["paitui.domain.status", "docker.errors"], ("docker",))
-    assert report == [("paitui.domain.status", []), ("docker.errors", ["docker"])]
+    report = loaded_after(["paitui.domain.fleet.status", "docker.errors"], ("docker",))
+    assert report == [("paitui.domain.fleet.status", []), ("docker.errors", ["docker"])]
 
 
 def test_start_up_path_imports_nothing_heavy() -> None:
@@ -88,14 +88,14 @@ def test_start_up_path_imports_nothing_heavy() -> None:
 
 def test_domain_imports_nothing_heavy_and_no_textual() -> None:
     modules = submodules(paitui.domain)
-    assert "paitui.domain.catalog" in modules
+    assert "paitui.domain.catalog.schema" in modules
     blamed = first_offender(loaded_after(modules, (*HEAVY, "textual")))
     assert blamed == {}, f"the domain layer loads (module: first importer): {blamed}"
 
 
 def test_services_never_import_textual() -> None:
     modules = submodules(paitui.services)
-    assert "paitui.services.engine" in modules
+    assert "paitui.services.engine.client" in modules
     blamed = first_offender(loaded_after(modules, ("textual",)))
     assert blamed == {}, f"a service imports Textual: {blamed}"
 
@@ -149,7 +149,7 @@ def test_static_check_catches_a_forbidden_import(tmp_path: Path) -> None:
         "def f():\n"
         "    import docker.errors\n"
         "from paitui import services\n"
-        "from paitui.domain.status import AppState\n"
+        "from paitui.domain.fleet.status import AppState\n"
     )
     hits = sorted(name for _, name in imported_names(sample) if forbidden(name))
     assert hits == ["docker.errors", "paitui.services"]

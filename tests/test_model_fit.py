@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from paitui.domain.catalog import Accel
-from paitui.domain.hardware import Gpu, HardwareReport, Vendor
-from paitui.domain.model_fit import (
+from paitui.domain.catalog.schema import Accel
+from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
+from paitui.domain.models.fit import (
     DEFAULT_CONTEXT,
     GIB,
     IMAGE_OVERHEAD,
@@ -34,8 +34,8 @@ from paitui.domain.model_fit import (
     pick_gpu,
     suggestion_fit,
 )
-from paitui.domain.suggested import SuggestedModel
-from paitui.services.catalog import load_catalog
+from paitui.domain.models.suggested import SuggestedModel
+from paitui.services.catalog.loader import load_catalog
 from tests.hardware.scenario import Host, gpu, rtx4090, run_hw, rx5500, rx7900, uhd770
 
 GB = 10**9

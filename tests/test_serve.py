@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from paitui.services.serve_guard import REDACTED
+from paitui.services.serve.guard import REDACTED
 from tests.helpers import free_port, wait_until
 
 URL_LINE = re.compile(r"^\s+(http://\S+/\?token=(\S+))$")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from paitui.services.serve_guard import (
+from paitui.services.serve.guard import (
     REDACTED,
     ServeGuard,
     check_public_url,

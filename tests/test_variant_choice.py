@@ -12,14 +12,14 @@ import pytest
 from rich.console import Console
 
 from paitui.demo import GIB, demo_report
-from paitui.domain.catalog import App
-from paitui.domain.fit import best_variant, ranked_variants, why_not
-from paitui.domain.hardware import DockerFacts, Gpu, HardwareReport, Vendor
-from paitui.domain.launch import LaunchChoices
-from paitui.services.catalog import load_catalog
-from paitui.services.export import compose_text
-from paitui.services.hardware_verdict import conclude
-from paitui.services.planner import PlanError, choose_variant, plan_launch
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.report import DockerFacts, Gpu, HardwareReport, Vendor
+from paitui.domain.hardware.verdict import conclude
+from paitui.domain.launch.export import compose_text
+from paitui.domain.launch.plan import LaunchChoices
+from paitui.domain.launch.planner import PlanError, choose_variant, plan_launch
+from paitui.domain.launch.variant_fit import best_variant, ranked_variants, why_not
+from paitui.services.catalog.loader import load_catalog
 from paitui.settings import Settings
 from paitui.ui.screens.home import tile_data
 from paitui.ui.widgets.app_detail import render_app_detail, variants_cell

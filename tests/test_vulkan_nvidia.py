@@ -7,14 +7,14 @@ import dataclasses
 from pathlib import Path
 
 from paitui.demo import GIB
-from paitui.domain.catalog import Accel
-from paitui.domain.fit import best_variant, why_not
-from paitui.domain.hardware import DockerFacts, Gpu, HardwareReport, Vendor
-from paitui.domain.launch import LaunchChoices, LaunchPlan
-from paitui.services.catalog import load_catalog
-from paitui.services.export import compose_text, plan_from_compose, run_argv
-from paitui.services.hardware_verdict import conclude
-from paitui.services.planner import plan_launch
+from paitui.domain.catalog.schema import Accel
+from paitui.domain.hardware.report import DockerFacts, Gpu, HardwareReport, Vendor
+from paitui.domain.hardware.verdict import conclude
+from paitui.domain.launch.export import compose_text, plan_from_compose, run_argv
+from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
+from paitui.domain.launch.planner import plan_launch
+from paitui.domain.launch.variant_fit import best_variant, why_not
+from paitui.services.catalog.loader import load_catalog
 from paitui.settings import Settings
 
 CATALOG = load_catalog(include_user=False)

@@ -65,7 +65,7 @@ def test_wheel_ships_catalog_and_themes_and_runs_elsewhere(tmp_path: Path) -> No
         [
             str(python),
             "-c",
-            "import paitui.resources as r, paitui.services.catalog as c; "
+            "import paitui.resources as r, paitui.services.catalog.loader as c; "
             "print(r.bundled('catalog.yml')); cat = c.load_catalog(); "
             "print(len(cat.apps), len(cat.issues))",
         ],

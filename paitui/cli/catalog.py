@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from paitui.domain.catalog import App, Catalog, CatalogIssue
+    from paitui.domain.catalog.schema import App, Catalog, CatalogIssue
 
 
 def register(subparsers: Any) -> None:
@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
 
 
 def _stack(image: str) -> str:
-    from paitui.domain.tags import stack_summary
+    from paitui.domain.catalog.tags import stack_summary
 
     return stack_summary(image)
 
@@ -137,7 +137,7 @@ def report_issues(catalog: Catalog) -> Catalog:
 def run_list(args: argparse.Namespace) -> int:
     """List the merged catalog; exit 1 only when no app loaded."""
     from paitui.cli.common import print_json
-    from paitui.services.catalog import load_catalog
+    from paitui.services.catalog.loader import load_catalog
 
     catalog = load_catalog([Path(p) for p in getattr(args, "catalog", []) or []])
     _print_issues(catalog.issues)
@@ -165,8 +165,8 @@ def run_check(args: argparse.Namespace) -> int:
     import os
 
     from paitui.cli.common import print_json
-    from paitui.domain.catalog import CatalogIssue
-    from paitui.services.catalog import check_file
+    from paitui.domain.catalog.schema import CatalogIssue
+    from paitui.services.catalog.loader import check_file
 
     count = 0
     issues: list[CatalogIssue] = []

@@ -12,10 +12,10 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from paitui.domain.containers import ContainerInfo
-    from paitui.domain.hardware import HardwareReport
-    from paitui.domain.launch import LaunchPlan
-    from paitui.services.host_ports import PortCheck
+    from paitui.domain.engine.containers import ContainerInfo
+    from paitui.domain.hardware.report import HardwareReport
+    from paitui.domain.launch.plan import LaunchPlan
+    from paitui.services.fleet.host_ports import PortCheck
     from paitui.services.registry import Services
 
 
@@ -83,12 +83,12 @@ def register(subparsers: Any) -> None:
 
 
 def _hardware(services: Services, skip: bool) -> HardwareReport:
-    from paitui.domain.hardware import HardwareReport
+    from paitui.domain.hardware.report import HardwareReport
 
     if skip:
         return HardwareReport()
     try:
-        from paitui.services.hardware import detect_hardware
+        from paitui.services.hardware.detect import detect_hardware
     except ImportError:
         print(
             "paitui: note: hardware detection is not available; planning without it",
@@ -109,9 +109,9 @@ def port_check(services: Services) -> PortCheck:
     publish (asked of the engine; none when it does not answer)."""
     import asyncio
 
-    from paitui.services.engine import Engine
-    from paitui.services.engine_errors import EngineError
-    from paitui.services.host_ports import PortCheck, held_ports
+    from paitui.domain.engine.errors import EngineError
+    from paitui.services.engine.client import Engine
+    from paitui.services.fleet.host_ports import PortCheck, held_ports
 
     engine = Engine(services.settings, timeout=10)
 
@@ -131,10 +131,10 @@ def port_check(services: Services) -> PortCheck:
 def _plan(args: argparse.Namespace, *, pull_models: bool = False) -> LaunchPlan | int:
     from paitui.cli.common import services_from_args
     from paitui.cli.models import resolve_start_model, start_companions
-    from paitui.domain.launch import LaunchChoices
-    from paitui.services.engine_build import source_problem
-    from paitui.services.model_library import user_hf_cache
-    from paitui.services.planner import PlanError, plan_launch
+    from paitui.domain.launch.plan import LaunchChoices
+    from paitui.domain.launch.planner import PlanError, plan_launch
+    from paitui.services.engine.build import source_problem
+    from paitui.services.models.library import user_hf_cache
 
     services = services_from_args(args)
     catalog = services.catalog
@@ -186,8 +186,8 @@ def _plan(args: argparse.Namespace, *, pull_models: bool = False) -> LaunchPlan 
 
 def run_compose(args: argparse.Namespace) -> int:
     """Print the plan as a compose file."""
+    from paitui.domain.launch.export import compose_text
     from paitui.domain.text_safety import terminal_safe
-    from paitui.services.export import compose_text
 
     plan = _plan(args)
     if isinstance(plan, int):
@@ -198,7 +198,7 @@ def run_compose(args: argparse.Namespace) -> int:
 
 def run_run_cmd(args: argparse.Namespace) -> int:
     """Print the plan as a docker run line."""
-    from paitui.services.export import run_argv, run_line
+    from paitui.domain.launch.export import run_argv, run_line
 
     plan = _plan(args)
     if isinstance(plan, int):

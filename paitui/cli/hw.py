@@ -1,6 +1,6 @@
 """``paitui hw``: what the hardware detection found, as text or JSON.
 
-The ``PAITUI_HW_*`` variables documented in ``paitui.services.hardware`` apply here too.
+The ``PAITUI_HW_*`` variables documented in ``paitui.services.hardware.detect`` apply here too.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from paitui.domain.hardware import Gpu, HardwareReport
+    from paitui.domain.hardware.report import Gpu, HardwareReport
 
 
 def register(subparsers: Any) -> None:
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     """Detect and print."""
     from paitui.cli.common import print_json, services_from_args
     from paitui.domain.text_safety import terminal_safe
-    from paitui.services.hardware import detect_hardware
+    from paitui.services.hardware.detect import detect_hardware
 
     services = services_from_args(args)
     try:

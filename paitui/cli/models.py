@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from paitui.domain.models import Download, InstalledModel, RepoFile, RepoInfo
+    from paitui.domain.models.records import Download, InstalledModel, RepoFile, RepoInfo
     from paitui.services.registry import Services
 
 
@@ -69,7 +69,7 @@ def register(subparsers: Any) -> None:
 
 
 def _kinds() -> list[str]:
-    from paitui.domain.model_kinds import ModelKind
+    from paitui.domain.models.kinds import ModelKind
 
     return [k.value for k in ModelKind]
 
@@ -89,8 +89,8 @@ def _safe(text: str) -> str:
 def cmd_search(args: argparse.Namespace) -> int:
     """Print repos matching the query."""
     from paitui.cli.common import print_json, services_from_args
-    from paitui.domain.models import human_size
-    from paitui.services.hub import HubError
+    from paitui.domain.models.records import human_size
+    from paitui.services.models.hub import HubError
 
     services = services_from_args(args)
     formats = [f for f in ("gguf", "diffusers", "safetensors") if getattr(args, f)]
@@ -125,7 +125,7 @@ def select_files(files: tuple[RepoFile, ...], patterns: list[str]) -> list[RepoF
 
 
 def _progress_line(d: Download) -> str:
-    from paitui.domain.models import human_size
+    from paitui.domain.models.records import human_size
 
     pct = f"{100 * d.fraction:5.1f}%" if d.fraction is not None else "    ?"
     eta = f"ETA {d.eta_seconds:.0f}s" if d.eta_seconds is not None else ""
@@ -153,16 +153,16 @@ def pull_files(
 ) -> int:
     """``models pull``: fetch files of a repo matching ``patterns`` (all if none) with progress
     lines on ``out`` (stdout); 0 when all are installed and verified."""
-    from paitui.domain.models import (
+    from paitui.domain.models.records import (
         DownloadState,
         RepoFile,
         UnsafePathError,
         human_size,
         repo_facts,
     )
-    from paitui.services.downloads import DownloadError
-    from paitui.services.hub import HubError
-    from paitui.services.store import free_space
+    from paitui.services.models.downloads import DownloadError
+    from paitui.services.models.hub import HubError
+    from paitui.services.models.store import free_space
 
     stream = out or sys.stdout
 
@@ -264,9 +264,9 @@ def _kind_json(m: InstalledModel) -> dict[str, Any]:
 def cmd_ls(args: argparse.Namespace) -> int:
     """List the store's files and the user's HF cache per repo: sizes, types, usable apps."""
     from paitui.cli.common import print_json, services_from_args
-    from paitui.domain.model_kinds import ModelKind
-    from paitui.domain.models import ORIGIN_HF_CACHE, group_by_repo, human_size
-    from paitui.services.model_library import library_files, library_models, user_hf_cache
+    from paitui.domain.models.kinds import ModelKind
+    from paitui.domain.models.records import ORIGIN_HF_CACHE, group_by_repo, human_size
+    from paitui.services.models.library import library_files, library_models, user_hf_cache
 
     services = services_from_args(args)
     store = services.model_store
@@ -340,7 +340,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_rm(args: argparse.Namespace) -> int:
     """Delete a repo's files (or one file) from the store, after confirmation."""
     from paitui.cli.common import services_from_args
-    from paitui.domain.models import UnsafePathError, human_size
+    from paitui.domain.models.records import UnsafePathError, human_size
 
     parts = args.target.strip("/").split("/", 2)
     if len(parts) < 2:
@@ -353,7 +353,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
         m for m in store.installed() if m.repo_id == repo_id and (name is None or m.path == name)
     ]
     if not matches:
-        from paitui.services.model_library import cache_models, find_in_library, user_hf_cache
+        from paitui.services.models.library import cache_models, find_in_library, user_hf_cache
 
         cache = user_hf_cache()
         if cache is not None and find_in_library(cache_models(cache), args.target):
@@ -381,8 +381,8 @@ def cmd_rm(args: argparse.Namespace) -> int:
 def cmd_kind(args: argparse.Namespace) -> int:
     """Set (or with ``--auto`` clear) the user's type for one library file."""
     from paitui.cli.common import print_json, services_from_args
-    from paitui.domain.model_kinds import ModelKind
-    from paitui.services.model_library import find_in_library, library_models
+    from paitui.domain.models.kinds import ModelKind
+    from paitui.services.models.library import find_in_library, library_models
 
     if (args.kind is None) == (not args.auto):
         return _fail("give a KIND, or --auto to let paitui decide again", 2)
@@ -403,7 +403,7 @@ def cmd_kind(args: argparse.Namespace) -> int:
         store.set_user_kind(model.repo_id, model.path, args.kind, hf_cache=model.read_only)
     except (KeyError, OSError) as exc:
         return _fail(f"cannot record the type of {args.target}: {exc}")
-    from paitui.services.model_library import library_files
+    from paitui.services.models.library import library_files
 
     entries = library_files(services.catalog, library_models(store))
     entry = next(
@@ -426,8 +426,8 @@ def cmd_kind(args: argparse.Namespace) -> int:
 
 def _import_files(models: list[InstalledModel], target: str) -> list[InstalledModel] | str:
     """The GGUF ``target`` names with the files that go with it (shards, projectors), or why not."""
-    from paitui.domain.model_kinds import group_model_files
-    from paitui.services.model_library import find_in_library
+    from paitui.domain.models.kinds import group_model_files
+    from paitui.services.models.library import find_in_library
 
     named = find_in_library(models, target)
     if not named:
@@ -457,9 +457,9 @@ def _running_url(services: Services, app_id: str) -> str:
     """The base URL of a running managed app's first port; ValueError saying why there is none."""
     import asyncio
 
-    from paitui.domain.status import AppState
-    from paitui.services.engine_deadline import deadline
-    from paitui.services.fleet import Fleet
+    from paitui.domain.fleet.status import AppState
+    from paitui.services.engine.deadline import deadline
+    from paitui.services.fleet.tracker import Fleet
 
     fleet = Fleet(services.engine, services.catalog, services.settings)
 
@@ -492,10 +492,10 @@ def _running_url(services: Services, app_id: str) -> str:
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a GGUF into a running app's own store (Ollama), after showing the disk cost."""
     from paitui.cli.common import print_json, services_from_args
-    from paitui.domain.models import human_size
-    from paitui.services.engine_errors import EngineError
-    from paitui.services.model_library import library_models
-    from paitui.services.ollama_import import (
+    from paitui.domain.engine.errors import EngineError
+    from paitui.domain.models.records import human_size
+    from paitui.services.models.library import library_models
+    from paitui.services.models.ollama_import import (
         OllamaImportError,
         import_cost,
         import_gguf,
@@ -558,13 +558,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 def _import_invokeai(args: argparse.Namespace, services: Services, app_id: str) -> int:
     """Register store files in a running InvokeAI in place: no copy, so nothing to confirm."""
     from paitui.cli.common import print_json
-    from paitui.services.engine_errors import EngineError
-    from paitui.services.invokeai_import import (
+    from paitui.domain.engine.errors import EngineError
+    from paitui.services.models.invokeai_import import (
         InvokeImportError,
         install_sources,
         register_in_place,
     )
-    from paitui.services.model_library import cache_models, find_in_library, user_hf_cache
+    from paitui.services.models.library import cache_models, find_in_library, user_hf_cache
 
     app = services.catalog.apps[app_id]
     assert app.mounts.models is not None
@@ -619,14 +619,14 @@ def resolve_start_model(
     """``--model``/``--model-id`` as the planner takes them: ``REPO[:FILE]`` becomes the installed
     file's path (the store's, else the HF cache's), pulled first when ``pull`` and it is in
     neither; a plain path stays as it is. An exit status when it cannot be had (said why)."""
-    from paitui.domain.models import (
+    from paitui.domain.models.records import (
         ModelChoiceError,
         UnsafePathError,
         choose_model,
         parse_model_spec,
     )
-    from paitui.services.hub import HubError
-    from paitui.services.model_library import library_models
+    from paitui.services.models.hub import HubError
+    from paitui.services.models.library import library_models
 
     app = services.catalog.apps[app_id]
     if model is not None:
@@ -672,7 +672,7 @@ def resolve_start_model(
             print(f"paitui: {model} is not installed: pulling it first", file=sys.stderr)
             wanted = list(group.shards)
             if app.mounts.models is not None and app.mounts.models.projector_arg:
-                from paitui.domain.companions import pick_projector
+                from paitui.domain.catalog.companions import pick_projector
 
                 projector = pick_projector(group.projectors)  # it travels with its GGUF
                 wanted += [projector] if projector else []
@@ -695,8 +695,8 @@ def start_companions(
 ) -> tuple[str | None, str | None]:
     """``model`` as the app is given it (shard 1 of a split set) and the projector beside it
     in the store or the HF cache, for apps that take one; a file paitui does not know as is."""
-    from paitui.domain.companions import model_companions
-    from paitui.services.model_library import library_models
+    from paitui.domain.catalog.companions import model_companions
+    from paitui.services.models.library import library_models
 
     if model is None:
         return None, None

@@ -1,7 +1,7 @@
 """``paitui serve``: the same UI in a browser through textual-serve, on 127.0.0.1 by default.
 
 Every request needs the per-run token (the printed URL carries it) and this server's own Host
-and Origin: see ``paitui.services.serve_guard``.
+and Origin: see ``paitui.services.serve.guard``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def serve_command(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Start the web server; every browser tab gets its own paitui."""
-    from paitui.services.serve_guard import (
+    from paitui.services.serve.guard import (
         WILDCARD_HOSTS,
         ServeGuard,
         check_public_url,
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"paitui: {problem}", file=sys.stderr)
         return 2
     try:
-        from paitui.services.serve_web import GuardedServer
+        from paitui.services.serve.web import GuardedServer
     except ImportError:
         print("paitui: serve needs textual-serve: pip install 'paitui[serve]'", file=sys.stderr)
         return 1

@@ -18,12 +18,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from paitui.domain.containers import PullProgress
-    from paitui.domain.launch import LaunchPlan
-    from paitui.domain.status import AppStatus
-    from paitui.services.engine_build import BuildProgress
-    from paitui.services.engine_errors import EngineError
-    from paitui.services.fleet import Fleet
+    from paitui.domain.engine.containers import PullProgress
+    from paitui.domain.engine.errors import EngineError
+    from paitui.domain.fleet.status import AppStatus
+    from paitui.domain.launch.plan import LaunchPlan
+    from paitui.services.engine.build import BuildProgress
+    from paitui.services.fleet.tracker import Fleet
     from paitui.services.registry import Services
 
 
@@ -135,13 +135,13 @@ def _services(args: argparse.Namespace) -> Services:
 
 
 def _uptime(seconds: float | None) -> str:
-    from paitui.domain.status import format_uptime
+    from paitui.domain.fleet.status import format_uptime
 
     return format_uptime(seconds)
 
 
 def _status_json(fleet: Fleet, status: AppStatus) -> dict[str, Any]:
-    from paitui.domain.links import app_links
+    from paitui.domain.fleet.links import app_links
 
     links = app_links(fleet.app(status.app_id), status.ports, os.environ, socket.gethostname())
     return {
@@ -172,7 +172,7 @@ def _status_json(fleet: Fleet, status: AppStatus) -> dict[str, Any]:
 
 def _fleet(services: Services) -> Fleet:
     from paitui.cli.catalog import report_issues
-    from paitui.services.fleet import Fleet
+    from paitui.services.fleet.tracker import Fleet
 
     return Fleet(services.engine, report_issues(services.catalog), services.settings)
 
@@ -182,8 +182,8 @@ def _fleet(services: Services) -> Fleet:
 
 def run_ls(args: argparse.Namespace) -> int:
     """List managed apps."""
-    from paitui.services.engine_deadline import deadline
-    from paitui.services.engine_errors import EngineError
+    from paitui.domain.engine.errors import EngineError
+    from paitui.services.engine.deadline import deadline
 
     services = _services(args)
     fleet = _fleet(services)
@@ -280,8 +280,8 @@ START_ANSWER_S = 10.0
 def _engine_hung(args: argparse.Namespace) -> str | None:
     """Why the engine cannot be used now, asked before planning: a hung engine accepts the
     connection and never answers, and the launch's pulls and creates may rightly take long."""
-    from paitui.services.engine_deadline import deadline
-    from paitui.services.engine_errors import EngineError
+    from paitui.domain.engine.errors import EngineError
+    from paitui.services.engine.deadline import deadline
 
     services = _services(args)
 
@@ -302,8 +302,8 @@ def _engine_hung(args: argparse.Namespace) -> str | None:
 def run_start(args: argparse.Namespace) -> int:
     """Plan, pull and start an app; print its links."""
     from paitui.cli.engine import _plan
-    from paitui.domain.links import app_links
-    from paitui.services.engine_errors import EngineError, ErrorKind
+    from paitui.domain.engine.errors import EngineError, ErrorKind
+    from paitui.domain.fleet.links import app_links
 
     hung = _engine_hung(args)
     if hung:
@@ -359,7 +359,7 @@ def _port_taken(exc: EngineError, plan: LaunchPlan, services: Services) -> str:
     import re
 
     from paitui.cli.engine import port_check
-    from paitui.services.planner import first_free_port
+    from paitui.domain.launch.planner import first_free_port
 
     hosts = [p.host_port for p in plan.ports]
     named = re.search(r"port (\d+)", exc.message)
@@ -384,8 +384,8 @@ def _port_taken(exc: EngineError, plan: LaunchPlan, services: Services) -> str:
 
 def run_stop(args: argparse.Namespace) -> int:
     """Stop an app's container."""
-    from paitui.services.engine_deadline import deadline
-    from paitui.services.engine_errors import EngineError
+    from paitui.domain.engine.errors import EngineError
+    from paitui.services.engine.deadline import deadline
 
     services = _services(args)
 
@@ -412,7 +412,7 @@ async def wait_ready(
     fleet: Fleet, app_id: str, timeout: float, say: Any = None
 ) -> tuple[bool, str]:
     """Follow ``app_id`` until ready (True) or crashed/stopped/timed out (False, why)."""
-    from paitui.domain.status import AppState
+    from paitui.domain.fleet.status import AppState
 
     changed = asyncio.Event()
     last_said: list[str] = []
@@ -467,7 +467,7 @@ def _why(status: AppStatus) -> str:
 
 def run_wait(args: argparse.Namespace) -> int:
     """Wait until an app is ready."""
-    from paitui.services.engine_deadline import deadline
+    from paitui.services.engine.deadline import deadline
 
     services = _services(args)
     fleet = _fleet(services)

@@ -11,20 +11,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from paitui.domain.catalog import Catalog
+from paitui.domain.catalog.schema import Catalog
 from paitui.settings import Settings
 
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
 
-    from paitui.domain.hardware import HardwareReport
-    from paitui.services.downloads import DownloadManager
-    from paitui.services.engine import Engine
-    from paitui.services.fleet import Fleet
-    from paitui.services.hardware_udev import HardwareMonitor
-    from paitui.services.hub import HubService
-    from paitui.services.store import ModelStore
+    from paitui.domain.hardware.report import HardwareReport
+    from paitui.services.engine.client import Engine
+    from paitui.services.fleet.tracker import Fleet
+    from paitui.services.hardware.udev import HardwareMonitor
+    from paitui.services.models.downloads import DownloadManager
+    from paitui.services.models.hub import HubService
+    from paitui.services.models.store import ModelStore
 
 
 class Services:
@@ -36,7 +36,7 @@ class Services:
 
     def load_catalog(self) -> Catalog:
         """Read the bundled and user catalogs afresh (cheap; used at start and on reload)."""
-        from paitui.services.catalog import load_catalog
+        from paitui.services.catalog.loader import load_catalog
 
         return load_catalog(self.catalog_paths)
 
@@ -48,21 +48,21 @@ class Services:
     @cached_property
     def hub(self) -> HubService:
         """Hugging Face Hub search and repo info (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE)."""
-        from paitui.services.hub import HubService
+        from paitui.services.models.hub import HubService
 
         return HubService()
 
     @cached_property
     def model_store(self) -> ModelStore:
         """The shared models store under ``settings.models_dir``."""
-        from paitui.services.store import ModelStore
+        from paitui.services.models.store import ModelStore
 
         return ModelStore(self.settings.models_dir)
 
     @cached_property
     def downloads(self) -> DownloadManager:
         """The model download queue; it outlives screens, so downloads go on in the background."""
-        from paitui.services.downloads import DownloadManager
+        from paitui.services.models.downloads import DownloadManager
 
         return DownloadManager(
             self.model_store, self.hub.config, concurrency=self.settings.download_concurrency
@@ -71,25 +71,25 @@ class Services:
     @cached_property
     def engine(self) -> Engine:
         """The Docker engine service (connects on first call, not here)."""
-        from paitui.services.engine import Engine
+        from paitui.services.engine.client import Engine
 
         return Engine(self.settings)
 
     @cached_property
     def fleet(self) -> Fleet:
         """Live status of every managed app (engine events + probes); call ``await start()``."""
-        from paitui.services.fleet import Fleet
+        from paitui.services.fleet.tracker import Fleet
 
         return Fleet(self.engine, self.catalog, self.settings)
 
     def detect_hardware(self, cancel: threading.Event | None = None) -> HardwareReport:
         """Detect GPUs, host and Docker facts afresh (blocking, quick; run it off the UI thread)."""
-        from paitui.services.hardware import detect_hardware
+        from paitui.services.hardware.detect import detect_hardware
 
         return detect_hardware(self.settings, cancel=cancel)
 
     def hardware_monitor(self, callback: Callable[[str, str], None]) -> HardwareMonitor:
         """A hot-plug monitor calling ``callback(action, sys_path)``; call ``start()`` on it."""
-        from paitui.services.hardware import HardwareMonitor
+        from paitui.services.hardware.detect import HardwareMonitor
 
         return HardwareMonitor(callback)

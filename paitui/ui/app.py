@@ -20,12 +20,12 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import get_current_worker
 
-from paitui.domain.catalog import Catalog
-from paitui.domain.containers import EngineConnection
-from paitui.domain.fit import best_variant, why_not
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.links import app_links, can_open_browser
-from paitui.domain.status import AppState, AppStatus
+from paitui.domain.catalog.schema import Catalog
+from paitui.domain.engine.containers import EngineConnection
+from paitui.domain.fleet.links import app_links, can_open_browser
+from paitui.domain.fleet.status import AppState, AppStatus
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.variant_fit import best_variant, why_not
 from paitui.resources import bundled
 from paitui.services.registry import Services
 from paitui.settings import config_dir, save_setting
@@ -223,7 +223,7 @@ class PaituiApp(App[None]):
                 timeout=10,
             )
             return
-        from paitui.services.host_ports import held_ports
+        from paitui.services.fleet.host_ports import held_ports
 
         self._gather_launch(app_id, held_ports(self.statuses.values()))
 
@@ -231,8 +231,8 @@ class PaituiApp(App[None]):
     def _gather_launch(self, app_id: str, taken: set[int]) -> None:
         """Read the installed models and bind-test the app's ports (the same check as the
         CLI's) before showing the launch form."""
-        from paitui.services.host_ports import PortCheck
-        from paitui.services.model_library import user_hf_cache
+        from paitui.services.fleet.host_ports import PortCheck
+        from paitui.services.models.library import user_hf_cache
 
         models = self.services.model_store.installed()
         # Apps that read the store's views also get the user's HF cache, read-only.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from paitui.domain.catalog import App, Catalog, accel_of_variant, placeholders_in
-from paitui.domain.tags import parse_image
-from paitui.services.catalog import bundled_catalog_path, load_catalog, load_file
+from paitui.domain.catalog.schema import App, Catalog, accel_of_variant, placeholders_in
+from paitui.domain.catalog.tags import parse_image
+from paitui.services.catalog.loader import bundled_catalog_path, load_catalog, load_file
 
 SEED_VARIANTS = {
     "pai-koboldcpp": {"rocm", "vulkan"},

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from paitui.cli.main import main
-from paitui.services.catalog import bundled_catalog_path
+from paitui.services.catalog.loader import bundled_catalog_path
 
 GOOD = """\
 apps:
@@ -134,7 +134,7 @@ def test_list_fails_only_when_no_app_loads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The bundled file always loads, so stand a broken file in for it (in-process).
-    import paitui.services.catalog as loader
+    import paitui.services.catalog.loader as loader
 
     broken = tmp_path / "broken.yml"
     broken.write_text(BROKEN)

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from paitui.cli.catalog import app_record, format_list, issue_record
-from paitui.domain.catalog import Catalog, host_access
-from paitui.services.catalog import check_file
-from paitui.services.catalog_read import MAX_BYTES
+from paitui.domain.catalog.schema import Catalog, host_access
+from paitui.services.catalog.loader import check_file
+from paitui.services.catalog.read import MAX_BYTES
 from tests.catalog.fuzz import Hang, base_apps, deadline, make_case
 
 SEED = int(os.environ.get("PAITUI_FUZZ_SEED", "20240611"))

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from paitui.services.catalog import check_file, load_catalog, load_file
-from paitui.services.catalog_read import MAX_BYTES, MAX_NODES
+from paitui.services.catalog.loader import check_file, load_catalog, load_file
+from paitui.services.catalog.read import MAX_BYTES, MAX_NODES
 from tests.catalog.fuzz import deadline
 from tests.catalog.test_cli_catalog import GOOD
 

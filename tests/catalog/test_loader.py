@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from paitui.domain.catalog import (
+from paitui.domain.catalog.schema import (
     PLACEHOLDERS,
     Accel,
     App,
@@ -17,7 +17,7 @@ from paitui.domain.catalog import (
     accel_of_variant,
     placeholders_in,
 )
-from paitui.services.catalog import load_catalog, load_file
+from paitui.services.catalog.loader import load_catalog, load_file
 
 GOOD_APP = """\
   - id: {id}

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from paitui.domain.catalog import App
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.launch import LaunchChoices
-from paitui.services.catalog import bundled_catalog_path, load_file
-from paitui.services.planner import plan_launch
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.plan import LaunchChoices
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.catalog.loader import bundled_catalog_path, load_file
 from tests.engine.test_planner import AMD_BOX, INTEL_BOX, SETTINGS
 
 SECCOMP = "seccomp=unconfined"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from paitui.domain.suggested import (
+from paitui.domain.models.suggested import (
     MAX_SUGGESTIONS,
     SuggestedKind,
     SuggestedModel,
@@ -19,7 +19,7 @@ from paitui.domain.suggested import (
     gb_text,
     suggestion_formats,
 )
-from paitui.services.catalog import load_catalog, load_file
+from paitui.services.catalog.loader import load_catalog, load_file
 
 HEAD = """\
 apps:
@@ -118,7 +118,7 @@ def test_bad_entries(changes: dict[str, Any], message: str) -> None:
 
 
 def test_kind_values_match_the_classifier() -> None:
-    from paitui.domain.model_kinds import ModelKind
+    from paitui.domain.models.kinds import ModelKind
 
     assert set(get_args(SuggestedKind)) == {k.value for k in ModelKind}
 

@@ -6,7 +6,13 @@ from datetime import date
 
 import pytest
 
-from paitui.domain.tags import Component, parse_image, parse_tag, split_reference, stack_summary
+from paitui.domain.catalog.tags import (
+    Component,
+    parse_image,
+    parse_tag,
+    split_reference,
+    stack_summary,
+)
 
 PAI = "ghcr.io/futursolo/pai-apps"
 

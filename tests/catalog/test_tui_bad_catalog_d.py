@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from paitui.services.catalog import load_catalog
+from paitui.services.catalog.loader import load_catalog
 from paitui.services.registry import Services
 from paitui.settings import load_settings
 from paitui.ui.app import PaituiApp

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from paitui.domain.catalog import App, host_access
-from paitui.domain.catalog_values import check_image, check_mount, shm_bytes
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.launch import LaunchChoices
-from paitui.services.catalog import bundled_catalog_path, check_file, load_file
-from paitui.services.planner import plan_launch
+from paitui.domain.catalog.schema import App, host_access
+from paitui.domain.catalog.values import check_image, check_mount, shm_bytes
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.plan import LaunchChoices
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.catalog.loader import bundled_catalog_path, check_file, load_file
 from paitui.settings import Settings
 
 APP = """\

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from paitui.domain.catalog import App
-from paitui.domain.containers import EngineConnection, EngineEvent, ManagedSnapshot
-from paitui.services.engine import Engine
-from paitui.services.engine_events import EngineUpdate
+from paitui.domain.catalog.schema import App
+from paitui.domain.engine.containers import EngineConnection, EngineEvent, ManagedSnapshot
+from paitui.services.engine.client import Engine
+from paitui.services.engine.events import EngineUpdate
 from paitui.settings import Settings
 from tests.engine.second_dockerd import SecondDockerd
 

@@ -6,8 +6,8 @@ import dataclasses
 import uuid
 from typing import Any
 
-from paitui.domain.launch import LaunchPlan
-from paitui.services.engine_create import create_kwargs
+from paitui.domain.launch.plan import LaunchPlan
+from paitui.services.engine.create import create_kwargs
 
 
 def stand_in_plan(

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from paitui.domain.catalog import App
-from paitui.domain.launch import LaunchPlan, MountSpec
-from paitui.services.catalog import bundled_catalog_path, load_file
-from paitui.services.export import compose_text, plan_from_compose
+from paitui.domain.catalog.schema import App
+from paitui.domain.launch.export import compose_text, plan_from_compose
+from paitui.domain.launch.plan import LaunchPlan, MountSpec
+from paitui.services.catalog.loader import bundled_catalog_path, load_file
 from tests.engine.test_export import _cli, _plans
 
 #: Values Compose would interpolate or mangle if written as they are.

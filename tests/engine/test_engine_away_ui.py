@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Static
 
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.status import AppState
-from paitui.services.engine import Engine
-from paitui.services.planner import plan_launch
+from paitui.domain.fleet.status import AppState
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.engine.client import Engine
 from paitui.services.registry import Services
 from paitui.settings import Settings
 from paitui.ui.app import PaituiApp

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from paitui.services.engine_deadline import DeadlinePassed, deadline, in_daemon_thread, remaining
-from paitui.services.engine_errors import ErrorKind, is_timeout, not_answering, translate
+from paitui.domain.engine.errors import ErrorKind, is_timeout, not_answering, translate
+from paitui.services.engine.deadline import DeadlinePassed, deadline, in_daemon_thread, remaining
 
 
 async def test_a_stuck_call_costs_only_the_time_left() -> None:
@@ -72,7 +72,7 @@ def test_the_process_exits_with_a_call_stuck_forever() -> None:
     # exit for as long as it is stuck. A daemon-thread call must not.
     code = (
         "import asyncio, threading\n"
-        "from paitui.services.engine_deadline import deadline, in_daemon_thread\n"
+        "from paitui.services.engine.deadline import deadline, in_daemon_thread\n"
         "async def main():\n"
         "    with deadline(0.3):\n"
         "        try:\n"

@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import pytest
 
-from paitui.domain.containers import ContainerStatus, PullProgress
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.launch import DeviceMapping, LaunchChoices
-from paitui.services.engine import Engine
-from paitui.services.engine_errors import EngineError, ErrorKind
-from paitui.services.host_ports import taken_ports
-from paitui.services.planner import plan_launch
+from paitui.domain.engine.containers import ContainerStatus, PullProgress
+from paitui.domain.engine.errors import EngineError, ErrorKind
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.plan import DeviceMapping, LaunchChoices
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.engine.client import Engine
+from paitui.services.fleet.host_ports import taken_ports
 from paitui.settings import Settings
 from tests.engine.conftest import LayeredImage, Recorder, stand_in_app
 from tests.helpers import free_port
@@ -230,8 +230,8 @@ def test_permission_denied_on_the_socket_names_the_fix(tmp_path: Path) -> None:
         sock_path.chmod(0)
         code = (
             "import asyncio\n"
-            "from paitui.services.engine import Engine\n"
-            "from paitui.services.engine_errors import EngineError\n"
+            "from paitui.services.engine.client import Engine\n"
+            "from paitui.domain.engine.errors import EngineError\n"
             "from paitui.settings import Settings\n"
             "try:\n"
             f"    asyncio.run(Engine(Settings(docker_host='unix://{sock_path}')).connect())\n"

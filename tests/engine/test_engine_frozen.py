@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from paitui.cli.status import START_ANSWER_S
-from paitui.domain.containers import EngineConnection
-from paitui.domain.hardware import HardwareReport
-from paitui.services.engine import Engine
-from paitui.services.engine_deadline import deadline
-from paitui.services.engine_errors import EngineError, ErrorKind
-from paitui.services.planner import plan_launch
+from paitui.domain.engine.containers import EngineConnection
+from paitui.domain.engine.errors import EngineError, ErrorKind
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.engine.client import Engine
+from paitui.services.engine.deadline import deadline
 from paitui.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.e2e.tmux import TmuxPane, paitui_command

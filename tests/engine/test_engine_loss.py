@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from paitui.domain.containers import EngineConnection, ManagedSnapshot
-from paitui.domain.hardware import HardwareReport
-from paitui.services.engine import Engine
-from paitui.services.engine_errors import EngineError, ErrorKind
-from paitui.services.planner import plan_launch
+from paitui.domain.engine.containers import EngineConnection, ManagedSnapshot
+from paitui.domain.engine.errors import EngineError, ErrorKind
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.engine.client import Engine
 from paitui.settings import Settings
 from tests.engine.conftest import Recorder, stand_in_app
 from tests.engine.second_dockerd import SecondDockerd

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from paitui.domain.containers import ContainerStatus
-from paitui.services.engine_connect import DEFAULT_HOST, resolve_endpoint
-from paitui.services.engine_errors import ErrorKind, translate
-from paitui.services.engine_events import event_from_raw, info_from_attrs, parse_time
-from paitui.services.engine_pull import PullTracker, split_image
-from paitui.services.engine_streams import stats_sample
+from paitui.domain.engine.containers import ContainerStatus
+from paitui.domain.engine.errors import ErrorKind, translate
+from paitui.domain.engine.pull import PullTracker, split_image
+from paitui.services.engine.connect import DEFAULT_HOST, resolve_endpoint
+from paitui.services.engine.events import event_from_raw, info_from_attrs, parse_time
+from paitui.services.engine.streams import stats_sample
 
 
 def _context(config: Path, name: str, host: str, tls: bool = False) -> None:
@@ -195,8 +195,8 @@ def test_event_and_inspect_parsing() -> None:
 async def test_events_report_an_unreachable_engine_and_keep_trying(tmp_path: Path) -> None:
     import asyncio
 
-    from paitui.domain.containers import EngineConnection
-    from paitui.services.engine import Engine
+    from paitui.domain.engine.containers import EngineConnection
+    from paitui.services.engine.client import Engine
     from paitui.settings import Settings
 
     missing = f"unix://{tmp_path}/no-engine.sock"

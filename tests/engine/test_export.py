@@ -11,11 +11,11 @@ import sys
 import pytest
 import yaml
 
-from paitui.domain.catalog import App
-from paitui.domain.launch import LaunchChoices, LaunchPlan
-from paitui.services.catalog import bundled_catalog_path, load_file
-from paitui.services.export import compose_text, plan_from_compose, run_argv, run_line
-from paitui.services.planner import plan_launch
+from paitui.domain.catalog.schema import App
+from paitui.domain.launch.export import compose_text, plan_from_compose, run_argv, run_line
+from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.catalog.loader import bundled_catalog_path, load_file
 from tests.engine.test_planner import AMD_BOX, INTEL_BOX, NV_CDI, NV_RUNTIME, SETTINGS
 
 CASES = [

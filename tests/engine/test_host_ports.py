@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 from textual.widgets import Static
 
-from paitui.domain.containers import APP_LABEL, MANAGED_LABEL, VARIANT_LABEL
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.launch import LaunchChoices, LaunchPlan
-from paitui.services.engine import Engine
-from paitui.services.engine_errors import EngineError, ErrorKind
-from paitui.services.host_ports import SCAN_SPAN, PortCheck, held_ports
-from paitui.services.planner import PlanError, plan_launch
+from paitui.domain.engine.containers import APP_LABEL, MANAGED_LABEL, VARIANT_LABEL
+from paitui.domain.engine.errors import EngineError, ErrorKind
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
+from paitui.domain.launch.planner import PlanError, plan_launch
+from paitui.services.engine.client import Engine
+from paitui.services.fleet.host_ports import SCAN_SPAN, PortCheck, held_ports
 from paitui.services.registry import Services
 from paitui.settings import Settings, load_settings
 from tests.engine.conftest import stand_in_app

@@ -18,13 +18,13 @@ import pytest
 import yaml
 from safetensors.numpy import save_file
 
-from paitui.domain.catalog import App
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.launch import LaunchChoices, LaunchPlan
-from paitui.services.catalog import load_file
-from paitui.services.engine_create import prepare_models_views
-from paitui.services.planner import plan_launch
-from paitui.services.store import ModelStore
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.catalog.loader import load_file
+from paitui.services.engine.create import prepare_models_views
+from paitui.services.models.store import ModelStore
 from paitui.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.engine.standin import run_to_end, stand_in_plan
@@ -318,7 +318,7 @@ def test_a_gguf_server_reads_shard_one_and_the_projector_it_is_given(
 ) -> None:
     import hashlib
 
-    from paitui.domain.companions import model_companions
+    from paitui.domain.catalog.companions import model_companions
 
     [app] = [a for a in _apps("files") if a.id == app_id]
     store = ModelStore(tmp_path / "models")
@@ -358,7 +358,7 @@ def test_a_gguf_server_reads_shard_one_and_the_projector_it_is_given(
 def test_invokeai_can_read_what_paitui_registers_at_the_path_it_sends(
     tmp_path: Path, docker_client: Any, busybox_image: str
 ) -> None:
-    from paitui.services.invokeai_import import install_sources
+    from paitui.services.models.invokeai_import import install_sources
 
     [app] = _apps_by_id("invokeai")
     store = _store(tmp_path / "models")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from paitui.domain.catalog import Accel, App
-from paitui.domain.hardware import DockerFacts, Gpu, HardwareReport, Vendor
-from paitui.domain.launch import LaunchChoices
-from paitui.services.catalog import bundled_catalog_path, load_file
-from paitui.services.planner import PlanError, plan_launch
+from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.hardware.report import DockerFacts, Gpu, HardwareReport, Vendor
+from paitui.domain.launch.plan import LaunchChoices
+from paitui.domain.launch.planner import PlanError, plan_launch
+from paitui.services.catalog.loader import bundled_catalog_path, load_file
 from paitui.settings import Settings
 
 SETTINGS = Settings(models_dir=Path("/srv/models"), apps_dir=Path("/srv/apps"))

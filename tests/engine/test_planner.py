@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from paitui.domain.catalog import Accel, App
-from paitui.domain.hardware import DockerFacts, Gpu, HardwareReport, Vendor
-from paitui.domain.launch import DeviceMapping, GpuRequest, LaunchChoices, MountSpec, PortBinding
-from paitui.services.catalog import bundled_catalog_path, load_file
-from paitui.services.planner import PlanError, choose_variant, plan_launch
+from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.hardware.report import DockerFacts, Gpu, HardwareReport, Vendor
+from paitui.domain.launch.plan import (
+    DeviceMapping,
+    GpuRequest,
+    LaunchChoices,
+    MountSpec,
+    PortBinding,
+)
+from paitui.domain.launch.planner import PlanError, choose_variant, plan_launch
+from paitui.services.catalog.loader import bundled_catalog_path, load_file
 from paitui.settings import Settings
 
 STORE = Path("/srv/models")

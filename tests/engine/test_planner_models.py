@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from paitui.domain.catalog import App
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.launch import LaunchChoices
-from paitui.services.catalog import load_file
-from paitui.services.planner import plan_launch
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.plan import LaunchChoices
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.catalog.loader import load_file
 from paitui.settings import Settings
 from tests.conftest import REPO_ROOT
 

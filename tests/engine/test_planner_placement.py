@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from paitui.domain.catalog import App
-from paitui.domain.companions import model_companions, pick_projector
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.launch import LaunchChoices, SeedFile
-from paitui.services.catalog import load_file
-from paitui.services.engine_create import write_seed
-from paitui.services.planner import plan_launch
+from paitui.domain.catalog.companions import model_companions, pick_projector
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.plan import LaunchChoices, SeedFile
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.catalog.loader import load_file
+from paitui.services.engine.create import write_seed
 from paitui.settings import Settings
 from tests.conftest import REPO_ROOT
 
@@ -72,7 +72,7 @@ def test_an_app_without_a_projector_flag_is_warned_not_handed_one() -> None:
 
 
 def test_a_projector_outside_the_store_is_refused() -> None:
-    from paitui.services.planner import PlanError
+    from paitui.domain.launch.planner import PlanError
 
     app = _app("llama-cpp-server")
     for bad in ("/etc/passwd", "org/../../etc/x.gguf"):

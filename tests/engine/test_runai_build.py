@@ -20,15 +20,15 @@ from typing import Any
 import pytest
 import yaml
 
-from paitui.domain.catalog import Accel, App
-from paitui.domain.hardware import DockerFacts, HardwareReport
-from paitui.domain.launch import ImageBuild, LaunchChoices, MountSpec
-from paitui.services.catalog import bundled_catalog_path, load_file
-from paitui.services.engine import Engine
-from paitui.services.engine_build import BuildProgress
-from paitui.services.engine_errors import EngineError
-from paitui.services.export import compose_text, plan_from_compose, run_line
-from paitui.services.planner import PlanError, plan_launch
+from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.engine.errors import EngineError
+from paitui.domain.hardware.report import DockerFacts, HardwareReport
+from paitui.domain.launch.export import compose_text, plan_from_compose, run_line
+from paitui.domain.launch.plan import ImageBuild, LaunchChoices, MountSpec
+from paitui.domain.launch.planner import PlanError, plan_launch
+from paitui.services.catalog.loader import bundled_catalog_path, load_file
+from paitui.services.engine.build import BuildProgress
+from paitui.services.engine.client import Engine
 from paitui.settings import Settings
 from tests.helpers import wait_until
 

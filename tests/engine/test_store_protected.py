@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from paitui.domain.catalog import App
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.launch import LaunchChoices, LaunchPlan
-from paitui.services.catalog import load_file
-from paitui.services.planner import plan_launch
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.catalog.loader import load_file
 from paitui.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.engine.standin import run_to_end, stand_in_plan

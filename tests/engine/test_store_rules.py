@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from paitui.domain.catalog import App, ModelsMount
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.store_rules import overlaps
-from paitui.services.catalog import load_file
-from paitui.services.planner import PlanError, plan_launch
+from paitui.domain.catalog.schema import App, ModelsMount
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.planner import PlanError, plan_launch
+from paitui.domain.models.store_rules import overlaps
+from paitui.services.catalog.loader import load_file
 from paitui.settings import Settings
 
 

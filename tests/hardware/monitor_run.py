@@ -13,7 +13,11 @@ import sys
 import threading
 from pathlib import Path
 
-from paitui.services.hardware import HardwareMonitor, detect_hardware, detect_options_from_env
+from paitui.services.hardware.detect import (
+    HardwareMonitor,
+    detect_hardware,
+    detect_options_from_env,
+)
 
 CARD = "/sys/devices/pci0000:00/0000:00:01.1/0000:01:00.0/0000:02:00.0/0000:03:00.0/drm/card0"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from paitui.services.hardware_host import HostEnv, query_docker
+from paitui.services.hardware.host import HostEnv, query_docker
 
 pytestmark = pytest.mark.docker
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from paitui.services import hardware_verdict as V
+from paitui.domain.hardware import verdict as V
 from tests.hardware.scenario import (
     CDI_SPEC,
     DOCKER_INFO,

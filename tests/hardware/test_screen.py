@@ -10,10 +10,10 @@ from pathlib import Path
 from textual.app import App
 from textual.widgets import Static
 
-from paitui.domain.hardware import Gpu, HardwareReport
-from paitui.services.hardware import DetectOptions, detect_hardware
-from paitui.services.hardware_host import HostEnv, Identity
-from paitui.services.hardware_verdict import conclude
+from paitui.domain.hardware.report import Gpu, HardwareReport
+from paitui.domain.hardware.verdict import conclude
+from paitui.services.hardware.detect import DetectOptions, detect_hardware
+from paitui.services.hardware.host import HostEnv, Identity
 from paitui.settings import Settings
 from paitui.ui.screens.hardware import HardwareScreen
 from paitui.ui.widgets.gpu_card import GpuCard

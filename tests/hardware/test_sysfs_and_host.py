@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from paitui.cli.main import main
-from paitui.domain.catalog import Accel
-from paitui.services.hardware import DetectOptions, detect_hardware, detect_options_from_env
-from paitui.services.hardware_host import HostEnv, Identity
+from paitui.domain.catalog.schema import Accel
+from paitui.services.hardware.detect import DetectOptions, detect_hardware, detect_options_from_env
+from paitui.services.hardware.host import HostEnv, Identity
 from paitui.settings import Settings
 from tests.hardware.sysfs_tree import workstation
 

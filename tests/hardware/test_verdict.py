@@ -5,11 +5,11 @@ from __future__ import annotations
 import docker.errors
 import requests.exceptions
 
-from paitui.domain.catalog import Accel
-from paitui.domain.hardware import DockerFacts, Gpu, HardwareReport, Vendor
-from paitui.services import hardware_verdict as V
-from paitui.services.hardware_facts import GpuFacts, gpu_from_facts, readable_name
-from paitui.services.hardware_host import describe_docker_error
+from paitui.domain.catalog.schema import Accel
+from paitui.domain.hardware import verdict as V
+from paitui.domain.hardware.facts import GpuFacts, gpu_from_facts, readable_name
+from paitui.domain.hardware.report import DockerFacts, Gpu, HardwareReport, Vendor
+from paitui.services.hardware.host import describe_docker_error
 
 GiB = 1024**3
 

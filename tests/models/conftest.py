@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from paitui.services.downloads import DownloadManager
-from paitui.services.hub import HubConfig, HubService
-from paitui.services.store import ModelStore
+from paitui.services.models.downloads import DownloadManager
+from paitui.services.models.hub import HubConfig, HubService
+from paitui.services.models.store import ModelStore
 from tests.models.hub_server import HubServer, make_repo
 
 TOKEN = "hf_TESTsecretTOKEN0123456789"

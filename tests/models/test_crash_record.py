@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from paitui.domain.models import DownloadState
-from paitui.services.downloads import DEBUG_KILL_ENV
-from paitui.services.hub import HubService
-from paitui.services.store import ModelStore
+from paitui.domain.models.records import DownloadState
+from paitui.services.models.downloads import DEBUG_KILL_ENV
+from paitui.services.models.hub import HubService
+from paitui.services.models.store import ModelStore
 from tests.models.conftest import BIG, GGUF_Q4
 from tests.models.hub_server import HubServer
 from tests.models.test_downloads import MakeManager, _files

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from paitui.domain.catalog import App, AppKind, Catalog, ModelsMount, Mounts, Variant
-from paitui.domain.models import (
+from paitui.domain.catalog.schema import App, AppKind, Catalog, ModelsMount, Mounts, Variant
+from paitui.domain.models.records import (
     Download,
     DownloadState,
     InstalledModel,
@@ -124,7 +124,7 @@ def test_formats_and_apps() -> None:
 
 
 def test_bundled_catalog_maps_gguf_to_llama_cpp() -> None:
-    from paitui.services.catalog import load_catalog
+    from paitui.services.catalog.loader import load_catalog
 
     apps = apps_for_file(load_catalog([]), "x.Q4_K_M.gguf")
     assert any("llama" in a for a in apps)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from paitui.domain.models import Download, DownloadState, RepoFile
-from paitui.services.downloads import DownloadError, DownloadManager
-from paitui.services.hub import HubConfig, HubService
-from paitui.services.store import ModelStore
+from paitui.domain.models.records import Download, DownloadState, RepoFile
+from paitui.services.models.downloads import DownloadError, DownloadManager
+from paitui.services.models.hub import HubConfig, HubService
+from paitui.services.models.store import ModelStore
 from tests.helpers import wait_until
 from tests.models.conftest import BIG, GGUF_Q4, GGUF_Q8, TOKEN
 from tests.models.hub_server import HubServer

@@ -18,7 +18,7 @@ import pytest
 from huggingface_hub import hf_hub_download, scan_cache_dir, snapshot_download
 from huggingface_hub.errors import LocalEntryNotFoundError
 
-from paitui.services.hf_cache import hub_cache_dir, repo_folder_name, scan_hub_cache
+from paitui.services.models.hf_cache import hub_cache_dir, repo_folder_name, scan_hub_cache
 from tests.helpers import wait_until
 from tests.models.hub_server import HubServer
 

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 from huggingface_hub import hf_hub_download, snapshot_download
 
-from paitui.domain.catalog import App
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.launch import LaunchChoices, LaunchPlan
-from paitui.services.catalog import load_file
-from paitui.services.engine_create import prepare_models_views
-from paitui.services.model_views import refresh_views
-from paitui.services.planner import plan_launch
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.catalog.loader import load_file
+from paitui.services.engine.create import prepare_models_views
+from paitui.services.models.views import refresh_views
 from paitui.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.engine.test_models_reach_apps import BY_KIND_READERS, HF_CACHE_ENV, _run_as_app
@@ -127,7 +127,7 @@ def test_views_link_into_the_cache_and_the_store_wins_a_shared_repo(
     )
     assert Path(found).read_bytes().startswith(b'{"_class_name"')
     # The store gets the same repo: its files alone make the repo's view.
-    from paitui.services.store import ModelStore
+    from paitui.services.models.store import ModelStore
 
     own = ModelStore(store)
     path = own.path_for("acme/styles", "vae.safetensors")

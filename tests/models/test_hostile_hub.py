@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from paitui.cli.main import main
-from paitui.domain.models import DownloadState
-from paitui.services.hub import HubError, HubService
-from paitui.services.store import ModelStore
+from paitui.domain.models.records import DownloadState
+from paitui.services.models.hub import HubError, HubService
+from paitui.services.models.store import ModelStore
 from tests.models.conftest import BIG, GGUF_Q4
 from tests.models.hub_server import HubRepo, HubServer, make_repo
 from tests.models.test_downloads import MakeManager, _files
@@ -162,7 +162,7 @@ def test_store_paths_never_leave_the_store(tmp_path: Path) -> None:
     """Whatever a name is, every path the store derives from it stays inside the store."""
     import random
 
-    from paitui.domain.models import UnsafePathError
+    from paitui.domain.models.records import UnsafePathError
 
     store = ModelStore(tmp_path / "s")
     rng = random.Random(11)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from paitui.services.hub import HubConfig, HubError, HubService
+from paitui.services.models.hub import HubConfig, HubError, HubService
 from tests.models.conftest import GGUF_Q4, TOKEN
 from tests.models.hub_server import HubServer
 

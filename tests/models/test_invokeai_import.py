@@ -17,8 +17,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from paitui.domain.models import InstalledModel
-from paitui.services.invokeai_import import (
+from paitui.domain.models.records import InstalledModel
+from paitui.services.models.invokeai_import import (
     InvokeImportError,
     install_sources,
     register_in_place,

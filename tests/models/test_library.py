@@ -16,11 +16,11 @@ import pytest
 from huggingface_hub import hf_hub_download, snapshot_download
 from safetensors.numpy import save
 
-from paitui.domain.catalog import Catalog
-from paitui.domain.models import apps_for_file, kind_is_read
-from paitui.services.catalog import load_file
-from paitui.services.model_views import refresh_views
-from paitui.services.store import ModelStore
+from paitui.domain.catalog.schema import Catalog
+from paitui.domain.models.records import apps_for_file, kind_is_read
+from paitui.services.catalog.loader import load_file
+from paitui.services.models.store import ModelStore
+from paitui.services.models.views import refresh_views
 from tests.conftest import REPO_ROOT
 from tests.models.hub_server import HubServer, make_repo
 
@@ -268,7 +268,7 @@ def test_apps_come_from_kind_and_format() -> None:
 
 
 def test_model_specs_and_the_choice_among_a_repos_files() -> None:
-    from paitui.domain.models import (
+    from paitui.domain.models.records import (
         ModelChoiceError,
         ModelSpec,
         UnsafePathError,
@@ -299,7 +299,7 @@ def test_model_specs_and_the_choice_among_a_repos_files() -> None:
 def test_seeded_hostile_specs_never_crash() -> None:
     import random
 
-    from paitui.domain.models import (
+    from paitui.domain.models.records import (
         ModelChoiceError,
         UnsafePathError,
         choose_model,

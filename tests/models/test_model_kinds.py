@@ -1,7 +1,7 @@
 """Model kinds from real headers: files written by the ``safetensors`` and ``gguf`` packages.
 
 Tiny zero tensors under the real key names of each kind (no weights), read back by
-``paitui.services.model_headers`` and checked against the packages' own readers; then hostile
+``paitui.services.models.headers`` and checked against the packages' own readers; then hostile
 headers (truncated, absurd lengths and counts, wrong magic, deep JSON, non-UTF-8, seeded random
 mutations), which must give an ``UnreadableHeader`` or facts, never an exception or a hang.
 """
@@ -21,7 +21,7 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from paitui.domain.model_kinds import (
+from paitui.domain.models.kinds import (
     Confidence,
     HeaderFacts,
     ModelKind,
@@ -33,7 +33,7 @@ from paitui.domain.model_kinds import (
     group_model_files,
     parse_split_name,
 )
-from paitui.services.model_headers import SAFETENSORS_MAX_HEADER, read_model_header
+from paitui.services.models.headers import SAFETENSORS_MAX_HEADER, read_model_header
 
 K = ModelKind
 Z = np.zeros((1,), dtype=np.float16)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from paitui.domain.model_views import VIEWS_DIR, view_tree
-from paitui.domain.models import InstalledModel
-from paitui.services.model_views import ViewsError, sync_views
+from paitui.domain.models.records import InstalledModel
+from paitui.domain.models.views import VIEWS_DIR, view_tree
+from paitui.services.models.views import ViewsError, sync_views
 
 REV = "0123456789abcdef0123456789abcdef01234567"
 

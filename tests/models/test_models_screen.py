@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Input, Label
 
-from paitui.domain.models import DownloadState
+from paitui.domain.models.records import DownloadState
 from paitui.services.registry import Services
 from paitui.settings import load_settings
 from paitui.ui.screens.confirm import ConfirmDialog
@@ -175,7 +175,7 @@ async def test_downloads_go_on_while_another_section_is_shown(
 
 
 async def test_file_picker_shows_vram_fit(hub_env: HubServer) -> None:
-    from paitui.domain.hardware import Gpu, HardwareReport, Vendor
+    from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
 
     services = Services(load_settings())
     app = ModelsTestApp(services)

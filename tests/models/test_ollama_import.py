@@ -16,8 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from paitui.domain.models import InstalledModel
-from paitui.services.ollama_import import OllamaImportError, import_cost, import_gguf, ollama_name
+from paitui.domain.models.records import InstalledModel
+from paitui.services.models.ollama_import import (
+    OllamaImportError,
+    import_cost,
+    import_gguf,
+    ollama_name,
+)
 
 
 class FakeOllama:

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from paitui.cli.main import main
-from paitui.domain.models import Download, DownloadState, RetryPolicy
-from paitui.services.hub import HubConfig, HubError, HubService
-from paitui.services.store import ModelStore
+from paitui.domain.models.records import Download, DownloadState, RetryPolicy
+from paitui.services.models.hub import HubConfig, HubError, HubService
+from paitui.services.models.store import ModelStore
 from tests.helpers import wait_until
 from tests.models.conftest import BIG, TOKEN
 from tests.models.hub_server import HubServer, Recorded

@@ -10,11 +10,11 @@ import json
 
 import pytest
 
-from paitui.domain.catalog import HealthCheck, HttpExpect
-from paitui.domain.containers import ContainerInfo, ContainerStatus
-from paitui.domain.status import AppState, ProbeOutcome, from_container
-from paitui.services.catalog import load_catalog
-from paitui.services.probes import classify_http
+from paitui.domain.catalog.schema import HealthCheck, HttpExpect
+from paitui.domain.engine.containers import ContainerInfo, ContainerStatus
+from paitui.domain.fleet.status import AppState, ProbeOutcome, from_container
+from paitui.services.catalog.loader import load_catalog
+from paitui.services.fleet.probes import classify_http
 
 #: ``GET /v1/models`` of llama-server 11434 in its three phases (trimmed to the keys that count).
 LOADING = '{"error":{"message":"Loading model","type":"unavailable_error","code":503}}'

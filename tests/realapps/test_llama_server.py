@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from paitui.domain.catalog import HealthCheck
-from paitui.domain.status import ProbeOutcome
-from paitui.services.engine import Engine
-from paitui.services.probes import ProbeTarget, probe_once
+from paitui.domain.catalog.schema import HealthCheck
+from paitui.domain.fleet.status import ProbeOutcome
+from paitui.services.engine.client import Engine
+from paitui.services.fleet.probes import ProbeTarget, probe_once
 from paitui.services.registry import Services
 from paitui.settings import load_settings
 from tests.helpers import free_port, wait_until

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from paitui.domain.status import AppState, AppStatus
+from paitui.domain.fleet.status import AppState, AppStatus
 
 # The health CGI answers 503 "Loading model" until /tmp/ready exists. Braces are doubled: the
 # planner fills {placeholders} in commands.

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from paitui.domain.catalog import Catalog
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.launch import LaunchChoices, LaunchPlan
-from paitui.domain.status import AppState
-from paitui.services.catalog import load_catalog
-from paitui.services.engine import Engine
-from paitui.services.engine_errors import EngineError
-from paitui.services.fleet import Fleet
-from paitui.services.planner import plan_launch
+from paitui.domain.catalog.schema import Catalog
+from paitui.domain.engine.errors import EngineError
+from paitui.domain.fleet.status import AppState
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.catalog.loader import load_catalog
+from paitui.services.engine.client import Engine
+from paitui.services.fleet.tracker import Fleet
 from paitui.settings import Settings
 from tests.status.servers import free_port
 from tests.status.standins import Recorder, remove_containers, write_catalog

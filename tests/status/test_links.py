@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from paitui.domain.catalog import App, LinkSpec, PortSpec, Variant
-from paitui.domain.containers import PublishedPort
-from paitui.domain.links import app_links, can_open_browser, over_ssh, ssh_tunnel_command
+from paitui.domain.catalog.schema import App, LinkSpec, PortSpec, Variant
+from paitui.domain.engine.containers import PublishedPort
+from paitui.domain.fleet.links import app_links, can_open_browser, over_ssh, ssh_tunnel_command
 
 SSH = {"SSH_CONNECTION": "10.0.0.7 53122 192.168.1.20 22", "USER": "ana"}
 

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from paitui.domain.catalog import HealthCheck, HttpExpect
-from paitui.domain.status import ProbeOutcome, ProbeResult
-from paitui.services.probes import (
+from paitui.domain.catalog.schema import HealthCheck, HttpExpect
+from paitui.domain.fleet.status import ProbeOutcome, ProbeResult
+from paitui.services.fleet.probes import (
     Prober,
     ProbeScheduler,
     ProbeTarget,

@@ -14,14 +14,14 @@ from textual.app import App, ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from paitui.domain.catalog import Catalog
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.launch import LaunchChoices
-from paitui.domain.status import AppState, AppStatus
-from paitui.services.catalog import load_catalog
-from paitui.services.engine import Engine
-from paitui.services.fleet import Fleet
-from paitui.services.planner import plan_launch
+from paitui.domain.catalog.schema import Catalog
+from paitui.domain.fleet.status import AppState, AppStatus
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.plan import LaunchChoices
+from paitui.domain.launch.planner import plan_launch
+from paitui.services.catalog.loader import load_catalog
+from paitui.services.engine.client import Engine
+from paitui.services.fleet.tracker import Fleet
 from paitui.settings import Settings
 from paitui.ui.screens.confirm import ConfirmDialog
 from paitui.ui.screens.running import RunningScreen, format_uptime

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from paitui.domain import status as st
-from paitui.domain.containers import (
+from paitui.domain.engine.containers import (
     ContainerInfo,
     ContainerStatus,
     EngineEvent,
     PublishedPort,
     PullProgress,
 )
-from paitui.domain.status import AppState, AppStatus, ProbeOutcome, ProbeResult
+from paitui.domain.fleet import status as st
+from paitui.domain.fleet.status import AppState, AppStatus, ProbeOutcome, ProbeResult
 
 APP = "llama"
 CID = "c0ffee"

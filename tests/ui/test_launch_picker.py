@@ -13,10 +13,10 @@ from textual.app import App as TextualApp
 from textual.app import ComposeResult
 from textual.widgets import Input, OptionList, Select
 
-from paitui.domain.catalog import Accel, App
-from paitui.domain.hardware import Gpu, HardwareReport, Vendor
-from paitui.domain.model_fit import Fit
-from paitui.domain.models import InstalledModel
+from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
+from paitui.domain.models.fit import Fit
+from paitui.domain.models.records import InstalledModel
 from paitui.services.registry import Services
 from paitui.settings import Settings
 from paitui.ui.screens.launch import LaunchRequest, LaunchScreen

@@ -11,7 +11,7 @@ from textual.app import App as TextualApp
 from textual.app import ComposeResult
 from textual.widgets import Input, Select, Static
 
-from paitui.services.catalog import load_catalog
+from paitui.services.catalog.loader import load_catalog
 from paitui.settings import Settings
 from paitui.ui.screens.launch import LaunchRequest, LaunchScreen
 from tests.test_variant_choice import cuda_box

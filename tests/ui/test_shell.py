@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, Static
 
-from paitui.services.catalog import load_catalog
+from paitui.services.catalog.loader import load_catalog
 from paitui.services.registry import Services
 from paitui.settings import load_settings
 from paitui.ui.app import PaituiApp
@@ -127,8 +127,8 @@ async def test_help_lists_keys_and_q_quits(tmp_path: Path) -> None:
 
 
 async def test_desktop_focuses_a_runnable_app_and_explains_blocked_ones(tmp_path: Path) -> None:
-    from paitui.domain.catalog import Accel
-    from paitui.domain.hardware import HardwareReport
+    from paitui.domain.catalog.schema import Accel
+    from paitui.domain.hardware.report import HardwareReport
     from paitui.ui.screens.launch import LaunchScreen
     from paitui.ui.widgets.tiles import AppTile
 

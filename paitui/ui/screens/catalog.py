@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from paitui.domain.catalog import App, Catalog
-from paitui.domain.hardware import HardwareReport
-from paitui.services.catalog import bundled_catalog_path
+from paitui.domain.catalog.schema import App, Catalog
+from paitui.domain.hardware.report import HardwareReport
+from paitui.services.catalog.loader import bundled_catalog_path
 from paitui.ui.context import app_of
 from paitui.ui.sections import APP_KEYS
 from paitui.ui.widgets.app_detail import render_app_detail, stack_cell, variants_cell

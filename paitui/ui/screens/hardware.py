@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from paitui.domain.hardware import HardwareReport
+from paitui.domain.hardware.report import HardwareReport
 from paitui.ui.widgets.gpu_card import GpuCard
 from paitui.ui.widgets.hardware_panels import (
     FindingList,
@@ -140,7 +140,7 @@ class HardwareScreen(Screen[None]):
         method = getattr(services, "detect_hardware", None)
         if method is not None:
             return lambda cancel: method(cancel=cancel)
-        from paitui.services.hardware import detect_hardware
+        from paitui.services.hardware.detect import detect_hardware
 
         settings = getattr(self.app, "settings", None)
         return lambda cancel: detect_hardware(settings, cancel=cancel)
@@ -185,7 +185,7 @@ class HardwareScreen(Screen[None]):
             services = getattr(self.app, "services", None)
             factory = getattr(services, "hardware_monitor", None)
         if factory is None:
-            from paitui.services.hardware import HardwareMonitor
+            from paitui.services.hardware.detect import HardwareMonitor
 
             factory = HardwareMonitor
 

@@ -12,11 +12,11 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from paitui.domain.catalog import Catalog
-from paitui.domain.containers import EngineConnection
-from paitui.domain.fit import best_variant, why_not
-from paitui.domain.hardware import HardwareReport, Severity
-from paitui.domain.status import AppStatus
+from paitui.domain.catalog.schema import Catalog
+from paitui.domain.engine.containers import EngineConnection
+from paitui.domain.fleet.status import AppStatus
+from paitui.domain.hardware.report import HardwareReport, Severity
+from paitui.domain.launch.variant_fit import best_variant, why_not
 from paitui.ui.context import app_of
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar, engine_trouble

@@ -27,12 +27,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from paitui.domain.catalog import Accel, App
-from paitui.domain.companions import model_companions
-from paitui.domain.fit import best_variant, ranked_variants
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.launch import LaunchChoices, LaunchPlan
-from paitui.domain.model_choice import (
+from paitui.domain.catalog.companions import model_companions
+from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.export import run_line
+from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
+from paitui.domain.launch.planner import PlanError, plan_launch
+from paitui.domain.launch.variant_fit import best_variant, ranked_variants
+from paitui.domain.models.choice import (
     ModelOffer,
     app_formats,
     hub_file_offers,
@@ -43,10 +45,8 @@ from paitui.domain.model_choice import (
     refit_offer,
     suggested_offers,
 )
-from paitui.domain.models import Download, DownloadState, InstalledModel, human_size
-from paitui.services.export import run_line
-from paitui.services.host_ports import PortCheck
-from paitui.services.planner import PlanError, plan_launch
+from paitui.domain.models.records import Download, DownloadState, InstalledModel, human_size
+from paitui.services.fleet.host_ports import PortCheck
 from paitui.settings import Settings
 from paitui.ui.widgets.model_picker import ModelPicker
 
@@ -437,7 +437,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
     @work(thread=True, exclusive=True, group="launch-hub-search", exit_on_error=False)
     def _search_hub(self, query: str, flt: str | None, accel: Accel) -> None:
         """Search, then read the first repos' files (the ones the app reads) for their sizes."""
-        from paitui.services.hub import HubError
+        from paitui.services.models.hub import HubError
 
         services = self._services()
         worker = get_current_worker()
@@ -503,8 +503,8 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
     @work(thread=True, exclusive=True, group="launch-get-model", exit_on_error=False)
     def _get_model(self, repo: str, pattern: str) -> None:
         """Resolve the file on the Hub, queue it, follow it until it ends (off the loop)."""
-        from paitui.services.downloads import DownloadError
-        from paitui.services.hub import HubError
+        from paitui.services.models.downloads import DownloadError
+        from paitui.services.models.hub import HubError
 
         services = self._services()
         try:

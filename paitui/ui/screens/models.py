@@ -23,8 +23,8 @@ from textual.widgets import DataTable, Footer, Input, Label, OptionList, Select
 from textual.widgets.data_table import CellDoesNotExist
 from textual.widgets.option_list import Option
 
-from paitui.domain.model_kinds import ModelKind
-from paitui.domain.models import (
+from paitui.domain.models.kinds import ModelKind
+from paitui.domain.models.records import (
     Download,
     DownloadState,
     InstalledModel,
@@ -326,7 +326,7 @@ class ModelsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="models-search", exit_on_error=False)
     def _search(self, query: str, formats: list[str], sort: str) -> None:
-        from paitui.services.hub import HubError
+        from paitui.services.models.hub import HubError
 
         try:
             results = self._services().hub.search(query, formats=formats, sort=sort)
@@ -361,7 +361,7 @@ class ModelsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="models-files", exit_on_error=False)
     def _load_files(self, repo_id: str) -> None:
-        from paitui.services.hub import HubError
+        from paitui.services.models.hub import HubError
 
         try:
             info = self._services().hub.repo_info(repo_id)
@@ -411,8 +411,8 @@ class ModelsScreen(Screen[None]):
 
     @work(thread=True, group="models-enqueue", exit_on_error=False)
     def _enqueue(self, repo_id: str, commit: str, files: list[RepoFile]) -> None:
-        from paitui.domain.models import UnsafePathError
-        from paitui.services.downloads import DownloadError
+        from paitui.domain.models.records import UnsafePathError
+        from paitui.services.models.downloads import DownloadError
 
         services = self._services()
         if self._info is not None and self._info.repo_id == repo_id:
@@ -470,7 +470,7 @@ class ModelsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="models-library", exit_on_error=False)
     def load_library(self) -> None:
         """Read the store's index and the user's HF cache (and the catalog for the apps)."""
-        from paitui.services.model_library import library_files, library_models
+        from paitui.services.models.library import library_files, library_models
 
         services = self._services()
         models = library_models(services.model_store)

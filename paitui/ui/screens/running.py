@@ -25,9 +25,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static
 
-from paitui.domain.containers import EngineConnection, StatsSample
-from paitui.domain.links import AppLinks, app_links, can_open_browser, over_ssh
-from paitui.domain.status import AppState, AppStatus, format_uptime
+from paitui.domain.engine.containers import EngineConnection, StatsSample
+from paitui.domain.fleet.links import AppLinks, app_links, can_open_browser, over_ssh
+from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
 from paitui.ui.screens.confirm import ConfirmDialog
 from paitui.ui.widgets.log_view import LogView
 from paitui.ui.widgets.section_bar import SectionBar
@@ -35,8 +35,8 @@ from paitui.ui.widgets.state_badge import badge_text
 from paitui.ui.widgets.taskbar import Taskbar
 
 if TYPE_CHECKING:
-    from paitui.domain.catalog import App
-    from paitui.services.fleet import Fleet
+    from paitui.domain.catalog.schema import App
+    from paitui.services.fleet.tracker import Fleet
 
 COLUMNS = (
     ("App", "app"),

@@ -6,10 +6,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from paitui.domain.catalog import App, accel_of_variant
-from paitui.domain.fit import best_variant
-from paitui.domain.hardware import HardwareReport
-from paitui.domain.tags import UNVERIFIED_DATE
+from paitui.domain.catalog.schema import App, accel_of_variant
+from paitui.domain.catalog.tags import UNVERIFIED_DATE
+from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.variant_fit import best_variant
 
 
 def variants_cell(app: App, report: HardwareReport | None) -> Text:
@@ -52,7 +52,7 @@ def _stack_text(stack: str) -> Text:
 
 def stack_of(image: str) -> str:
     """The software stack a tag carries, e.g. '1.117.1 · ROCm 7.2.4 · 2026-01-01'."""
-    from paitui.domain.tags import parse_image
+    from paitui.domain.catalog.tags import parse_image
 
     return parse_image(image).stack_summary()
 

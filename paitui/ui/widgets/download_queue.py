@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, ProgressBar
 
-from paitui.domain.models import Download, DownloadState, human_size
+from paitui.domain.models.records import Download, DownloadState, human_size
 
 
 def _eta(seconds: float | None) -> str:

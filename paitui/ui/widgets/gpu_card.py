@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from paitui.domain.hardware import Gpu, Vendor
+from paitui.domain.hardware.report import Gpu, Vendor
 
 _BAR_CELLS = 24
 

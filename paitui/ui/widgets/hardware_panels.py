@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from paitui.domain.hardware import Finding, HardwareReport, Severity
+from paitui.domain.hardware.report import Finding, HardwareReport, Severity
 from paitui.ui.widgets.gpu_card import gib
 
 _SEVERITY_STYLE = {

@@ -27,8 +27,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from paitui.domain.containers import EngineConnection
-from paitui.domain.status import AppState, AppStatus
+from paitui.domain.engine.containers import EngineConnection
+from paitui.domain.fleet.status import AppState, AppStatus
 from paitui.ui.widgets.state_badge import state_look
 
 #: Apps worth a place on the taskbar: everything but the ones that are gone for good.

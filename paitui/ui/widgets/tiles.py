@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import Static
 
-from paitui.domain.catalog import AppKind
+from paitui.domain.catalog.schema import AppKind
 
 #: One glyph per kind; plain Unicode that every terminal font has and that is one cell wide.
 GLYPHS: dict[AppKind, str] = {
@@ -20,7 +20,7 @@ GLYPHS: dict[AppKind, str] = {
     AppKind.OTHER: "◆",
 }
 
-#: State light colours by app state name (see paitui.domain.status.AppState).
+#: State light colours by app state name (see paitui.domain.fleet.status.AppState).
 LIGHTS: dict[str, tuple[str, str]] = {
     "pulling": ("◌", "cyan"),
     "creating": ("◌", "cyan"),

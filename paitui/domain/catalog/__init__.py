@@ -1,0 +1,1 @@
+"""The catalog's schema, value checks, image-tag reading and companion apps."""

@@ -1,0 +1,1 @@
+"""From an app and this box to a launch plan: variant fit, the planner, compose/run exports."""

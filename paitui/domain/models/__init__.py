@@ -1,0 +1,1 @@
+"""Models: store records and rules, model types, fit estimates, choices, suggestions, views."""

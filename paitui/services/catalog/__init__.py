@@ -1,0 +1,1 @@
+"""Reading catalog.yml and catalog.d safely into a validated Catalog."""

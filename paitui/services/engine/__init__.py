@@ -1,0 +1,1 @@
+"""The container engine through the docker SDK: connect, create, build, events, streams."""

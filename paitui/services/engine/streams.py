@@ -1,0 +1,111 @@
+"""Blocking docker streams (logs, stats) consumed from asyncio, and the stats arithmetic."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
+
+from paitui.domain.engine.containers import StatsSample
+from paitui.domain.engine.errors import EngineError
+
+T = TypeVar("T")
+_END = object()
+
+
+def stats_sample(container_id: str, raw: dict[str, Any]) -> StatsSample | None:
+    """CPU % and memory from one ``/stats`` reading, the way ``docker stats`` computes them."""
+    cpu = raw.get("cpu_stats") or {}
+    pre = raw.get("precpu_stats") or {}
+    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (
+        pre.get("cpu_usage") or {}
+    ).get("total_usage", 0)
+    system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
+    online = (
+        cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or ()) or 1
+    )
+    percent = (
+        cpu_delta / system_delta * online * 100.0 if system_delta > 0 and cpu_delta > 0 else 0.0
+    )
+    mem = raw.get("memory_stats") or {}
+    if not mem and not cpu:
+        return None
+    detail = mem.get("stats") or {}
+    # Page cache (v1: total_inactive_file, v2: inactive_file) is not counted, as in docker stats.
+    cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
+    usage = max(int(mem.get("usage", 0)) - int(cache), 0)
+    return StatsSample(container_id, percent, usage, int(mem.get("limit", 0)), time.time())
+
+
+async def iterate_in_thread(
+    open_stream: Callable[[], Any],
+    convert: Callable[[Any], Iterator[T]],
+    to_error: Callable[[BaseException], EngineError],
+) -> AsyncIterator[T]:
+    """Read a blocking stream in its own thread and yield its converted items.
+
+    Leaving the ``async for`` (or cancelling) closes the stream, which also ends the thread.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    holder: dict[str, Any] = {}
+    stop = threading.Event()
+
+    def put(item: Any) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def pump() -> None:
+        try:
+            stream = open_stream()
+            holder["stream"] = stream
+            if stop.is_set():
+                stream.close()
+                return
+            for raw in stream:
+                if stop.is_set():
+                    break
+                for item in convert(raw):
+                    put(item)
+        except Exception as exc:
+            if not stop.is_set():
+                put(to_error(exc))
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop may be closed already
+                put(_END)
+
+    thread = threading.Thread(target=pump, name="paitui-engine-stream", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                return
+            if isinstance(item, EngineError):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        stream = holder.get("stream")
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
+
+
+class LineSplitter:
+    """Cuts log chunks (which split lines anywhere) into whole lines."""
+
+    def __init__(self) -> None:
+        self._partial = b""
+
+    def feed(self, chunk: bytes) -> Iterator[str]:
+        """The whole lines completed by this chunk."""
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
+        for line in lines:
+            yield line.decode("utf-8", "replace").rstrip("\r")
+
+    def rest(self) -> str | None:
+        """The last line if the stream ended without a newline."""
+        return self._partial.decode("utf-8", "replace") if self._partial else None

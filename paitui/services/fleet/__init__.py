@@ -1,0 +1,1 @@
+"""Watching running apps: the fleet tracker, HTTP probes, and free host ports."""

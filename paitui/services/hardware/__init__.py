@@ -1,0 +1,1 @@
+"""Hardware detection: udev, sysfs, the host and the engine's runtimes."""

@@ -1,0 +1,1 @@
+"""The models store, Hub downloads, the HF cache, model headers, views and app imports."""
