@@ -478,7 +478,7 @@ class StandIns:
 
     def down(self) -> None:
         """Remove every container of this run (by its label, so nothing else is touched)."""
-        label = {"label": f"{BENCH_LABEL}={self.run_id}"}
+        label: dict[str, str | list[str] | bool] = {"label": f"{BENCH_LABEL}={self.run_id}"}
 
         def remove(c: Any) -> None:
             with contextlib.suppress(Exception):

@@ -158,10 +158,11 @@ async def headless(rows: int, rounds: int) -> None:
             for i in range(rows):
                 fleet.publish(status(i, state, now))
             last = f"app-{rows - 1:04d}"
-            applied.append(
-                (time.perf_counter() - t0)
-                + await settle(lambda last=last, state=state: screen.statuses[last].state == state)
-            )
+
+            def changed(last: str = last, state: AppState = state) -> bool:
+                return screen.statuses[last].state == state
+
+            applied.append((time.perf_counter() - t0) + await settle(changed))
         print(f"all {rows} rows change state: applied {summary(applied)}; frames {summary(frames)}")
 
         # The screen's own 1 s tick rewrites every row's uptime.
@@ -235,9 +236,13 @@ def with_engine(rows: int, running: bool, timeout: float, private: bool) -> None
             for _ in range(rows // 5 + 20):
                 before = pane.capture()
                 seen.update(re.findall(r"Bench stand-in (\d{3})", before))
+
+                def moved(text: str, before: str = before) -> bool:
+                    return text != before
+
                 k0 = time.monotonic()
                 pane.send_keys("PageDown")
-                t_key, _ = pane.wait_for(lambda s, b=before: s != b, timeout=2)
+                t_key, _ = pane.wait_for(moved, timeout=2)
                 if t_key is None:
                     stalled += 1
                     if stalled >= 2:

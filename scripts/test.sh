@@ -3,7 +3,8 @@
 #   bash scripts/test.sh [pytest args...]
 # As root it installs Debian's docker.io, docker-registry, busybox-static, umockdev and tmux, starts
 # dockerd and a registry on 127.0.0.1:5000 if none is running, builds the test images, then runs
-# ruff, mypy --strict and pytest in .venv, and stops only what it started.
+# ruff (lint and format), mypy --strict, the import contracts and pytest in .venv (installed from
+# requirements-test.lock), and stops only what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,9 +22,12 @@ ensure_python() {
       python3 -m venv .venv
     fi
   fi
-  log "installing paitui and the test tools into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+  # Exact versions and hashes from the lock (refresh: CONTRIBUTING.md); paitui itself editable,
+  # built with the locked hatchling so nothing unpinned is fetched.
+  log "installing the locked test tools and paitui into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes \
+    -r requirements-test.lock
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 }
 
 ensure_python
@@ -35,10 +39,14 @@ trap 'bash scripts/test-env.sh down' EXIT
 bash scripts/test-env.sh up
 
 log "ruff"
-ruff check paitui tests bench
+ruff check paitui tests bench scripts
+ruff format --check paitui tests bench scripts
 
-log "mypy --strict"
+log "mypy --strict (package and tests)"
 mypy
+
+log "import contracts"
+lint-imports --no-logo
 
 log "pytest"
 set +e

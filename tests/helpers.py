@@ -31,7 +31,10 @@ def free_port() -> int:
 
 
 def wait_until(
-    check: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = "condition"
+    check: Callable[[], T | None],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str = "condition",
 ) -> T:
     """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

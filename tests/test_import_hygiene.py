@@ -56,6 +56,7 @@ def loaded_after(steps: list[str], watched: tuple[str, ...]) -> list[tuple[str, 
 def submodules(package: object) -> list[str]:
     path = package.__path__  # type: ignore[attr-defined]
     prefix = package.__name__ + "."  # type: ignore[attr-defined]
+    # Every module at any depth: the layers hold one sub-package per concern.
     return sorted(info.name for info in pkgutil.walk_packages(path, prefix))
 
 

@@ -115,7 +115,7 @@ def test_health_port_must_be_published() -> None:
 def test_models_are_frozen() -> None:
     app = App.model_validate(base_app())
     with pytest.raises(ValidationError):
-        app.name = "other"  # type: ignore[misc]
+        app.name = "other"
 
 
 # ------------------------------------------------------------------ loader: one file

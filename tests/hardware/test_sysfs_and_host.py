@@ -134,7 +134,7 @@ def test_options_from_environment(tmp_path: Path) -> None:
 
 
 #: The JSON contract scripts rely on: top-level keys, GPU keys, and their JSON types.
-REPORT_KEYS = {
+REPORT_KEYS: dict[str, type | tuple[type, ...]] = {
     "gpus": list,
     "accels": list,
     "ranking": list,
@@ -160,7 +160,7 @@ REPORT_KEYS = {
     "models_dir": (str, type(None)),
     "extra": dict,
 }
-GPU_KEYS = {
+GPU_KEYS: dict[str, type | tuple[type, ...]] = {
     "vendor": str,
     "pci_id": str,
     "pci_slot": str,

@@ -168,10 +168,8 @@ def test_model_by_repo_finds_the_cache_file_and_never_downloads(
         argv = json.loads(done.stdout)["argv"]
         model = argv[argv.index("--model") + 1] if "--model" in argv else argv[argv.index("-m") + 1]
         assert model.startswith(f"{cache}/models--acme--tiny-gguf/snapshots/")
-        assert (
-            Path(model).read_bytes()[:16]
-            == hub_server.repos["acme/tiny-gguf"].files["tiny.Q4_K_M.gguf"].data[:16]
-        )
+        served = hub_server.repos["acme/tiny-gguf"].files["tiny.Q4_K_M.gguf"]
+        assert Path(model).read_bytes()[:16] == served.read(0, 16)
         assert f"{cache}:{cache}:ro" in argv
     assert hub_server.requests == []  # found locally: the Hub was never asked
     # Not installed anywhere: run-cmd does not pull, it says how to get it.

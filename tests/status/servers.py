@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
-from tests.helpers import free_port  # noqa: F401 - the status tests take it from here
-
 
 @dataclass
 class HttpStub:

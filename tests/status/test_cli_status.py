@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.status.servers import free_port
+from tests.helpers import free_port
 from tests.status.standins import remove_containers, write_catalog
 
 pytestmark = pytest.mark.docker

@@ -21,7 +21,7 @@ from paitui.services.catalog.loader import load_catalog
 from paitui.services.engine.client import Engine
 from paitui.services.fleet.tracker import Fleet
 from paitui.settings import Settings
-from tests.status.servers import free_port
+from tests.helpers import free_port
 from tests.status.standins import Recorder, remove_containers, write_catalog
 
 pytestmark = pytest.mark.docker
@@ -93,9 +93,9 @@ async def test_503_then_200_goes_loading_then_ready_then_stops(
     last_probe = ready.probe.time
     f.scheduler.probe_soon(app_id)
     deadline = time.monotonic() + 10
-    while f.statuses[app_id].probe is ready.probe or (
-        f.statuses[app_id].probe is not None and f.statuses[app_id].probe.time == last_probe
-    ):  # type: ignore[union-attr]
+    while (probe := f.statuses[app_id].probe) is ready.probe or (
+        probe is not None and probe.time == last_probe
+    ):
         assert time.monotonic() < deadline, "no second probe"
         await asyncio.sleep(0.05)
     assert len(rec.all) == notified and f.statuses[app_id].state == S.READY

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paitui.domain.catalog.schema import App, LinkSpec, PortSpec, Variant
+from paitui.domain.catalog.schema import App, AppKind, LinkSpec, PortSpec, Variant
 from paitui.domain.engine.containers import PublishedPort
 from paitui.domain.fleet.links import app_links, can_open_browser, over_ssh, ssh_tunnel_command
 
@@ -14,7 +14,7 @@ def kobold() -> App:
         id="kobold",
         name="KoboldCpp",
         description="d",
-        kind="llm",
+        kind=AppKind.LLM,
         variants={"vulkan": Variant(image="img")},
         ports=(
             PortSpec(
@@ -71,7 +71,7 @@ def test_unknown_app_tcp_port_and_ipv6_host() -> None:
         id="runai",
         name="RunAI",
         description="d",
-        kind="llm",
+        kind=AppKind.LLM,
         variants={"cuda": Variant(image="i")},
         ports=(PortSpec(container=50006, purpose="socket", protocol="tcp"),),
     )

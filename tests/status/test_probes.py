@@ -19,7 +19,8 @@ from paitui.services.fleet.probes import (
     probe_host_for,
     probe_once,
 )
-from tests.status.servers import HangUpServer, HttpStub, free_port
+from tests.helpers import free_port
+from tests.status.servers import HangUpServer, HttpStub
 
 LLAMA = HealthCheck(
     path="/health",

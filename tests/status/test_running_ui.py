@@ -15,7 +15,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from paitui.domain.catalog.schema import Catalog
-from paitui.domain.fleet.status import AppState, AppStatus
+from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
 from paitui.domain.hardware.report import HardwareReport
 from paitui.domain.launch.plan import LaunchChoices
 from paitui.domain.launch.planner import plan_launch
@@ -24,10 +24,10 @@ from paitui.services.engine.client import Engine
 from paitui.services.fleet.tracker import Fleet
 from paitui.settings import Settings
 from paitui.ui.screens.confirm import ConfirmDialog
-from paitui.ui.screens.running import RunningScreen, format_uptime
+from paitui.ui.screens.running import RunningScreen
 from paitui.ui.widgets.log_view import LogView
 from paitui.ui.widgets.taskbar import Taskbar, taskbar_items
-from tests.status.servers import free_port
+from tests.helpers import free_port
 from tests.status.standins import remove_containers, write_catalog
 
 SSH_ENV = {"SSH_CONNECTION": "10.0.0.7 53122 192.168.1.20 22", "USER": "ana"}

@@ -33,6 +33,7 @@ def started(t: float = 100.0) -> AppStatus:
 
 
 def test_pull_create_start_load_ready_sequence() -> None:
+    s: AppStatus | None  # on_event may answer None
     s = st.on_pull(None, APP, PullProgress(image="img", downloaded=10, total=100), 1.0)
     assert s.state == AppState.PULLING and s.pull is not None and s.pull.total == 100
     s = st.on_pull(s, APP, PullProgress(image="img", downloaded=100, total=100, done=True), 2.0)
@@ -94,6 +95,7 @@ def test_probe_results_are_ignored_unless_running() -> None:
 
 
 def test_user_stop_is_exited_even_with_sigkill_code() -> None:
+    s: AppStatus | None  # on_event may answer None
     s = st.on_probe(started(0.0), probe(ProbeOutcome.READY, 1.0), 10.0)
     s = st.on_stop_requested(s, 2.0)
     assert s.state == AppState.STOPPING
