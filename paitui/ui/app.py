@@ -30,6 +30,7 @@ from paitui.resources import bundled
 from paitui.services.registry import Services
 from paitui.settings import config_dir, save_setting
 from paitui.ui.commands import PaituiCommands
+from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.sections import SECTIONS
 from paitui.ui.themes import load_themes
 from paitui.ui.widgets.taskbar import Taskbar, taskbar_items
@@ -44,7 +45,7 @@ def _screen_factory(module: str, cls: str) -> Any:
     return make
 
 
-class PaituiApp(App[None]):
+class PaituiApp(ReportsWorkerFailures, App[None]):
     """Keyboard-driven manager for AI apps in containers."""
 
     TITLE = "paitui"
@@ -122,7 +123,13 @@ class PaituiApp(App[None]):
 
     # --- hardware ------------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="hardware", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="detect the hardware",
+        group="hardware",
+        exit_on_error=False,
+    )
     def detect_hardware(self) -> None:
         """Detect GPUs, host and Docker facts off the event loop, then publish the report."""
         report = self.services.detect_hardware(cancel=get_current_worker().cancelled_event)
@@ -130,7 +137,7 @@ class PaituiApp(App[None]):
 
     # --- the fleet of managed apps ---------------------------------------------------------------
 
-    @work(exclusive=True, group="fleet", exit_on_error=False)
+    @work(exclusive=True, name="follow the Docker engine", group="fleet", exit_on_error=False)
     async def start_fleet(self) -> None:
         """Follow the managed containers (engine events + probes) for the whole session."""
         import asyncio
@@ -227,7 +234,13 @@ class PaituiApp(App[None]):
 
         self._gather_launch(app_id, held_ports(self.statuses.values()))
 
-    @work(thread=True, exclusive=True, group="launch-form", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="read the installed models for the launch",
+        group="launch-form",
+        exit_on_error=False,
+    )
     def _gather_launch(self, app_id: str, taken: set[int]) -> None:
         """Read the installed models and bind-test the app's ports (the same check as the
         CLI's) before showing the launch form."""
@@ -277,7 +290,7 @@ class PaituiApp(App[None]):
             chosen,
         )
 
-    @work(group="launch", exit_on_error=False)
+    @work(name="start the app", group="launch", exit_on_error=False)
     async def launch_plan(self, plan: Any) -> None:
         """Pull (with progress), create and start; states arrive through the fleet."""
         try:
@@ -294,7 +307,7 @@ class PaituiApp(App[None]):
         """Stop a managed app."""
         self._stop(app_id)
 
-    @work(group="stop", exit_on_error=False)
+    @work(name="stop the app", group="stop", exit_on_error=False)
     async def _stop(self, app_id: str) -> None:
         try:
             await self.services.fleet.stop(app_id)
@@ -323,7 +336,9 @@ class PaituiApp(App[None]):
         """A click on the taskbar goes to the Running screen."""
         self.switch_mode("running")
 
-    @work(thread=True, exclusive=True, group="catalog", exit_on_error=False)
+    @work(
+        thread=True, exclusive=True, name="read the catalog", group="catalog", exit_on_error=False
+    )
     def load_catalog(self) -> None:
         """Read the catalogs off the event loop, then publish them."""
         catalog = self.services.load_catalog()

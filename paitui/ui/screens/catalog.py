@@ -16,6 +16,7 @@ from paitui.domain.catalog.schema import App, Catalog
 from paitui.domain.hardware.report import HardwareReport
 from paitui.services.catalog.loader import bundled_catalog_path
 from paitui.ui.context import app_of
+from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.sections import APP_KEYS
 from paitui.ui.widgets.app_detail import render_app_detail, stack_cell, variants_cell
 from paitui.ui.widgets.section_bar import SectionBar
@@ -31,7 +32,7 @@ def matches(app: App, query: str) -> bool:
     return all(word in hay for word in query.lower().split())
 
 
-class CatalogScreen(Screen[None]):
+class CatalogScreen(ReportsWorkerFailures, Screen[None]):
     """Browse the app catalog."""
 
     DEFAULT_CSS = """

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from paitui.domain.hardware.report import HardwareReport
+from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.widgets.gpu_card import GpuCard
 from paitui.ui.widgets.hardware_panels import (
     FindingList,
@@ -36,7 +37,7 @@ MonitorFactory = Callable[[Callable[[str, str], None]], Any]
 WIDE = 120
 
 
-class HardwareScreen(Screen[None]):
+class HardwareScreen(ReportsWorkerFailures, Screen[None]):
     """What this box has and what it can run."""
 
     DEFAULT_CSS = """
@@ -145,7 +146,13 @@ class HardwareScreen(Screen[None]):
         settings = getattr(self.app, "settings", None)
         return lambda cancel: detect_hardware(settings, cancel=cancel)
 
-    @work(thread=True, exclusive=True, group="hardware-detect", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="detect the hardware",
+        group="hardware-detect",
+        exit_on_error=False,
+    )
     def refresh_report(self) -> None:
         """Detect in a thread; the result comes back as a Detected message."""
         worker = get_current_worker()

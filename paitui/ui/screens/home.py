@@ -18,6 +18,7 @@ from paitui.domain.fleet.status import AppStatus
 from paitui.domain.hardware.report import HardwareReport, Severity
 from paitui.domain.launch.variant_fit import best_variant, why_not
 from paitui.ui.context import app_of
+from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar, engine_trouble
 from paitui.ui.widgets.tiles import AppTile, TileData
@@ -84,7 +85,7 @@ def tile_data(
     return fit, blocked
 
 
-class HomeScreen(Screen[None]):
+class HomeScreen(ReportsWorkerFailures, Screen[None]):
     """What this box can run, and what runs."""
 
     DEFAULT_CSS = """

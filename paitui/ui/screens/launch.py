@@ -48,6 +48,7 @@ from paitui.domain.models.choice import (
 from paitui.domain.models.records import Download, DownloadState, InstalledModel, human_size
 from paitui.services.fleet.host_ports import PortCheck
 from paitui.settings import Settings
+from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.widgets.model_picker import ModelPicker
 
 #: The model select's entry that moves to the "get a model" part below it.
@@ -94,7 +95,7 @@ def _folder(text: str | None) -> str | None:
     return os.path.expanduser(text.strip()) if text and text.strip() else None
 
 
-class LaunchScreen(ModalScreen[LaunchRequest | None]):
+class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
     """Choose how to launch one app."""
 
     # --- messages from the get-a-model workers ---
@@ -434,7 +435,13 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         self._picker().status(f"searching the Hub for {what} matching {event.query!r}…")
         self._search_hub(event.query, flt, self._accel())
 
-    @work(thread=True, exclusive=True, group="launch-hub-search", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="search the Hub",
+        group="launch-hub-search",
+        exit_on_error=False,
+    )
     def _search_hub(self, query: str, flt: str | None, accel: Accel) -> None:
         """Search, then read the first repos' files (the ones the app reads) for their sizes."""
         from paitui.services.models.hub import HubError
@@ -500,7 +507,13 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         if not on:
             self.getting = None
 
-    @work(thread=True, exclusive=True, group="launch-get-model", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="get the model",
+        group="launch-get-model",
+        exit_on_error=False,
+    )
     def _get_model(self, repo: str, pattern: str) -> None:
         """Resolve the file on the Hub, queue it, follow it until it ends (off the loop)."""
         from paitui.services.models.downloads import DownloadError

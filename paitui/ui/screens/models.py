@@ -35,6 +35,7 @@ from paitui.domain.models.records import (
     repo_facts,
     vram_fit,
 )
+from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.screens.confirm import ConfirmDialog
 from paitui.ui.sections import APP_KEYS
 from paitui.ui.widgets.download_queue import DownloadQueue, DownloadRow
@@ -103,7 +104,7 @@ class LibraryTable(DataTable[str]):
             screen.action_change_kind()
 
 
-class KindPicker(ModalScreen[str | None]):
+class KindPicker(ReportsWorkerFailures, ModalScreen[str | None]):
     """Pick a model type; dismisses with a kind value, ``""`` for automatic, None on Esc."""
 
     DEFAULT_CSS = """
@@ -143,7 +144,7 @@ class KindPicker(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ModelsScreen(Screen[None]):
+class ModelsScreen(ReportsWorkerFailures, Screen[None]):
     """Search the Hugging Face Hub, download model files, and see what is installed."""
 
     DEFAULT_CSS = """
@@ -266,7 +267,9 @@ class ModelsScreen(Screen[None]):
         self.load_library()
         self.query_one("#results", DataTable).focus()
 
-    @work(exclusive=True, group="models-attach", exit_on_error=False)
+    @work(
+        exclusive=True, name="follow the download queue", group="models-attach", exit_on_error=False
+    )
     async def _attach_downloads(self) -> None:
         """Follow the download queue; building it imports the HTTP stack, so off the loop."""
         manager = await asyncio.to_thread(lambda: self._services().downloads)
@@ -324,7 +327,13 @@ class ModelsScreen(Screen[None]):
         self._status(f"searching for {query!r}…")
         self._search(query, [fmt] if isinstance(fmt, str) and fmt else [], str(sort))
 
-    @work(thread=True, exclusive=True, group="models-search", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="search the Hub",
+        group="models-search",
+        exit_on_error=False,
+    )
     def _search(self, query: str, formats: list[str], sort: str) -> None:
         from paitui.services.models.hub import HubError
 
@@ -359,7 +368,13 @@ class ModelsScreen(Screen[None]):
             self.query_one("#files-title", Label).update(f"Files of {repo_id} (loading…)")
             self._load_files(repo_id)
 
-    @work(thread=True, exclusive=True, group="models-files", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="read the repo's files",
+        group="models-files",
+        exit_on_error=False,
+    )
     def _load_files(self, repo_id: str) -> None:
         from paitui.services.models.hub import HubError
 
@@ -409,7 +424,7 @@ class ModelsScreen(Screen[None]):
         if f is not None:
             self._enqueue(self._info.repo_id, self._info.commit, [f])
 
-    @work(thread=True, group="models-enqueue", exit_on_error=False)
+    @work(thread=True, name="queue the download", group="models-enqueue", exit_on_error=False)
     def _enqueue(self, repo_id: str, commit: str, files: list[RepoFile]) -> None:
         from paitui.domain.models.records import UnsafePathError
         from paitui.services.models.downloads import DownloadError
@@ -467,7 +482,13 @@ class ModelsScreen(Screen[None]):
 
     # --- the library ---
 
-    @work(thread=True, exclusive=True, group="models-library", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="read the library",
+        group="models-library",
+        exit_on_error=False,
+    )
     def load_library(self) -> None:
         """Read the store's index and the user's HF cache (and the catalog for the apps)."""
         from paitui.services.models.library import library_files, library_models
@@ -538,7 +559,7 @@ class ModelsScreen(Screen[None]):
 
         self.app.push_screen(KindPicker(f"Type of {m.repo_id}/{m.path}", m), picked)
 
-    @work(thread=True, group="models-kind", exit_on_error=False)
+    @work(thread=True, name="set the model's type", group="models-kind", exit_on_error=False)
     def _set_kind(self, model: InstalledModel, kind: str | None) -> None:
         try:
             self._services().model_store.set_user_kind(
@@ -573,7 +594,7 @@ class ModelsScreen(Screen[None]):
         dialog = ConfirmDialog("Delete model", question, "Delete", danger=True)
         self.app.push_screen(dialog, answered)
 
-    @work(thread=True, group="models-delete", exit_on_error=False)
+    @work(thread=True, name="delete the model", group="models-delete", exit_on_error=False)
     def _delete(self, repo_id: str, path: str) -> None:
         gone = self._services().model_store.remove(repo_id, path)
         self.post_message(self.Notice(f"deleted {repo_id}/{path}" if gone else "nothing deleted"))

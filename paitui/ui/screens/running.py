@@ -28,6 +28,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static
 from paitui.domain.engine.containers import EngineConnection, StatsSample
 from paitui.domain.fleet.links import AppLinks, app_links, can_open_browser, over_ssh
 from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
+from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.screens.confirm import ConfirmDialog
 from paitui.ui.widgets.log_view import LogView
 from paitui.ui.widgets.section_bar import SectionBar
@@ -94,7 +95,7 @@ def _plain(value: Any) -> str:
     return value.plain if isinstance(value, Text) else str(value)
 
 
-class RunningScreen(Screen[None]):
+class RunningScreen(ReportsWorkerFailures, Screen[None]):
     """Managed apps: state, uptime, ports, links, logs, CPU and memory of the selected one."""
 
     DEFAULT_CSS = """
@@ -198,7 +199,7 @@ class RunningScreen(Screen[None]):
         self.table.focus()
         self._connect_fleet()
 
-    @work(exclusive=True, group="fleet-start", exit_on_error=False)
+    @work(exclusive=True, name="follow the managed apps", group="fleet-start", exit_on_error=False)
     async def _connect_fleet(self) -> None:
         """Get the fleet (built on first use: it reads the catalog, so off the loop), follow it."""
         if not getattr(self.app, "live", True):
@@ -460,7 +461,7 @@ class RunningScreen(Screen[None]):
         self.query_one("#cpu-label", Static).update(cpu_label, layout=False)
         self.query_one("#mem-label", Static).update(mem_label, layout=False)
 
-    @work(exclusive=True, group="logs", exit_on_error=False)
+    @work(exclusive=True, name="follow the app's logs", group="logs", exit_on_error=False)
     async def _follow_logs(self, container_id: str, app_id: str) -> None:
         assert self.fleet is not None
         view = self.log_view
@@ -638,7 +639,7 @@ class RunningScreen(Screen[None]):
         if status is not None:
             self._remove_flow(status.app_id)
 
-    @work(exit_on_error=False)
+    @work(name="remove the app", group="remove", exit_on_error=False)
     async def _remove_flow(self, app_id: str) -> None:
         if self.fleet is None:
             return
