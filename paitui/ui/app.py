@@ -9,8 +9,9 @@ from __future__ import annotations
 import importlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App
@@ -31,15 +32,22 @@ from paitui.services.registry import Services
 from paitui.settings import config_dir, save_setting
 from paitui.ui.commands import PaituiCommands
 from paitui.ui.failures import ReportsWorkerFailures
+from paitui.ui.fleet_actions import run_fleet_action
+from paitui.ui.host import Host
 from paitui.ui.sections import SECTIONS
 from paitui.ui.themes import load_themes
 from paitui.ui.widgets.taskbar import Taskbar, taskbar_items
 
+if TYPE_CHECKING:
+    from paitui.domain.launch.plan import LaunchPlan
+    from paitui.domain.models.records import InstalledModel
+    from paitui.services.fleet.host_ports import PortCheck
 
-def _screen_factory(module: str, cls: str) -> Any:
+
+def _screen_factory(module: str, cls: str) -> Callable[[], Screen[None]]:
     # Screens are imported on first visit, so start-up pays only for the first screen.
-    def make() -> Screen[Any]:
-        screen: Screen[Any] = getattr(importlib.import_module(module), cls)()
+    def make() -> Screen[None]:
+        screen: Screen[None] = getattr(importlib.import_module(module), cls)()
         return screen
 
     return make
@@ -50,7 +58,7 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
 
     TITLE = "paitui"
     CSS_PATH = "app.tcss"
-    MODES: ClassVar[dict[str, Any]] = {s.mode: _screen_factory(s.module, s.cls) for s in SECTIONS}
+    MODES = {s.mode: _screen_factory(s.module, s.cls) for s in SECTIONS}
     DEFAULT_MODE = "home"
     COMMANDS = App.COMMANDS | {PaituiCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -259,9 +267,9 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
     def _show_launch(
         self,
         app_id: str,
-        models: list[Any],
+        models: list[InstalledModel],
         taken: set[int],
-        ports: Any,
+        ports: PortCheck | None,
         hf_cache: Path | None = None,
     ) -> None:
         from paitui.ui.screens.launch import LaunchRequest, LaunchScreen
@@ -290,29 +298,15 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
             chosen,
         )
 
-    @work(name="start the app", group="launch", exit_on_error=False)
-    async def launch_plan(self, plan: Any) -> None:
+    def launch_plan(self, plan: LaunchPlan) -> None:
         """Pull (with progress), create and start; states arrive through the fleet."""
-        try:
-            await self.services.fleet.launch(plan)
-        except Exception as exc:
-            self.notify(
-                str(exc),
-                title=f"Could not start {self.app_name(plan.app_id)}",
-                severity="error",
-                timeout=15,
-            )
+        name = self.app_name(plan.app_id)
+        run_fleet_action(self, f"start {name}", self.services.fleet.launch(plan))
 
     def stop_app(self, app_id: str) -> None:
         """Stop a managed app."""
-        self._stop(app_id)
-
-    @work(name="stop the app", group="stop", exit_on_error=False)
-    async def _stop(self, app_id: str) -> None:
-        try:
-            await self.services.fleet.stop(app_id)
-        except Exception as exc:
-            self.notify(str(exc), title=f"Could not stop {self.app_name(app_id)}", severity="error")
+        name = self.app_name(app_id)
+        run_fleet_action(self, f"stop {name}", self.services.fleet.stop(app_id))
 
     def open_app_link(self, app_id: str) -> None:
         """Open the app's web UI, or copy its link (and the ssh -L command over SSH)."""
@@ -389,3 +383,8 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
             self.action_hide_help_panel()
         else:
             self.action_show_help_panel()
+
+
+def _conforms(app: PaituiApp) -> Host:
+    # Never called: mypy checks here that the app is the Host its screens are written against.
+    return app

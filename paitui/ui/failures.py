@@ -16,11 +16,16 @@ log = logging.getLogger(__name__)
 
 
 def failure_text(error: BaseException) -> str:
-    """An error in a user's words: what went wrong and on which file, never a bare class name."""
+    """An error in a user's words: what went wrong and on which file.
+
+    paitui's own errors are written for users and shown as they are; a bare library error
+    (``KeyError: 'repo'``) keeps its kind, since its message alone says little."""
     if isinstance(error, OSError) and error.strerror:
         where = f": {error.filename}" if error.filename else ""
         return f"{error.strerror}{where}"
     text = str(error).strip()
+    if type(error).__module__.startswith("paitui.") and text:
+        return text
     kind = type(error).__name__
     return f"{kind}: {text}" if text and kind not in text else text or kind
 
@@ -36,7 +41,7 @@ class ReportsWorkerFailures:
         what = worker.name or "finish a task"
         log.error("worker %r failed", what, exc_info=error)
         worker.node.app.notify(
-            failure_text(error) + "\nThe log has the details.",
+            failure_text(error),
             title=f"Could not {what}",
             severity="error",
             timeout=12,

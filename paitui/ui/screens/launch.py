@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -49,7 +49,11 @@ from paitui.domain.models.records import Download, DownloadState, InstalledModel
 from paitui.services.fleet.host_ports import PortCheck
 from paitui.settings import Settings
 from paitui.ui.failures import ReportsWorkerFailures
+from paitui.ui.host import host_of
 from paitui.ui.widgets.model_picker import ModelPicker
+
+if TYPE_CHECKING:
+    from paitui.services.registry import Services
 
 #: The model select's entry that moves to the "get a model" part below it.
 DOWNLOAD = "__download__"
@@ -422,8 +426,8 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
 
     # --- get a model: Hub search, download, then start ------------------------------------
 
-    def _services(self) -> Any:
-        return getattr(self.app, "services", None)
+    def _services(self) -> Services:
+        return host_of(self).services
 
     def _picker(self) -> ModelPicker:
         return self.query_one(ModelPicker)
@@ -582,7 +586,7 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
 
     def _cancel_download(self, key: str) -> None:
         services = self._services()
-        if services is not None and "downloads" in services.__dict__ and "/" in key:
+        if "downloads" in services.__dict__ and "/" in key:
             services.downloads.cancel(key)  # signals the thread; returns at once
         self._picker().status("cancelling the download…")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Label, OptionList, Select
-from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 from textual.widgets.option_list import Option
 
 from paitui.domain.models.kinds import ModelKind
@@ -36,11 +36,16 @@ from paitui.domain.models.records import (
     vram_fit,
 )
 from paitui.ui.failures import ReportsWorkerFailures
+from paitui.ui.host import host_of
 from paitui.ui.screens.confirm import ConfirmDialog
 from paitui.ui.sections import APP_KEYS
 from paitui.ui.widgets.download_queue import DownloadQueue, DownloadRow
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar
+
+if TYPE_CHECKING:
+    from paitui.services.models.hub import SearchSort
+    from paitui.services.registry import Services
 
 _FORMATS: list[tuple[str, str]] = [
     ("any format", ""),
@@ -222,8 +227,8 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
         self._results: list[ModelSearchResult] = []
         self._info: RepoInfo | None = None
         self._library: list[LibraryRow] = []
-        self._listener: Any = None
-        self._store_column: Any = None
+        self._listener: Callable[[Download], None] | None = None
+        self._store_column: ColumnKey | None = None
         self._seen_done: set[str] = set()
 
     # --- layout ---
@@ -296,11 +301,11 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
         if self._listener is not None:
             self._services().downloads.remove_listener(self._listener)
 
-    def _services(self) -> Any:
-        return getattr(self.app, "services")  # noqa: B009 - PaituiApp or a test app
+    def _services(self) -> Services:
+        return host_of(self).services
 
     def _vram(self) -> int | None:
-        report = getattr(self.app, "hardware_report", None)
+        report = host_of(self).hardware_report
         return report.max_vram() if report is not None else None
 
     def _status(self, text: str, error: bool = False) -> None:
@@ -325,7 +330,8 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
         fmt = self.query_one("#format", Select).value
         sort = self.query_one("#sort", Select).value
         self._status(f"searching for {query!r}…")
-        self._search(query, [fmt] if isinstance(fmt, str) and fmt else [], str(sort))
+        order: SearchSort = "likes" if sort == "likes" else "downloads"
+        self._search(query, [fmt] if isinstance(fmt, str) and fmt else [], order)
 
     @work(
         thread=True,
@@ -334,7 +340,7 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
         group="models-search",
         exit_on_error=False,
     )
-    def _search(self, query: str, formats: list[str], sort: str) -> None:
+    def _search(self, query: str, formats: list[str], sort: SearchSort) -> None:
         from paitui.services.models.hub import HubError
 
         try:
@@ -495,7 +501,7 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
 
         services = self._services()
         models = library_models(services.model_store)
-        catalog = getattr(self.app, "catalog", None) or services.catalog
+        catalog = host_of(self).catalog or services.catalog
         rows = [LibraryRow(f.model, f.apps) for f in library_files(catalog, models)]
         rows.sort(key=lambda r: r.model.read_only)  # the store's own files first
         total = sum(m.size for m in models if not m.read_only)
@@ -522,15 +528,14 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
             f"Library: {len(message.rows) - cached} files, {human_size(message.total)}"
             f"{in_cache} — d deletes, k sets the type"
         )
-        if self._info is not None:  # keep the file list's "installed" marks current
+        column = self._store_column
+        if self._info is not None and column is not None:  # keep the "installed" marks current
             files = self.query_one("#files", DataTable)
             repo_id = self._info.repo_id
             installed = self._marks(repo_id)
             for f in self._info.files:
                 with contextlib.suppress(CellDoesNotExist):  # the list may be reloading
-                    files.update_cell(
-                        f.path, self._store_column, installed.get(f.path, ""), update_width=True
-                    )
+                    files.update_cell(f.path, column, installed.get(f.path, ""), update_width=True)
 
     def _marks(self, repo_id: str) -> dict[str, str]:
         """``installed`` or ``in HF cache`` per file of a repo, from the library."""
