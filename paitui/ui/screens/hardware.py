@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from textual import events, on, work
@@ -67,28 +68,25 @@ class HardwareScreen(ReportsWorkerFailures, Screen[None]):
         Binding("c", "copy_fix", "Copy fix"),
     ]
 
+    @dataclass
     class Detected(Message):
         """A detection finished."""
 
-        def __init__(self, report: HardwareReport, seconds: float) -> None:
-            super().__init__()
-            self.report = report
-            self.seconds = seconds
+        report: HardwareReport
+        seconds: float
 
+    @dataclass
     class DetectFailed(Message):
         """A detection raised; the previous report stays on screen."""
 
-        def __init__(self, error: str) -> None:
-            super().__init__()
-            self.error = error
+        error: str
 
+    @dataclass
     class HotPlug(Message):
         """A DRM device came or went (posted from the monitor's thread)."""
 
-        def __init__(self, action: str, sys_path: str) -> None:
-            super().__init__()
-            self.action = action
-            self.sys_path = sys_path
+        action: str
+        sys_path: str
 
     def __init__(
         self,

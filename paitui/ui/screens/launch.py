@@ -104,32 +104,29 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
 
     # --- messages from the get-a-model workers ---
 
+    @dataclass
     class SearchDone(Message):
         """Hub results for the search box (or why there are none)."""
 
-        def __init__(self, offers: list[ModelOffer], text: str, error: bool = False) -> None:
-            super().__init__()
-            self.offers = offers
-            self.text = text
-            self.error = error
+        offers: list[ModelOffer]
+        text: str
+        error: bool = False
 
+    @dataclass
     class GetProgress(Message):
         """The chosen model's download moved; a newer one replaces an older one waiting."""
 
-        def __init__(self, download: Download) -> None:
-            super().__init__()
-            self.download = download
+        download: Download
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, LaunchScreen.GetProgress)
 
+    @dataclass
     class GetFinished(Message):
         """Getting the model ended: the download's last state, or an error before it began."""
 
-        def __init__(self, download: Download | None, error: str | None = None) -> None:
-            super().__init__()
-            self.download = download
-            self.error = error
+        download: Download | None
+        error: str | None = None
 
     DEFAULT_CSS = """
     LaunchScreen { align: center middle; }

@@ -179,48 +179,43 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
 
     # --- messages from workers and the download manager ---
 
+    @dataclass
     class SearchDone(Message):
         """Search results arrived (or the search failed)."""
 
-        def __init__(self, results: list[ModelSearchResult], error: str | None = None) -> None:
-            super().__init__()
-            self.results = results
-            self.error = error
+        results: list[ModelSearchResult]
+        error: str | None = None
 
+    @dataclass
     class FilesLoaded(Message):
         """A repo's file list arrived (or could not be read)."""
 
-        def __init__(self, repo_id: str, info: RepoInfo | None, error: str | None = None) -> None:
-            super().__init__()
-            self.repo_id = repo_id
-            self.info = info
-            self.error = error
+        repo_id: str
+        info: RepoInfo | None
+        error: str | None = None
 
+    @dataclass
     class DownloadsChanged(Message):
         """The download queue changed; a newer one replaces an older one still waiting."""
 
-        def __init__(self, downloads: Sequence[Download]) -> None:
-            super().__init__()
-            self.downloads = tuple(downloads)
+        downloads: tuple[Download, ...]
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, ModelsScreen.DownloadsChanged)
 
+    @dataclass
     class LibraryLoaded(Message):
         """The installed files, with which apps can use them."""
 
-        def __init__(self, rows: list[LibraryRow], total: int) -> None:
-            super().__init__()
-            self.rows = rows
-            self.total = total
+        rows: list[LibraryRow]
+        total: int
 
+    @dataclass
     class Notice(Message):
         """Something to tell the user in the status line (errors in red)."""
 
-        def __init__(self, text: str, error: bool = False) -> None:
-            super().__init__()
-            self.text = text
-            self.error = error
+        text: str
+        error: bool = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -455,7 +450,7 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
 
     def _on_download(self, _download: Download) -> None:
         """Called from download threads: hand a snapshot of the queue to the event loop."""
-        self.post_message(self.DownloadsChanged(self._services().downloads.snapshot()))
+        self.post_message(self.DownloadsChanged(tuple(self._services().downloads.snapshot())))
 
     def on_models_screen_downloads_changed(self, message: DownloadsChanged) -> None:
         self.query_one(DownloadQueue).update_downloads(message.downloads)

@@ -9,6 +9,7 @@ trouble. It follows the host's reactive ``fleet_items`` and ``engine_connection`
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import events
@@ -49,12 +50,11 @@ class Taskbar(Widget):
     #: What is wrong with the engine, shown first for as long as it lasts ("" when nothing).
     engine: reactive[str] = reactive("")
 
+    @dataclass
     class Selected(Message):
         """An app on the taskbar was clicked."""
 
-        def __init__(self, app_id: str) -> None:
-            super().__init__()
-            self.app_id = app_id
+        app_id: str
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
