@@ -18,10 +18,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Label, OptionList, Select
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, Select
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey
-from textual.widgets.option_list import Option
 
 from paitui.domain.models.kinds import ModelKind
 from paitui.domain.models.records import (
@@ -47,6 +46,9 @@ if TYPE_CHECKING:
     from paitui.services.models.hub import SearchSort
     from paitui.services.registry import Services
 
+from paitui.ui.screens.models.kind_picker import KindPicker
+from paitui.ui.screens.models.library import LibraryRow, LibraryTable, apps_cell, kind_cell, middle
+
 _FORMATS: list[tuple[str, str]] = [
     ("any format", ""),
     ("GGUF", "gguf"),
@@ -56,97 +58,6 @@ _FORMATS: list[tuple[str, str]] = [
 #: Keys the lists leave to the app and the screen (sections, help, quit, search).
 _RESERVED = APP_KEYS | {"/"}
 _SORTS: list[tuple[str, str]] = [("most downloaded", "downloads"), ("most liked", "likes")]
-
-
-@dataclass(frozen=True)
-class LibraryRow:
-    """One installed file (the store's or the HF cache's) with the apps that can use it."""
-
-    model: InstalledModel
-    apps: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        """The row's key: the same repo file may be in the store and in the HF cache."""
-        return f"{self.model.origin}:{self.model.repo_id}/{self.model.path}"
-
-
-def kind_cell(model: InstalledModel) -> str:
-    """The type as the library shows it: its label, ``*`` when the user chose it."""
-    return ModelKind(model.effective_kind).label + (" *" if model.user_kind else "")
-
-
-def _middle(text: str, width: int) -> str:
-    """``text`` cut in the middle to ``width``: a file's quant and extension are at its end."""
-    if len(text) <= width:
-        return text
-    keep = width - 1
-    return text[: keep // 2] + "…" + text[-(keep - keep // 2) :]
-
-
-def _apps_cell(apps: Sequence[str], width: int = 30) -> str:
-    """The apps that can use a file, as many as fit, then ``+N``."""
-    if not apps:
-        return "none: no app reads this type"
-    shown: list[str] = []
-    for i, app in enumerate(apps):
-        rest = len(apps) - i - 1
-        if shown and len(", ".join([*shown, app])) + (len(f" +{rest}") if rest else 0) > width:
-            return ", ".join(shown) + f" +{len(apps) - i}"
-        shown.append(app)
-    return ", ".join(shown)
-
-
-class LibraryTable(DataTable[str]):
-    """The library list; its own keys show in the footer while it has the focus."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("k", "change_kind", "Type (k)")]
-
-    def action_change_kind(self) -> None:
-        """Pick the type of the file under the cursor."""
-        screen = self.screen
-        if isinstance(screen, ModelsScreen):
-            screen.action_change_kind()
-
-
-class KindPicker(ReportsWorkerFailures, ModalScreen[str | None]):
-    """Pick a model type; dismisses with a kind value, ``""`` for automatic, None on Esc."""
-
-    DEFAULT_CSS = """
-    KindPicker { align: center middle; }
-    KindPicker > Vertical { width: 60; height: auto; max-height: 24; padding: 1 2;
-        border: thick $primary; background: $surface; }
-    KindPicker OptionList { height: auto; max-height: 17; }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, title: str, current: InstalledModel) -> None:
-        super().__init__()
-        self._title = title
-        self._current = current
-
-    def compose(self) -> ComposeResult:
-        auto = ModelKind(self._current.kind or "unknown").label
-        why = self._current.kind_why or "no evidence"
-        options = [Option(f"automatic: {auto} ({why})"[:80], id="")]
-        options += [Option(k.label, id=k.value) for k in ModelKind]
-        with Vertical():
-            yield Label(self._title, markup=False)
-            yield OptionList(*options, id="kinds")
-
-    def on_mount(self) -> None:
-        kinds = self.query_one("#kinds", OptionList)
-        chosen = self._current.user_kind
-        kinds.highlighted = 0 if not chosen else 1 + [k.value for k in ModelKind].index(chosen)
-        kinds.focus()
-
-    @on(OptionList.OptionSelected, "#kinds")
-    def _picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id or "")
-
-    def action_cancel(self) -> None:
-        """Close without a change."""
-        self.dismiss(None)
 
 
 class ModelsScreen(ReportsWorkerFailures, Screen[None]):
@@ -509,10 +420,10 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
         for row in message.rows:
             m = row.model
             table.add_row(
-                _middle(m.path, 36),
+                middle(m.path, 36),
                 human_size(m.size),
                 kind_cell(m),
-                _apps_cell(row.apps),
+                apps_cell(row.apps),
                 "HF cache" if m.read_only else "store",
                 m.repo_id,
                 key=row.key,
