@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App
@@ -73,12 +73,10 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
     #: the taskbar and the Running screen show a lost one for as long as it lasts.
     engine_connection: reactive[EngineConnection | None] = reactive(None, always_update=True)
 
-    def __init__(
-        self, services: Services, *, live: bool = True, demo: bool = False, **kwargs: Any
-    ) -> None:
+    def __init__(self, services: Services, *, live: bool = True, demo: bool = False) -> None:
         """``live=False`` starts no hardware detection and no engine follow (tests);
         ``demo`` shows the fixed sample box of ``paitui.demo`` instead."""
-        super().__init__(**kwargs)
+        super().__init__()
         self.services = services
         self.live = live and not demo
         self.demo = demo

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from paitui.domain.catalog.schema import App
 from paitui.domain.launch.plan import LaunchPlan
@@ -13,9 +12,6 @@ from paitui.domain.models.choice import (
     app_formats,
 )
 from paitui.domain.models.records import InstalledModel, human_size
-
-if TYPE_CHECKING:
-    pass
 
 #: The model select's entry that moves to the "get a model" part below it.
 DOWNLOAD = "__download__"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -13,13 +13,8 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from paitui.domain.models.kinds import ModelKind
-from paitui.domain.models.records import (
-    InstalledModel,
-)
+from paitui.domain.models.records import InstalledModel
 from paitui.ui.failures import ReportsWorkerFailures
-
-if TYPE_CHECKING:
-    pass
 
 
 class KindPicker(ReportsWorkerFailures, ModalScreen[str | None]):

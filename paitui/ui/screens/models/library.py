@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from paitui.domain.models.kinds import ModelKind
-from paitui.domain.models.records import (
-    InstalledModel,
-)
-
-if TYPE_CHECKING:
-    pass
+from paitui.domain.models.records import InstalledModel
 
 
 @dataclass(frozen=True)
