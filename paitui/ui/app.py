@@ -9,8 +9,9 @@ from __future__ import annotations
 import importlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App
@@ -30,26 +31,34 @@ from paitui.resources import bundled
 from paitui.services.registry import Services
 from paitui.settings import config_dir, save_setting
 from paitui.ui.commands import PaituiCommands
+from paitui.ui.failures import ReportsWorkerFailures
+from paitui.ui.fleet_actions import run_fleet_action
+from paitui.ui.host import Host
 from paitui.ui.sections import SECTIONS
 from paitui.ui.themes import load_themes
 from paitui.ui.widgets.taskbar import Taskbar, taskbar_items
 
+if TYPE_CHECKING:
+    from paitui.domain.launch.plan import LaunchPlan
+    from paitui.domain.models.records import InstalledModel
+    from paitui.services.fleet.host_ports import PortCheck
 
-def _screen_factory(module: str, cls: str) -> Any:
+
+def _screen_factory(module: str, cls: str) -> Callable[[], Screen[None]]:
     # Screens are imported on first visit, so start-up pays only for the first screen.
-    def make() -> Screen[Any]:
-        screen: Screen[Any] = getattr(importlib.import_module(module), cls)()
+    def make() -> Screen[None]:
+        screen: Screen[None] = getattr(importlib.import_module(module), cls)()
         return screen
 
     return make
 
 
-class PaituiApp(App[None]):
+class PaituiApp(ReportsWorkerFailures, App[None]):
     """Keyboard-driven manager for AI apps in containers."""
 
     TITLE = "paitui"
     CSS_PATH = "app.tcss"
-    MODES: ClassVar[dict[str, Any]] = {s.mode: _screen_factory(s.module, s.cls) for s in SECTIONS}
+    MODES = {s.mode: _screen_factory(s.module, s.cls) for s in SECTIONS}
     DEFAULT_MODE = "home"
     COMMANDS = App.COMMANDS | {PaituiCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -64,12 +73,10 @@ class PaituiApp(App[None]):
     #: the taskbar and the Running screen show a lost one for as long as it lasts.
     engine_connection: reactive[EngineConnection | None] = reactive(None, always_update=True)
 
-    def __init__(
-        self, services: Services, *, live: bool = True, demo: bool = False, **kwargs: Any
-    ) -> None:
+    def __init__(self, services: Services, *, live: bool = True, demo: bool = False) -> None:
         """``live=False`` starts no hardware detection and no engine follow (tests);
         ``demo`` shows the fixed sample box of ``paitui.demo`` instead."""
-        super().__init__(**kwargs)
+        super().__init__()
         self.services = services
         self.live = live and not demo
         self.demo = demo
@@ -122,7 +129,13 @@ class PaituiApp(App[None]):
 
     # --- hardware ------------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="hardware", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="detect the hardware",
+        group="hardware",
+        exit_on_error=False,
+    )
     def detect_hardware(self) -> None:
         """Detect GPUs, host and Docker facts off the event loop, then publish the report."""
         report = self.services.detect_hardware(cancel=get_current_worker().cancelled_event)
@@ -130,7 +143,7 @@ class PaituiApp(App[None]):
 
     # --- the fleet of managed apps ---------------------------------------------------------------
 
-    @work(exclusive=True, group="fleet", exit_on_error=False)
+    @work(exclusive=True, name="follow the Docker engine", group="fleet", exit_on_error=False)
     async def start_fleet(self) -> None:
         """Follow the managed containers (engine events + probes) for the whole session."""
         import asyncio
@@ -227,7 +240,13 @@ class PaituiApp(App[None]):
 
         self._gather_launch(app_id, held_ports(self.statuses.values()))
 
-    @work(thread=True, exclusive=True, group="launch-form", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="read the installed models for the launch",
+        group="launch-form",
+        exit_on_error=False,
+    )
     def _gather_launch(self, app_id: str, taken: set[int]) -> None:
         """Read the installed models and bind-test the app's ports (the same check as the
         CLI's) before showing the launch form."""
@@ -246,9 +265,9 @@ class PaituiApp(App[None]):
     def _show_launch(
         self,
         app_id: str,
-        models: list[Any],
+        models: list[InstalledModel],
         taken: set[int],
-        ports: Any,
+        ports: PortCheck | None,
         hf_cache: Path | None = None,
     ) -> None:
         from paitui.ui.screens.launch import LaunchRequest, LaunchScreen
@@ -277,29 +296,15 @@ class PaituiApp(App[None]):
             chosen,
         )
 
-    @work(group="launch", exit_on_error=False)
-    async def launch_plan(self, plan: Any) -> None:
+    def launch_plan(self, plan: LaunchPlan) -> None:
         """Pull (with progress), create and start; states arrive through the fleet."""
-        try:
-            await self.services.fleet.launch(plan)
-        except Exception as exc:
-            self.notify(
-                str(exc),
-                title=f"Could not start {self.app_name(plan.app_id)}",
-                severity="error",
-                timeout=15,
-            )
+        name = self.app_name(plan.app_id)
+        run_fleet_action(self, f"start {name}", self.services.fleet.launch(plan))
 
     def stop_app(self, app_id: str) -> None:
         """Stop a managed app."""
-        self._stop(app_id)
-
-    @work(group="stop", exit_on_error=False)
-    async def _stop(self, app_id: str) -> None:
-        try:
-            await self.services.fleet.stop(app_id)
-        except Exception as exc:
-            self.notify(str(exc), title=f"Could not stop {self.app_name(app_id)}", severity="error")
+        name = self.app_name(app_id)
+        run_fleet_action(self, f"stop {name}", self.services.fleet.stop(app_id))
 
     def open_app_link(self, app_id: str) -> None:
         """Open the app's web UI, or copy its link (and the ssh -L command over SSH)."""
@@ -323,7 +328,9 @@ class PaituiApp(App[None]):
         """A click on the taskbar goes to the Running screen."""
         self.switch_mode("running")
 
-    @work(thread=True, exclusive=True, group="catalog", exit_on_error=False)
+    @work(
+        thread=True, exclusive=True, name="read the catalog", group="catalog", exit_on_error=False
+    )
     def load_catalog(self) -> None:
         """Read the catalogs off the event loop, then publish them."""
         catalog = self.services.load_catalog()
@@ -374,3 +381,8 @@ class PaituiApp(App[None]):
             self.action_hide_help_panel()
         else:
             self.action_show_help_panel()
+
+
+def _conforms(app: PaituiApp) -> Host:
+    # Never called: mypy checks here that the app is the Host its screens are written against.
+    return app

@@ -7,7 +7,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from paitui.ui.context import app_of
+from paitui.ui.host import host_of
 from paitui.ui.sections import SECTIONS
 
 Command = tuple[str, str, Callable[[], object]]
@@ -17,7 +17,8 @@ class PaituiCommands(Provider):
     """Commands built from the catalog, the running apps and the themes."""
 
     def _commands(self) -> list[Command]:
-        app = app_of(self.screen)
+        app = self.app
+        host = host_of(self.screen)
         commands: list[Command] = []
         for s in SECTIONS:
             commands.append((f"Go to {s.title}", f"key {s.key}", partial(app.switch_mode, s.mode)))
@@ -32,33 +33,33 @@ class PaituiCommands(Provider):
             ("Download model…", "search the Hugging Face Hub", partial(app.switch_mode, "models"))
         )
         commands.append(
-            ("Reload catalog", "read catalog.yml and catalog.d again", app.load_catalog)
+            ("Reload catalog", "read catalog.yml and catalog.d again", host.load_catalog)
         )
-        if app.catalog is not None:
-            for catalog_app in app.catalog.sorted_apps():
+        if host.catalog is not None:
+            for catalog_app in host.catalog.sorted_apps():
                 commands.append(
                     (
                         f"Start {catalog_app.name}",
                         f"launch {catalog_app.id}",
-                        partial(app.open_launch, catalog_app.id),
+                        partial(host.open_launch, catalog_app.id),
                     )
                 )
-        for status in app.statuses.values():
+        for status in host.statuses.values():
             if not status.final:
-                name = app.app_name(status.app_id)
+                name = host.app_name(status.app_id)
                 commands.append(
-                    (f"Stop {name}", f"stop {status.app_id}", partial(app.stop_app, status.app_id))
+                    (f"Stop {name}", f"stop {status.app_id}", partial(host.stop_app, status.app_id))
                 )
                 commands.append(
-                    (f"Open {name}", "open its link", partial(app.open_app_link, status.app_id))
+                    (f"Open {name}", "open its link", partial(host.open_app_link, status.app_id))
                 )
         for theme in sorted(app.available_themes):
-            if theme.startswith("paitui") or theme in app.user_themes:
+            if theme.startswith("paitui") or theme in host.user_themes:
                 commands.append(
                     (
                         f"Switch theme: {theme}",
                         "remembered in config.toml",
-                        partial(app.use_theme, theme),
+                        partial(host.use_theme, theme),
                     )
                 )
         return commands

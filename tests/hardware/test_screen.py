@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from textual.app import App
 from textual.widgets import Static
 
 from paitui.domain.hardware.report import Gpu, HardwareReport
@@ -19,6 +18,7 @@ from paitui.ui.screens.hardware import HardwareScreen
 from paitui.ui.widgets.gpu_card import GpuCard
 from paitui.ui.widgets.hardware_panels import FindingList, accels_plain
 from tests.hardware.sysfs_tree import workstation
+from tests.ui.hosts import HostApp
 
 
 def report_for(root: Path, identity: str) -> HardwareReport:
@@ -45,7 +45,7 @@ class FakeMonitor:
         self.stopped = True
 
 
-class HwApp(App[None]):
+class HwApp(HostApp):
     def __init__(self, reports: list[HardwareReport], **screen_kw: object) -> None:
         super().__init__()
         self.reports = reports

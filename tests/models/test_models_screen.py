@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.widgets import DataTable, Input, Label
 
 from paitui.domain.models.records import DownloadState
@@ -16,16 +16,11 @@ from paitui.ui.screens.models import ModelsScreen
 from paitui.ui.widgets.download_queue import DownloadQueue
 from tests.models.conftest import GGUF_Q4
 from tests.models.hub_server import HubServer
+from tests.ui.hosts import HostApp
 
 
-class ModelsTestApp(App[None]):
+class ModelsTestApp(HostApp):
     """The smallest app that hosts the screen: services, settings, no hardware report."""
-
-    def __init__(self, services: Services) -> None:
-        super().__init__()
-        self.services = services
-        self.settings = services.settings
-        self.hardware_report = None
 
     def compose(self) -> ComposeResult:
         yield from ()

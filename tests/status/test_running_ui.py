@@ -5,13 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from paitui.domain.catalog.schema import Catalog
@@ -29,6 +27,7 @@ from paitui.ui.widgets.log_view import LogView
 from paitui.ui.widgets.taskbar import Taskbar, taskbar_items
 from tests.helpers import free_port
 from tests.status.standins import remove_containers, write_catalog
+from tests.ui.hosts import HostApp
 
 SSH_ENV = {"SSH_CONNECTION": "10.0.0.7 53122 192.168.1.20 22", "USER": "ana"}
 
@@ -44,12 +43,11 @@ async def until(
         await pilot.pause(0.05)
 
 
-class Host(App[None]):
+class Host(HostApp):
     """A minimal app holding the services the screen looks for."""
 
     def __init__(self, fleet: Fleet, env: dict[str, str]) -> None:
-        super().__init__()
-        self.services = SimpleNamespace(fleet=fleet)
+        super().__init__(fleet=fleet, live=True)
         self.env = env
 
     def on_mount(self) -> None:
@@ -173,9 +171,7 @@ async def test_running_screen_follows_a_stand_in(
         remove_containers(docker_client, test_label)
 
 
-class Bar(App[None]):
-    fleet_items: reactive[list[tuple[str, str]]] = reactive(list)
-
+class Bar(HostApp):
     def __init__(self) -> None:
         super().__init__()
         self.selected: list[str] = []

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.app import App as TextualApp
 from textual.app import ComposeResult
 from textual.widgets import Input, OptionList, Select
 
@@ -23,6 +22,7 @@ from paitui.ui.screens.launch import LaunchRequest, LaunchScreen
 from paitui.ui.widgets.model_picker import ModelPicker
 from tests.models.conftest import GGUF_Q4, GGUF_Q8
 from tests.models.hub_server import HubServer, make_repo
+from tests.ui.hosts import HostApp
 
 GIB = 1024**3
 
@@ -55,12 +55,11 @@ def gguf_app(suggest: list[dict[str, Any]] | None = None, variants: Any = None) 
     )
 
 
-class Host(TextualApp[None]):
+class Host(HostApp):
     """Hosts one launch dialog with real services; records what it was dismissed with."""
 
     def __init__(self, services: Services, dialog: LaunchScreen) -> None:
-        super().__init__()
-        self.services = services
+        super().__init__(services)
         self.dialog = dialog
         self.results: list[LaunchRequest | None] = []
 

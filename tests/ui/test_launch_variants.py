@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual.app import App as TextualApp
 from textual.app import ComposeResult
 from textual.widgets import Input, Select, Static
 
@@ -15,9 +14,10 @@ from paitui.services.catalog.loader import load_catalog
 from paitui.settings import Settings
 from paitui.ui.screens.launch import LaunchRequest, LaunchScreen
 from tests.test_variant_choice import cuda_box
+from tests.ui.hosts import HostApp
 
 
-class Host(TextualApp[None]):
+class Host(HostApp):
     """Hosts one launch dialog."""
 
     def __init__(self, dialog: LaunchScreen) -> None:

@@ -15,7 +15,8 @@ from textual.widgets import DataTable, Footer, Input, Static
 from paitui.domain.catalog.schema import App, Catalog
 from paitui.domain.hardware.report import HardwareReport
 from paitui.services.catalog.loader import bundled_catalog_path
-from paitui.ui.context import app_of
+from paitui.ui.failures import ReportsWorkerFailures
+from paitui.ui.host import host_of
 from paitui.ui.sections import APP_KEYS
 from paitui.ui.widgets.app_detail import render_app_detail, stack_cell, variants_cell
 from paitui.ui.widgets.section_bar import SectionBar
@@ -31,7 +32,7 @@ def matches(app: App, query: str) -> bool:
     return all(word in hay for word in query.lower().split())
 
 
-class CatalogScreen(Screen[None]):
+class CatalogScreen(ReportsWorkerFailures, Screen[None]):
     """Browse the app catalog."""
 
     DEFAULT_CSS = """
@@ -79,7 +80,7 @@ class CatalogScreen(Screen[None]):
         table = self.query_one("#apps", DataTable)
         # Variants last: some apps have many, and a long cell must not push the stack away.
         table.add_columns("App", "Kind", "Stack", "Variants")
-        paitui = app_of(self)
+        paitui = host_of(self)
         paitui.catalog_changed.subscribe(self, self._on_catalog)
         paitui.hardware_changed.subscribe(self, self._on_hardware)
         if paitui.catalog is not None:
@@ -107,7 +108,7 @@ class CatalogScreen(Screen[None]):
             return
         query = self.query_one("#filter", Input).value
         table = self.query_one("#apps", DataTable)
-        report = app_of(self).hardware_report
+        report = host_of(self).hardware_report
         self._shown = [a for a in self._catalog.sorted_apps() if matches(a, query)]
         table.clear()
         for app in self._shown:
@@ -134,7 +135,7 @@ class CatalogScreen(Screen[None]):
         elif source is not None:
             source = source.replace(str(Path.home()), "~", 1)
         self.query_one("#detail", Static).update(
-            render_app_detail(app, app_of(self).hardware_report, source)
+            render_app_detail(app, host_of(self).hardware_report, source)
         )
 
     @on(DataTable.RowHighlighted, "#apps")
@@ -146,7 +147,7 @@ class CatalogScreen(Screen[None]):
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         # Enter on an app opens the launch flow, as on the desktop.
         if 0 <= event.cursor_row < len(self._shown):
-            app_of(self).open_launch(self._shown[event.cursor_row].id)
+            host_of(self).open_launch(self._shown[event.cursor_row].id)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self) -> None:
@@ -181,8 +182,8 @@ class CatalogScreen(Screen[None]):
         """Open the launch flow for the highlighted app (the table's Enter does the same)."""
         table = self.query_one("#apps", DataTable)
         if 0 <= table.cursor_row < len(self._shown):
-            app_of(self).open_launch(self._shown[table.cursor_row].id)
+            host_of(self).open_launch(self._shown[table.cursor_row].id)
 
     def action_reload(self) -> None:
         """Read the catalog files again (after editing catalog.d)."""
-        app_of(self).load_catalog()
+        host_of(self).load_catalog()

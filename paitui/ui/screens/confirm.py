@@ -11,8 +11,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from paitui.ui.failures import ReportsWorkerFailures
 
-class ConfirmDialog(ModalScreen[bool]):
+
+class ConfirmDialog(ReportsWorkerFailures, ModalScreen[bool]):
     """Ask before doing something that cannot be undone. ``y`` confirms, ``n``/Esc cancels."""
 
     DEFAULT_CSS = """

@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -18,6 +19,8 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from paitui.domain.hardware.report import HardwareReport
+from paitui.ui.failures import ReportsWorkerFailures
+from paitui.ui.host import host_of
 from paitui.ui.widgets.gpu_card import GpuCard
 from paitui.ui.widgets.hardware_panels import (
     FindingList,
@@ -30,13 +33,22 @@ from paitui.ui.widgets.taskbar import Taskbar
 
 Detect = Callable[[threading.Event], HardwareReport]
 #: Builds a hot-plug monitor around a callback(action, sys_path); it has start() and stop().
-MonitorFactory = Callable[[Callable[[str, str], None]], Any]
+
+
+class Monitor(Protocol):
+    """A hot-plug watcher (``HardwareMonitor``): calls back from its own thread."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+MonitorFactory = Callable[[Callable[[str, str], None]], Monitor]
 
 #: Below this width the panels stack and the whole screen scrolls.
 WIDE = 120
 
 
-class HardwareScreen(Screen[None]):
+class HardwareScreen(ReportsWorkerFailures, Screen[None]):
     """What this box has and what it can run."""
 
     DEFAULT_CSS = """
@@ -56,28 +68,25 @@ class HardwareScreen(Screen[None]):
         Binding("c", "copy_fix", "Copy fix"),
     ]
 
+    @dataclass
     class Detected(Message):
         """A detection finished."""
 
-        def __init__(self, report: HardwareReport, seconds: float) -> None:
-            super().__init__()
-            self.report = report
-            self.seconds = seconds
+        report: HardwareReport
+        seconds: float
 
+    @dataclass
     class DetectFailed(Message):
         """A detection raised; the previous report stays on screen."""
 
-        def __init__(self, error: str) -> None:
-            super().__init__()
-            self.error = error
+        error: str
 
+    @dataclass
     class HotPlug(Message):
         """A DRM device came or went (posted from the monitor's thread)."""
 
-        def __init__(self, action: str, sys_path: str) -> None:
-            super().__init__()
-            self.action = action
-            self.sys_path = sys_path
+        action: str
+        sys_path: str
 
     def __init__(
         self,
@@ -89,7 +98,7 @@ class HardwareScreen(Screen[None]):
         self._detect = detect
         self._monitor_factory = monitor_factory
         self._watch_hotplug = watch_hotplug
-        self._monitor: Any = None
+        self._monitor: Monitor | None = None
         self._hotplug_note = ""
         self.report: HardwareReport | None = None
 
@@ -113,12 +122,10 @@ class HardwareScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "Hardware"
         self.set_class(self.size.width >= WIDE, "wide")
-        changed = getattr(self.app, "hardware_changed", None)
-        if changed is not None:
-            changed.subscribe(self, self._show)
-        existing = getattr(self.app, "hardware_report", None)
-        if isinstance(existing, HardwareReport):
-            self._show(existing)
+        host = host_of(self)
+        host.hardware_changed.subscribe(self, self._show)
+        if host.hardware_report is not None:
+            self._show(host.hardware_report)
         else:
             self.refresh_report()
         if self._watch_hotplug:
@@ -136,16 +143,16 @@ class HardwareScreen(Screen[None]):
     def _detector(self) -> Detect:
         if self._detect is not None:
             return self._detect
-        services = getattr(self.app, "services", None)
-        method = getattr(services, "detect_hardware", None)
-        if method is not None:
-            return lambda cancel: method(cancel=cancel)
-        from paitui.services.hardware.detect import detect_hardware
+        services = host_of(self).services
+        return lambda cancel: services.detect_hardware(cancel=cancel)
 
-        settings = getattr(self.app, "settings", None)
-        return lambda cancel: detect_hardware(settings, cancel=cancel)
-
-    @work(thread=True, exclusive=True, group="hardware-detect", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="detect the hardware",
+        group="hardware-detect",
+        exit_on_error=False,
+    )
     def refresh_report(self) -> None:
         """Detect in a thread; the result comes back as a Detected message."""
         worker = get_current_worker()
@@ -162,9 +169,7 @@ class HardwareScreen(Screen[None]):
     @on(Detected)
     def _detected(self, message: Detected) -> None:
         self._show(message.report)
-        publish = getattr(self.app, "set_hardware_report", None)
-        if publish is not None:
-            publish(message.report)  # other screens follow the new report
+        host_of(self).set_hardware_report(message.report)  # other screens follow it
         self._status(f"detected in {message.seconds * 1000:.0f} ms")
 
     @on(DetectFailed)
@@ -180,14 +185,7 @@ class HardwareScreen(Screen[None]):
     # Hot-plug --------------------------------------------------------------------------
 
     def _start_monitor(self) -> None:
-        factory = self._monitor_factory
-        if factory is None:
-            services = getattr(self.app, "services", None)
-            factory = getattr(services, "hardware_monitor", None)
-        if factory is None:
-            from paitui.services.hardware.detect import HardwareMonitor
-
-            factory = HardwareMonitor
+        factory = self._monitor_factory or host_of(self).services.hardware_monitor
 
         def on_event(action: str, path: str) -> None:
             self.post_message(self.HotPlug(action, path))  # thread-safe

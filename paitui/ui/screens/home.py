@@ -17,7 +17,8 @@ from paitui.domain.engine.containers import EngineConnection
 from paitui.domain.fleet.status import AppStatus
 from paitui.domain.hardware.report import HardwareReport, Severity
 from paitui.domain.launch.variant_fit import best_variant, why_not
-from paitui.ui.context import app_of
+from paitui.ui.failures import ReportsWorkerFailures
+from paitui.ui.host import host_of
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar, engine_trouble
 from paitui.ui.widgets.tiles import AppTile, TileData
@@ -84,7 +85,7 @@ def tile_data(
     return fit, blocked
 
 
-class HomeScreen(Screen[None]):
+class HomeScreen(ReportsWorkerFailures, Screen[None]):
     """What this box can run, and what runs."""
 
     DEFAULT_CSS = """
@@ -118,22 +119,21 @@ class HomeScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "Desktop"
-        paitui = app_of(self)
+        paitui = host_of(self)
         paitui.catalog_changed.subscribe(self, lambda _c: self.call_next(self._rebuild))
         paitui.hardware_changed.subscribe(self, self._on_hardware)
         paitui.statuses_changed.subscribe(self, lambda _s: self._update_states())
         self._on_hardware(paitui.hardware_report)
-        if hasattr(paitui, "engine_connection"):
-            self.watch(paitui, "engine_connection", lambda _c: self._update_hw_line(), init=False)
+        self.watch(self.app, "engine_connection", lambda _c: self._update_hw_line(), init=False)
 
     def _on_hardware(self, report: HardwareReport | None) -> None:
         self._update_hw_line()
         self.call_next(self._rebuild)
 
     def _update_hw_line(self) -> None:
-        paitui = app_of(self)
-        connection = getattr(paitui, "engine_connection", None)
-        self.query_one("#hw-line", Static).update(hardware_line(paitui.hardware_report, connection))
+        paitui = host_of(self)
+        line = hardware_line(paitui.hardware_report, paitui.engine_connection)
+        self.query_one("#hw-line", Static).update(line)
 
     def on_resize(self, event: events.Resize) -> None:
         columns = max(1, (event.size.width - 2) // TILE_WIDTH)
@@ -143,7 +143,7 @@ class HomeScreen(Screen[None]):
                 grid.styles.grid_size_columns = columns
 
     async def _rebuild(self) -> None:
-        paitui = app_of(self)
+        paitui = host_of(self)
         if paitui.catalog is None:
             return
         fit, blocked = tile_data(paitui.catalog, paitui.hardware_report, paitui.statuses)
@@ -167,7 +167,7 @@ class HomeScreen(Screen[None]):
             target.focus()
 
     def _update_states(self) -> None:
-        statuses = app_of(self).statuses
+        statuses = host_of(self).statuses
         for tile in self.query(AppTile):
             status = statuses.get(tile.data.app_id)
             state = status.state.value if status else None
@@ -193,4 +193,4 @@ class HomeScreen(Screen[None]):
     @on(AppTile.Chosen)
     def _chosen(self, event: AppTile.Chosen) -> None:
         event.stop()
-        app_of(self).open_launch(event.app_id)
+        host_of(self).open_launch(event.app_id)

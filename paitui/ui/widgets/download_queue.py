@@ -7,6 +7,7 @@ turns into a service call.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -63,13 +64,12 @@ class DownloadRow(Vertical, can_focus=True):
         Binding("x", "cancel", "Cancel"),
     ]
 
+    @dataclass
     class Requested(Message):
         """The user asked to pause, resume or cancel a download."""
 
-        def __init__(self, download_id: str, action: str) -> None:
-            super().__init__()
-            self.download_id = download_id
-            self.action = action  # "pause" | "resume" | "cancel"
+        download_id: str
+        action: str  # "pause" | "resume" | "cancel"
 
     def __init__(self, download: Download, *, id: str | None = None) -> None:
         super().__init__(id=id)

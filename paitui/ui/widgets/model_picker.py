@@ -8,6 +8,7 @@ turns into service calls in thread workers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on
@@ -82,19 +83,17 @@ class ModelPicker(Vertical):
     ModelPicker #picker-progress ProgressBar Bar { width: 1fr; }
     """
 
+    @dataclass
     class Picked(Message):
         """Enter on an offer: get it (download, or take the repo id) and start the app."""
 
-        def __init__(self, offer: ModelOffer) -> None:
-            super().__init__()
-            self.offer = offer
+        offer: ModelOffer
 
+    @dataclass
     class SearchRequested(Message):
         """The Hub search box was submitted."""
 
-        def __init__(self, query: str) -> None:
-            super().__init__()
-            self.query = query
+        query: str
 
     def __init__(self, app_name: str, formats_label: str, *, id: str | None = None) -> None:
         super().__init__(id=id)

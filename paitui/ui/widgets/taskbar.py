@@ -1,25 +1,15 @@
 """The taskbar: one line on every screen with each running app and its state light.
 
-How to feed it: the widget only renders its reactive ``apps``, a list of ``(app_id, state)``
-pairs. Whoever owns the fleet sets it on every change, e.g. in the app::
-
-    fleet = self.services.fleet
-    await fleet.start()
-    def changed(_status: AppStatus) -> None:
-        items = taskbar_items(fleet.statuses.values())
-        for bar in self.screen.query(Taskbar):   # or keep the list and set it on screen switch
-            bar.apps = items
-    fleet.subscribe(changed)
-
-Simplest across screens: keep ``items`` on the app (a reactive ``fleet_items``) and let each
-screen's taskbar follow it with ``self.watch(self.app, "fleet_items", ...)``; ``Taskbar`` does
-exactly that by itself when the app has such an attribute. Clicking an app posts
-``Taskbar.Selected(app_id)`` (the app can switch to the Running screen and select it).
+The widget renders its reactive ``apps``, a list of ``(app_id, state)`` pairs, and the engine's
+trouble. It follows the host's reactive ``fleet_items`` and ``engine_connection`` (see
+``paitui.ui.host.Host``), which the app sets on every change of the fleet. Clicking an app posts
+``Taskbar.Selected(app_id)`` (the app switches to the Running screen).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import events
@@ -60,12 +50,11 @@ class Taskbar(Widget):
     #: What is wrong with the engine, shown first for as long as it lasts ("" when nothing).
     engine: reactive[str] = reactive("")
 
+    @dataclass
     class Selected(Message):
         """An app on the taskbar was clicked."""
 
-        def __init__(self, app_id: str) -> None:
-            super().__init__()
-            self.app_id = app_id
+        app_id: str
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
@@ -74,11 +63,9 @@ class Taskbar(Widget):
         self._spans: list[tuple[int, int, str]] = []
 
     def on_mount(self) -> None:
-        # Follow the app's list when it keeps one (see the module docstring).
-        if hasattr(self.app, "fleet_items"):
-            self.watch(self.app, "fleet_items", self._follow, init=True)
-        if hasattr(self.app, "engine_connection"):
-            self.watch(self.app, "engine_connection", self._follow_engine, init=True)
+        # The host's reactives: set by the app on every change of the fleet.
+        self.watch(self.app, "fleet_items", self._follow, init=True)
+        self.watch(self.app, "engine_connection", self._follow_engine, init=True)
 
     def _follow(self, items: list[tuple[str, str]]) -> None:
         self.apps = list(items)

@@ -69,12 +69,11 @@ class AppTile(Static, can_focus=True):
     AppTile.blocked { color: $text-muted; }
     """
 
+    @dataclass
     class Chosen(Message):
         """The user chose this tile."""
 
-        def __init__(self, app_id: str) -> None:
-            super().__init__()
-            self.app_id = app_id
+        app_id: str
 
     def __init__(self, data: TileData) -> None:
         super().__init__()

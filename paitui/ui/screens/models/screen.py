@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Label, OptionList, Select
-from textual.widgets.data_table import CellDoesNotExist
-from textual.widgets.option_list import Option
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, Select
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
 from paitui.domain.models.kinds import ModelKind
 from paitui.domain.models.records import (
@@ -35,11 +34,20 @@ from paitui.domain.models.records import (
     repo_facts,
     vram_fit,
 )
+from paitui.ui.failures import ReportsWorkerFailures
+from paitui.ui.host import host_of
 from paitui.ui.screens.confirm import ConfirmDialog
 from paitui.ui.sections import APP_KEYS
 from paitui.ui.widgets.download_queue import DownloadQueue, DownloadRow
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar
+
+if TYPE_CHECKING:
+    from paitui.services.models.hub import SearchSort
+    from paitui.services.registry import Services
+
+from paitui.ui.screens.models.kind_picker import KindPicker
+from paitui.ui.screens.models.library import LibraryRow, LibraryTable, apps_cell, kind_cell, middle
 
 _FORMATS: list[tuple[str, str]] = [
     ("any format", ""),
@@ -52,98 +60,7 @@ _RESERVED = APP_KEYS | {"/"}
 _SORTS: list[tuple[str, str]] = [("most downloaded", "downloads"), ("most liked", "likes")]
 
 
-@dataclass(frozen=True)
-class LibraryRow:
-    """One installed file (the store's or the HF cache's) with the apps that can use it."""
-
-    model: InstalledModel
-    apps: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        """The row's key: the same repo file may be in the store and in the HF cache."""
-        return f"{self.model.origin}:{self.model.repo_id}/{self.model.path}"
-
-
-def kind_cell(model: InstalledModel) -> str:
-    """The type as the library shows it: its label, ``*`` when the user chose it."""
-    return ModelKind(model.effective_kind).label + (" *" if model.user_kind else "")
-
-
-def _middle(text: str, width: int) -> str:
-    """``text`` cut in the middle to ``width``: a file's quant and extension are at its end."""
-    if len(text) <= width:
-        return text
-    keep = width - 1
-    return text[: keep // 2] + "…" + text[-(keep - keep // 2) :]
-
-
-def _apps_cell(apps: Sequence[str], width: int = 30) -> str:
-    """The apps that can use a file, as many as fit, then ``+N``."""
-    if not apps:
-        return "none: no app reads this type"
-    shown: list[str] = []
-    for i, app in enumerate(apps):
-        rest = len(apps) - i - 1
-        if shown and len(", ".join([*shown, app])) + (len(f" +{rest}") if rest else 0) > width:
-            return ", ".join(shown) + f" +{len(apps) - i}"
-        shown.append(app)
-    return ", ".join(shown)
-
-
-class LibraryTable(DataTable[str]):
-    """The library list; its own keys show in the footer while it has the focus."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("k", "change_kind", "Type (k)")]
-
-    def action_change_kind(self) -> None:
-        """Pick the type of the file under the cursor."""
-        screen = self.screen
-        if isinstance(screen, ModelsScreen):
-            screen.action_change_kind()
-
-
-class KindPicker(ModalScreen[str | None]):
-    """Pick a model type; dismisses with a kind value, ``""`` for automatic, None on Esc."""
-
-    DEFAULT_CSS = """
-    KindPicker { align: center middle; }
-    KindPicker > Vertical { width: 60; height: auto; max-height: 24; padding: 1 2;
-        border: thick $primary; background: $surface; }
-    KindPicker OptionList { height: auto; max-height: 17; }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, title: str, current: InstalledModel) -> None:
-        super().__init__()
-        self._title = title
-        self._current = current
-
-    def compose(self) -> ComposeResult:
-        auto = ModelKind(self._current.kind or "unknown").label
-        why = self._current.kind_why or "no evidence"
-        options = [Option(f"automatic: {auto} ({why})"[:80], id="")]
-        options += [Option(k.label, id=k.value) for k in ModelKind]
-        with Vertical():
-            yield Label(self._title, markup=False)
-            yield OptionList(*options, id="kinds")
-
-    def on_mount(self) -> None:
-        kinds = self.query_one("#kinds", OptionList)
-        chosen = self._current.user_kind
-        kinds.highlighted = 0 if not chosen else 1 + [k.value for k in ModelKind].index(chosen)
-        kinds.focus()
-
-    @on(OptionList.OptionSelected, "#kinds")
-    def _picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id or "")
-
-    def action_cancel(self) -> None:
-        """Close without a change."""
-        self.dismiss(None)
-
-
-class ModelsScreen(Screen[None]):
+class ModelsScreen(ReportsWorkerFailures, Screen[None]):
     """Search the Hugging Face Hub, download model files, and see what is installed."""
 
     DEFAULT_CSS = """
@@ -173,56 +90,51 @@ class ModelsScreen(Screen[None]):
 
     # --- messages from workers and the download manager ---
 
+    @dataclass
     class SearchDone(Message):
         """Search results arrived (or the search failed)."""
 
-        def __init__(self, results: list[ModelSearchResult], error: str | None = None) -> None:
-            super().__init__()
-            self.results = results
-            self.error = error
+        results: list[ModelSearchResult]
+        error: str | None = None
 
+    @dataclass
     class FilesLoaded(Message):
         """A repo's file list arrived (or could not be read)."""
 
-        def __init__(self, repo_id: str, info: RepoInfo | None, error: str | None = None) -> None:
-            super().__init__()
-            self.repo_id = repo_id
-            self.info = info
-            self.error = error
+        repo_id: str
+        info: RepoInfo | None
+        error: str | None = None
 
+    @dataclass
     class DownloadsChanged(Message):
         """The download queue changed; a newer one replaces an older one still waiting."""
 
-        def __init__(self, downloads: Sequence[Download]) -> None:
-            super().__init__()
-            self.downloads = tuple(downloads)
+        downloads: tuple[Download, ...]
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, ModelsScreen.DownloadsChanged)
 
+    @dataclass
     class LibraryLoaded(Message):
         """The installed files, with which apps can use them."""
 
-        def __init__(self, rows: list[LibraryRow], total: int) -> None:
-            super().__init__()
-            self.rows = rows
-            self.total = total
+        rows: list[LibraryRow]
+        total: int
 
+    @dataclass
     class Notice(Message):
         """Something to tell the user in the status line (errors in red)."""
 
-        def __init__(self, text: str, error: bool = False) -> None:
-            super().__init__()
-            self.text = text
-            self.error = error
+        text: str
+        error: bool = False
 
     def __init__(self) -> None:
         super().__init__()
         self._results: list[ModelSearchResult] = []
         self._info: RepoInfo | None = None
         self._library: list[LibraryRow] = []
-        self._listener: Any = None
-        self._store_column: Any = None
+        self._listener: Callable[[Download], None] | None = None
+        self._store_column: ColumnKey | None = None
         self._seen_done: set[str] = set()
 
     # --- layout ---
@@ -266,7 +178,9 @@ class ModelsScreen(Screen[None]):
         self.load_library()
         self.query_one("#results", DataTable).focus()
 
-    @work(exclusive=True, group="models-attach", exit_on_error=False)
+    @work(
+        exclusive=True, name="follow the download queue", group="models-attach", exit_on_error=False
+    )
     async def _attach_downloads(self) -> None:
         """Follow the download queue; building it imports the HTTP stack, so off the loop."""
         manager = await asyncio.to_thread(lambda: self._services().downloads)
@@ -293,11 +207,11 @@ class ModelsScreen(Screen[None]):
         if self._listener is not None:
             self._services().downloads.remove_listener(self._listener)
 
-    def _services(self) -> Any:
-        return getattr(self.app, "services")  # noqa: B009 - PaituiApp or a test app
+    def _services(self) -> Services:
+        return host_of(self).services
 
     def _vram(self) -> int | None:
-        report = getattr(self.app, "hardware_report", None)
+        report = host_of(self).hardware_report
         return report.max_vram() if report is not None else None
 
     def _status(self, text: str, error: bool = False) -> None:
@@ -322,10 +236,17 @@ class ModelsScreen(Screen[None]):
         fmt = self.query_one("#format", Select).value
         sort = self.query_one("#sort", Select).value
         self._status(f"searching for {query!r}…")
-        self._search(query, [fmt] if isinstance(fmt, str) and fmt else [], str(sort))
+        order: SearchSort = "likes" if sort == "likes" else "downloads"
+        self._search(query, [fmt] if isinstance(fmt, str) and fmt else [], order)
 
-    @work(thread=True, exclusive=True, group="models-search", exit_on_error=False)
-    def _search(self, query: str, formats: list[str], sort: str) -> None:
+    @work(
+        thread=True,
+        exclusive=True,
+        name="search the Hub",
+        group="models-search",
+        exit_on_error=False,
+    )
+    def _search(self, query: str, formats: list[str], sort: SearchSort) -> None:
         from paitui.services.models.hub import HubError
 
         try:
@@ -359,7 +280,13 @@ class ModelsScreen(Screen[None]):
             self.query_one("#files-title", Label).update(f"Files of {repo_id} (loading…)")
             self._load_files(repo_id)
 
-    @work(thread=True, exclusive=True, group="models-files", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="read the repo's files",
+        group="models-files",
+        exit_on_error=False,
+    )
     def _load_files(self, repo_id: str) -> None:
         from paitui.services.models.hub import HubError
 
@@ -409,7 +336,7 @@ class ModelsScreen(Screen[None]):
         if f is not None:
             self._enqueue(self._info.repo_id, self._info.commit, [f])
 
-    @work(thread=True, group="models-enqueue", exit_on_error=False)
+    @work(thread=True, name="queue the download", group="models-enqueue", exit_on_error=False)
     def _enqueue(self, repo_id: str, commit: str, files: list[RepoFile]) -> None:
         from paitui.domain.models.records import UnsafePathError
         from paitui.services.models.downloads import DownloadError
@@ -434,7 +361,7 @@ class ModelsScreen(Screen[None]):
 
     def _on_download(self, _download: Download) -> None:
         """Called from download threads: hand a snapshot of the queue to the event loop."""
-        self.post_message(self.DownloadsChanged(self._services().downloads.snapshot()))
+        self.post_message(self.DownloadsChanged(tuple(self._services().downloads.snapshot())))
 
     def on_models_screen_downloads_changed(self, message: DownloadsChanged) -> None:
         self.query_one(DownloadQueue).update_downloads(message.downloads)
@@ -467,14 +394,20 @@ class ModelsScreen(Screen[None]):
 
     # --- the library ---
 
-    @work(thread=True, exclusive=True, group="models-library", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="read the library",
+        group="models-library",
+        exit_on_error=False,
+    )
     def load_library(self) -> None:
         """Read the store's index and the user's HF cache (and the catalog for the apps)."""
         from paitui.services.models.library import library_files, library_models
 
         services = self._services()
         models = library_models(services.model_store)
-        catalog = getattr(self.app, "catalog", None) or services.catalog
+        catalog = host_of(self).catalog or services.catalog
         rows = [LibraryRow(f.model, f.apps) for f in library_files(catalog, models)]
         rows.sort(key=lambda r: r.model.read_only)  # the store's own files first
         total = sum(m.size for m in models if not m.read_only)
@@ -487,10 +420,10 @@ class ModelsScreen(Screen[None]):
         for row in message.rows:
             m = row.model
             table.add_row(
-                _middle(m.path, 36),
+                middle(m.path, 36),
                 human_size(m.size),
                 kind_cell(m),
-                _apps_cell(row.apps),
+                apps_cell(row.apps),
                 "HF cache" if m.read_only else "store",
                 m.repo_id,
                 key=row.key,
@@ -501,15 +434,14 @@ class ModelsScreen(Screen[None]):
             f"Library: {len(message.rows) - cached} files, {human_size(message.total)}"
             f"{in_cache} — d deletes, k sets the type"
         )
-        if self._info is not None:  # keep the file list's "installed" marks current
+        column = self._store_column
+        if self._info is not None and column is not None:  # keep the "installed" marks current
             files = self.query_one("#files", DataTable)
             repo_id = self._info.repo_id
             installed = self._marks(repo_id)
             for f in self._info.files:
                 with contextlib.suppress(CellDoesNotExist):  # the list may be reloading
-                    files.update_cell(
-                        f.path, self._store_column, installed.get(f.path, ""), update_width=True
-                    )
+                    files.update_cell(f.path, column, installed.get(f.path, ""), update_width=True)
 
     def _marks(self, repo_id: str) -> dict[str, str]:
         """``installed`` or ``in HF cache`` per file of a repo, from the library."""
@@ -538,7 +470,7 @@ class ModelsScreen(Screen[None]):
 
         self.app.push_screen(KindPicker(f"Type of {m.repo_id}/{m.path}", m), picked)
 
-    @work(thread=True, group="models-kind", exit_on_error=False)
+    @work(thread=True, name="set the model's type", group="models-kind", exit_on_error=False)
     def _set_kind(self, model: InstalledModel, kind: str | None) -> None:
         try:
             self._services().model_store.set_user_kind(
@@ -573,7 +505,7 @@ class ModelsScreen(Screen[None]):
         dialog = ConfirmDialog("Delete model", question, "Delete", danger=True)
         self.app.push_screen(dialog, answered)
 
-    @work(thread=True, group="models-delete", exit_on_error=False)
+    @work(thread=True, name="delete the model", group="models-delete", exit_on_error=False)
     def _delete(self, repo_id: str, path: str) -> None:
         gone = self._services().model_store.remove(repo_id, path)
         self.post_message(self.Notice(f"deleted {repo_id}/{path}" if gone else "nothing deleted"))

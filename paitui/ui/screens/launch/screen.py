@@ -11,11 +11,10 @@ starts the previewed plan; a failed or cancelled download starts nothing and say
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -37,94 +36,59 @@ from paitui.domain.launch.variant_fit import best_variant, ranked_variants
 from paitui.domain.models.choice import (
     ModelOffer,
     app_formats,
-    hub_file_offers,
     hub_filter,
-    hub_repo_offers,
     needs_model,
-    pick_file,
     refit_offer,
     suggested_offers,
 )
-from paitui.domain.models.records import Download, DownloadState, InstalledModel, human_size
+from paitui.domain.models.records import Download, DownloadState, InstalledModel
 from paitui.services.fleet.host_ports import PortCheck
 from paitui.settings import Settings
+from paitui.ui.failures import ReportsWorkerFailures
+from paitui.ui.host import host_of
 from paitui.ui.widgets.model_picker import ModelPicker
 
-#: The model select's entry that moves to the "get a model" part below it.
-DOWNLOAD = "__download__"
-#: Repos of a Hub search whose files are listed (each costs one repo-info request).
-SEARCH_REPOS = 5
+if TYPE_CHECKING:
+    from paitui.services.registry import Services
+
+from paitui.ui.screens.launch.model_fetch import fetch_model, find_offers
+from paitui.ui.screens.launch.request import (
+    DOWNLOAD,
+    LaunchRequest,
+    folder,
+    formats_label,
+    model_options,
+)
 
 
-@dataclass(frozen=True)
-class LaunchRequest:
-    """What the user confirmed: start this plan (or go and download a model first)."""
-
-    plan: LaunchPlan | None
-    download_formats: tuple[str, ...] = ()
-
-
-def model_options(app: App, models: Sequence[InstalledModel]) -> list[tuple[str, str]]:
-    """Installed files the app can read, as (label, store-relative path)."""
-    wanted = set(app.needs.model_file) or set(
-        app.mounts.models.formats if app.mounts.models else ()
-    )
-    options = []
-    for m in models:
-        if wanted and not wanted.intersection(m.formats):
-            continue
-        options.append((f"{m.repo_id}/{m.path}  {human_size(m.size)}", f"{m.repo_id}/{m.path}"))
-    return options
-
-
-def _formats_label(app: App) -> str:
-    names = {
-        "gguf": "GGUF",
-        "safetensors": "safetensors",
-        "ckpt": "checkpoint",
-        "diffusers": "diffusers",
-        "hf-repo": "Hugging Face",
-    }
-    formats = [names.get(f, f) for f in app_formats(app)]
-    return "/".join(dict.fromkeys(formats)) or "model"
-
-
-def _folder(text: str | None) -> str | None:
-    """A folder the user typed, ``~`` expanded (the planner wants an absolute path)."""
-    return os.path.expanduser(text.strip()) if text and text.strip() else None
-
-
-class LaunchScreen(ModalScreen[LaunchRequest | None]):
+class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
     """Choose how to launch one app."""
 
     # --- messages from the get-a-model workers ---
 
+    @dataclass
     class SearchDone(Message):
         """Hub results for the search box (or why there are none)."""
 
-        def __init__(self, offers: list[ModelOffer], text: str, error: bool = False) -> None:
-            super().__init__()
-            self.offers = offers
-            self.text = text
-            self.error = error
+        offers: list[ModelOffer]
+        text: str
+        error: bool = False
 
+    @dataclass
     class GetProgress(Message):
         """The chosen model's download moved; a newer one replaces an older one waiting."""
 
-        def __init__(self, download: Download) -> None:
-            super().__init__()
-            self.download = download
+        download: Download
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, LaunchScreen.GetProgress)
 
+    @dataclass
     class GetFinished(Message):
         """Getting the model ended: the download's last state, or an error before it began."""
 
-        def __init__(self, download: Download | None, error: str | None = None) -> None:
-            super().__init__()
-            self.download = download
-            self.error = error
+        download: Download | None
+        error: str | None = None
 
     DEFAULT_CSS = """
     LaunchScreen { align: center middle; }
@@ -226,7 +190,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
                         compact=True,
                     )
             if needs_model(app):
-                yield ModelPicker(app.name, _formats_label(app), id="picker")
+                yield ModelPicker(app.name, formats_label(app), id="picker")
             for name in app.needs.env:
                 with Horizontal(classes="row"):
                     yield Label(name)
@@ -336,7 +300,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
             model_file=model_file,
             projector=projector,
             model_id=self._value("#model-id"),
-            source_dir=_folder(self._value("#source")),
+            source_dir=folder(self._value("#source")),
             host_port=int(port) if port and port.isdigit() else None,
             env=env,
             extra_args=tuple(extra.split()) if extra else (),
@@ -371,7 +335,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         app, choices = self.catalog_app, self.choices()
         has_picker = bool(self.query(ModelPicker))
         if app.needs.model_file and choices.model_file is None and has_picker:
-            formats = _formats_label(app)
+            formats = formats_label(app)
             return (
                 f"{app.name} needs a {formats} model file. Choose an installed one under Model, "
                 "or Enter on a suggested model to download it and start."
@@ -421,8 +385,8 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
 
     # --- get a model: Hub search, download, then start ------------------------------------
 
-    def _services(self) -> Any:
-        return getattr(self.app, "services", None)
+    def _services(self) -> Services:
+        return host_of(self).services
 
     def _picker(self) -> ModelPicker:
         return self.query_one(ModelPicker)
@@ -434,40 +398,28 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         self._picker().status(f"searching the Hub for {what} matching {event.query!r}…")
         self._search_hub(event.query, flt, self._accel())
 
-    @work(thread=True, exclusive=True, group="launch-hub-search", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="search the Hub",
+        group="launch-hub-search",
+        exit_on_error=False,
+    )
     def _search_hub(self, query: str, flt: str | None, accel: Accel) -> None:
-        """Search, then read the first repos' files (the ones the app reads) for their sizes."""
-        from paitui.services.models.hub import HubError
-
-        services = self._services()
+        """Search the Hub for offers; the result comes back as a SearchDone message."""
         worker = get_current_worker()
-        app = self.catalog_app
-        try:
-            results = services.hub.search(query, formats=[flt] if flt else [], limit=20)
-        except HubError as exc:
-            self.post_message(self.SearchDone([], f"Hub search failed: {exc}", error=True))
-            return
-        if not results:
-            self.post_message(self.SearchDone([], f"No Hub repos match {query!r}."))
-            return
-        if app.needs.hf_repo and not app.needs.model_file:
-            offers = hub_repo_offers(accel, self.report, results[: SEARCH_REPOS * 2])
-            self.post_message(self.SearchDone(offers, f"{len(offers)} repos from the Hub."))
-            return
-        infos, failed = [], 0
-        for result in results[:SEARCH_REPOS]:
-            if worker.is_cancelled:
-                return
-            try:
-                infos.append(services.hub.repo_info(result.repo_id))
-            except HubError:
-                failed += 1
-        offers = hub_file_offers(app, accel, self.report, infos, self._installed())
-        text = f"{len(offers)} files from {len(infos)} Hub repos"
-        text += f" ({failed} could not be read)." if failed else "."
-        if not offers:
-            text = f"The repos matching {query!r} have no {_formats_label(app)} files."
-        self.post_message(self.SearchDone(offers, text))
+        found = find_offers(
+            self._services(),
+            self.catalog_app,
+            accel,
+            self.report,
+            self._installed(),
+            query,
+            flt,
+            lambda: worker.is_cancelled,
+        )
+        if found is not None:
+            self.post_message(self.SearchDone(found.offers, found.text, found.error))
 
     def on_launch_screen_search_done(self, message: SearchDone) -> None:
         picker = self._picker()
@@ -500,41 +452,19 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
         if not on:
             self.getting = None
 
-    @work(thread=True, exclusive=True, group="launch-get-model", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        name="get the model",
+        group="launch-get-model",
+        exit_on_error=False,
+    )
     def _get_model(self, repo: str, pattern: str) -> None:
-        """Resolve the file on the Hub, queue it, follow it until it ends (off the loop)."""
-        from paitui.services.models.downloads import DownloadError
-        from paitui.services.models.hub import HubError
-
-        services = self._services()
-        try:
-            info = services.hub.repo_info(repo)
-        except HubError as exc:
-            self.post_message(self.GetFinished(None, f"Could not read {repo} on the Hub: {exc}"))
-            return
-        f = pick_file(pattern, info.files)
-        if f is None:
-            self.post_message(self.GetFinished(None, f"{repo} has no file {pattern} on the Hub."))
-            return
-        manager = services.downloads
-        download_id = f"{info.repo_id}/{f.path}"
-
-        def follow(d: Download) -> None:
-            if d.id == download_id:
-                self.post_message(self.GetProgress(d))
-
-        manager.add_listener(follow)
-        try:
-            try:
-                queued = manager.enqueue(info.repo_id, info.commit, [f])
-            except DownloadError as exc:
-                self.post_message(self.GetFinished(None, str(exc)))
-                return
-            self.post_message(self.GetProgress(queued[0]))
-            manager.wait([download_id])
-        finally:
-            manager.remove_listener(follow)
-        self.post_message(self.GetFinished(manager.get(download_id)))
+        """Get the model (off the loop); progress and the end come back as messages."""
+        download, error = fetch_model(
+            self._services(), repo, pattern, lambda d: self.post_message(self.GetProgress(d))
+        )
+        self.post_message(self.GetFinished(download, error))
 
     def on_launch_screen_get_progress(self, message: GetProgress) -> None:
         if self.getting is None:
@@ -569,7 +499,7 @@ class LaunchScreen(ModalScreen[LaunchRequest | None]):
 
     def _cancel_download(self, key: str) -> None:
         services = self._services()
-        if services is not None and "downloads" in services.__dict__ and "/" in key:
+        if "downloads" in services.__dict__ and "/" in key:
             services.downloads.cancel(key)  # signals the thread; returns at once
         self._picker().status("cancelling the download…")
 

@@ -1,0 +1,86 @@
+"""The Running screen's table: its columns and what each cell shows (pure: no I/O, no DOM)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from paitui.domain.catalog.schema import App
+from paitui.domain.engine.containers import StatsSample
+from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
+from paitui.ui.widgets.state_badge import badge_text
+
+COLUMNS = (
+    ("App", "app"),
+    ("Variant", "variant"),
+    ("State", "state"),
+    ("Uptime", "uptime"),
+    ("Ports", "ports"),
+    ("CPU", "cpu"),
+    ("Memory", "mem"),
+)
+#: Columns that change while idle get a fixed width, so an update never re-measures the table.
+FIXED_WIDTH = {"uptime": 7, "cpu": 8, "mem": 10}
+#: States with a container that runs (or is about to): stop applies, stats and logs flow.
+STOPPABLE = frozenset(
+    {
+        AppState.CREATING,
+        AppState.STARTING,
+        AppState.LOADING,
+        AppState.READY,
+        AppState.UNHEALTHY,
+        AppState.PAUSED,
+    }
+)
+
+Cell = Text | str
+
+
+def format_bytes(n: float) -> str:
+    """Bytes in binary units, one decimal."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def ports_cell(status: AppStatus) -> Text:
+    """``18080→8080`` per published port; a warning sign when published on all interfaces."""
+    text = Text()
+    seen: set[tuple[int, int]] = set()
+    for port in status.ports:
+        if (port.host_port, port.container_port) in seen:
+            continue
+        seen.add((port.host_port, port.container_port))
+        if len(text):
+            text.append(" ")
+        text.append(f"{port.host_port}→{port.container_port}")
+        if port.host_ip in ("", "0.0.0.0", "::"):
+            text.append(" ⚠", style="bold yellow")
+    return text
+
+
+def plain(value: Cell) -> str:
+    """The text of a cell without its styles (to skip updates that change nothing)."""
+    return value.plain if isinstance(value, Text) else str(value)
+
+
+def stats_cells(sample: StatsSample | None) -> dict[str, Cell]:
+    """The CPU and memory cells of a sample (empty without one)."""
+    if sample is None:
+        return {"cpu": "", "mem": ""}
+    return {"cpu": f"{sample.cpu_percent:.1f} %", "mem": format_bytes(sample.memory_bytes)}
+
+
+def row_cells(
+    status: AppStatus, app: App | None, sample: StatsSample | None, now: float
+) -> dict[str, Cell]:
+    """Every cell of an app's row, by column key; ``sample`` only for the selected app."""
+    return {
+        "app": Text(app.name if app is not None else status.app_id),
+        "variant": status.variant or "",
+        "state": badge_text(status.state, status.exit_code),
+        "uptime": format_uptime(status.uptime(now)),
+        "ports": ports_cell(status),
+        **stats_cells(sample),
+    }

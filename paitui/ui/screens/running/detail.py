@@ -1,0 +1,71 @@
+"""The Running screen's detail pane: one app's state, links, SSH tunnel, warnings, crash logs.
+
+Pure: the text is made from the status, the catalog entry and the links; no I/O, no DOM.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+
+from paitui.domain.catalog.schema import App
+from paitui.domain.fleet.links import AppLinks
+from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
+from paitui.ui.screens.running.cells import format_bytes
+from paitui.ui.widgets.state_badge import badge_text
+
+
+def render_detail(status: AppStatus, app: App | None, links: AppLinks, now: float) -> Text:
+    """The detail pane's text: state, links (OSC 8), the SSH tunnel, warnings, crash logs."""
+    text = Text()
+    text.append(app.name if app is not None else status.app_id, style="bold")
+    text.append(f"  {status.app_id}")
+    if status.variant:
+        text.append(f" · {status.variant}")
+    text.append("\n")
+    if status.image:
+        text.append(status.image + "\n", style="dim")
+    text.append_text(badge_text(status.state, status.exit_code))
+    if status.detail:
+        text.append(f"  {status.detail}", style="dim")
+    if status.probe is not None and status.probed:
+        text.append(f" in {status.probe.latency * 1000:.0f} ms", style="dim")
+    uptime = format_uptime(status.uptime(now))
+    if uptime:
+        text.append(f"  · up {uptime}")
+    text.append("\n")
+    if status.pull is not None and status.state == AppState.PULLING:
+        pull = status.pull
+        if pull.total:
+            text.append(f"pulling {format_bytes(pull.downloaded)} of {format_bytes(pull.total)}\n")
+    _links(text, links)
+    if status.crash_restarts and status.state != AppState.READY:
+        text.append(
+            f"restarted {status.crash_restarts}× by the engine after crashes\n", style="red"
+        )
+    if status.last_logs and status.state != AppState.READY:
+        text.append("\nLast log lines before the crash\n", style="bold red")
+        for line in status.last_logs[-10:]:
+            text.append(f"  {line}\n", style="red")
+    return text
+
+
+def _links(text: Text, links: AppLinks) -> None:
+    if links.links:
+        text.append("\nLinks\n", style="bold")
+        width = max(len(link.label) for link in links.links)
+        for link in links.links:
+            text.append(f"  {link.label:<{width}}  ")
+            if link.kind == "tcp":
+                text.append(link.url)
+            else:
+                text.append(link.url, style=Style(link=link.url, underline=True))
+            text.append("\n")
+    if links.ssh_tunnel:
+        text.append(
+            "\nOver SSH: run this on your laptop, then open the links there\n", style="bold"
+        )
+        text.append(f"  {links.ssh_tunnel}\n", style="bold cyan")
+        text.append("  (t copies it)\n", style="dim")
+    for warning in links.warnings:
+        text.append(f"\n⚠ {warning}\n", style="yellow")

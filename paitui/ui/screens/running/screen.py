@@ -1,0 +1,390 @@
+"""The Running screen: every managed app with its live state, links, logs and stats.
+
+The table follows the fleet (engine events + probes) through its change callback; stats and logs
+are streamed only for the selected app and only while this screen is shown, because each open
+stats stream costs the engine CPU (see the peer measurements). What the keys do to the selected
+app is in ``actions``; the cells, the detail pane and the stats pane have their own modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Static
+
+from paitui.domain.catalog.schema import Catalog
+from paitui.domain.engine.containers import EngineConnection, StatsSample
+from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
+from paitui.ui.failures import ReportsWorkerFailures
+from paitui.ui.host import host_of
+from paitui.ui.screens.running.actions import AppActions
+from paitui.ui.screens.running.cells import (
+    COLUMNS,
+    FIXED_WIDTH,
+    STOPPABLE,
+    Cell,
+    plain,
+    row_cells,
+    stats_cells,
+)
+from paitui.ui.screens.running.detail import render_detail
+from paitui.ui.screens.running.stats import StatsPane
+from paitui.ui.widgets.log_view import LogView
+from paitui.ui.widgets.section_bar import SectionBar
+from paitui.ui.widgets.taskbar import Taskbar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+#: Seconds between redraws of the selected app's stats (samples arrive about once a second).
+STATS_DRAW_INTERVAL = 2.0
+
+
+class RunningScreen(ReportsWorkerFailures, AppActions):
+    """Managed apps: state, uptime, ports, links, logs, CPU and memory of the selected one."""
+
+    DEFAULT_CSS = """
+    RunningScreen #running-body { height: 1fr; }
+    RunningScreen #running-apps { height: 2fr; min-height: 5; }
+    RunningScreen #running-empty { padding: 1 2; color: $text-muted; display: none; }
+    RunningScreen #running-empty.shown { display: block; }
+    RunningScreen #running-engine { height: auto; padding: 0 1; background: $error 30%;
+                                    display: none; }
+    RunningScreen #running-engine.shown { display: block; }
+    RunningScreen #running-lower { height: 3fr; border-top: hkey $panel; }
+    RunningScreen #running-detail { width: 1fr; min-width: 40; padding: 0 1; }
+    RunningScreen #running-logs { width: 1fr; border-left: vkey $panel; }
+    """
+
+    @dataclass
+    class StatusChanged(Message):
+        """The fleet has a new status for an app."""
+
+        status: AppStatus
+
+    @dataclass
+    class StatsArrived(Message):
+        """A stats sample of the selected app."""
+
+        sample: StatsSample
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(dict(os.environ if env is None else env))
+        self.last_sample: StatsSample | None = None
+        self._stats_drawn_at = 0.0
+        self._stats_container: str | None = None
+        self._logs_for: tuple[str | None, float | None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe_engine: Callable[[], None] | None = None
+        #: The text each cell shows, to skip updates that change nothing.
+        self._shown_cells: dict[str, dict[str, str]] = {}
+        self._shown = False
+
+    # --- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield SectionBar()
+        with Vertical(id="running-body"):
+            yield Static(id="running-engine", markup=False)
+            yield DataTable(id="running-apps", cursor_type="row", zebra_stripes=True)
+            yield Static(
+                "No managed apps yet. Start one from the Desktop (1), the Catalog (3), or with "
+                "`paitui start APP`.",
+                id="running-empty",
+                markup=False,
+            )
+            with Horizontal(id="running-lower"):
+                with VerticalScroll(id="running-detail"):
+                    yield Static(id="detail")
+                    yield StatsPane(id="running-stats")
+                yield LogView(id="running-logs")
+        yield Taskbar()
+        yield Footer(compact=True)
+
+    @property
+    def table(self) -> DataTable[Cell]:
+        """The apps table."""
+        return self.query_one("#running-apps", DataTable)
+
+    @property
+    def log_view(self) -> LogView:
+        """The log view of the selected app."""
+        return self.query_one("#running-logs", LogView)
+
+    @property
+    def stats_pane(self) -> StatsPane:
+        """The CPU and memory of the selected app."""
+        return self.query_one(StatsPane)
+
+    def on_mount(self) -> None:
+        self.sub_title = "Running"
+        for label, key in COLUMNS:
+            self.table.add_column(label, key=key, width=FIXED_WIDTH.get(key))
+        self._update_empty()
+        self.set_interval(1.0, self._tick)
+        self.table.focus()
+        self._connect_fleet()
+
+    @work(exclusive=True, name="follow the managed apps", group="fleet-start", exit_on_error=False)
+    async def _connect_fleet(self) -> None:
+        """Get the fleet (built on first use: it reads the catalog, so off the loop), follow it."""
+        host = host_of(self)
+        if not host.live:
+            # Demo and tests: show the app's statuses, follow no engine.
+            for status in host.statuses.values():
+                self._upsert(status)
+            self._update_empty()
+            return
+        services = host.services
+        try:
+            fleet = await asyncio.to_thread(lambda: services.fleet)
+        except Exception as exc:  # context: the detail pane says what is missing
+            self.query_one("#detail", Static).update("The engine service is not available.")
+            self.notify(f"cannot follow the engine: {exc}", severity="error")
+            return
+        self.fleet = fleet
+        self._unsubscribe = fleet.subscribe(
+            lambda status: self.post_message(self.StatusChanged(status))
+        )
+        self._unsubscribe_engine = fleet.subscribe_connection(self._show_engine)
+        host.catalog_changed.subscribe(self, self._on_catalog)
+        for status in list(fleet.statuses.values()):
+            self._upsert(status)
+        self._update_empty()
+        await fleet.start()
+        self._show_engine(fleet.connection)
+
+    def _show_engine(self, connection: EngineConnection | None) -> None:
+        """A banner for as long as the engine is away: the states below are unknown then."""
+        banner = self.query_one("#running-engine", Static)
+        away = connection is not None and not connection.connected
+        if away and connection is not None:
+            banner.update(
+                f'⚠ {connection.message}. Every app shows "unknown" until the '
+                "engine is back; nothing is lost."
+            )
+        banner.set_class(away, "shown")
+
+    def _on_catalog(self, catalog: Catalog) -> None:
+        if self.fleet is not None:
+            self.fleet.catalog = catalog
+            if self.selected:
+                self._show_detail()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._unsubscribe_engine is not None:
+            self._unsubscribe_engine()
+        self._stop_stats()
+
+    def on_screen_resume(self, _event: events.ScreenResume) -> None:
+        self._shown = True
+        if self.selected:
+            self._watch_selected(force=True)
+
+    def on_screen_suspend(self, _event: events.ScreenSuspend) -> None:
+        # Off screen: no stats stream, no log stream.
+        self._shown = False
+        self._stop_stats()
+        self.workers.cancel_group(self, "logs")
+        self._logs_for = None
+
+    # --- the table ------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        # The app's clock: fixed in demo mode so screenshots and snapshots never change.
+        return host_of(self).clock()
+
+    def _cells(self, status: AppStatus) -> dict[str, Cell]:
+        selected = (
+            status.app_id == self.selected
+            and self.last_sample is not None
+            and status.state in STOPPABLE
+        )
+        sample = self.last_sample if selected else None
+        return row_cells(status, self._app(status.app_id), sample, self._now())
+
+    def _upsert(self, status: AppStatus) -> None:
+        table = self.table
+        key = status.app_id
+        if status.state == AppState.REMOVED:
+            self.statuses.pop(key, None)
+            self._shown_cells.pop(key, None)
+            if key in table.rows:
+                table.remove_row(key)
+            if key == self.selected:
+                self.selected = None
+                self._stop_stats()
+                self._select_current()
+            self._update_empty()
+            return
+        previous = self.statuses.get(key)
+        self.statuses[key] = status
+        cells = self._cells(status)
+        if key in table.rows:
+            self._set_cells(key, cells)
+        else:
+            self._shown_cells[key] = {c: plain(v) for c, v in cells.items()}
+            table.add_row(*cells.values(), key=key)
+            if self.fleet is not None and key in self.fleet.launching:
+                # Just launched from here: that is the app the user wants to watch.
+                table.move_cursor(row=table.get_row_index(key))
+                # Scroll it into view once the table knows its new height.
+                self.call_after_refresh(table.move_cursor, row=table.get_row_index(key))
+            if self.selected is None:
+                self._select_current()
+        if key == self.selected:
+            self._show_detail()
+            restarted = previous is not None and (
+                previous.container_id != status.container_id
+                or previous.started_at != status.started_at
+            )
+            self._watch_selected(force=restarted or previous is None)
+
+    def _update_empty(self) -> None:
+        self.query_one("#running-empty", Static).set_class(not self.statuses, "shown")
+
+    def _set_cells(self, key: str, cells: dict[str, Cell]) -> None:
+        """Update only the cells whose text changed (a table of hundreds stays cheap)."""
+        shown = self._shown_cells.setdefault(key, {})
+        for column, value in cells.items():
+            text = plain(value)
+            if shown.get(column) != text:
+                shown[column] = text
+                self.table.update_cell(key, column, value, update_width=column not in FIXED_WIDTH)
+
+    def _tick(self) -> None:
+        """Advance the uptime of the rows on screen (none while the screen is hidden)."""
+        if not self._shown_now():
+            return
+        table = self.table
+        first = int(table.scroll_y)
+        visible = table.ordered_rows[first : first + table.size.height + 1]
+        now = self._now()
+        for row in visible:
+            key = row.key.value
+            status = self.statuses.get(key or "")
+            if key is not None and status is not None and status.started_at is not None:
+                self._set_cells(key, {"uptime": format_uptime(status.uptime(now))})
+
+    @on(StatusChanged)
+    def _status_changed(self, message: StatusChanged) -> None:
+        self._upsert(message.status)
+        self._update_empty()
+
+    @on(DataTable.RowHighlighted, "#running-apps")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        if key is not None and key != self.selected:
+            self._select(str(key))
+
+    def _select_current(self) -> None:
+        table = self.table
+        if table.row_count == 0:
+            self._show_detail()
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        if key is not None:
+            self._select(str(key))
+
+    def _select(self, app_id: str) -> None:
+        previous = self.selected
+        self.selected = app_id
+        self.stats_pane.clear()
+        self.last_sample = None
+        self._stats_drawn_at = 0.0  # a new selection draws its first sample at once
+        if previous is not None and previous in self.table.rows:
+            self._set_cells(previous, stats_cells(None))
+        self.stats_pane.draw(None)
+        self._show_detail()
+        self._watch_selected()
+
+    # --- stats and logs of the selected app ---------------------------------------------------
+
+    def _watch_selected(self, force: bool = False) -> None:
+        status = self.statuses.get(self.selected or "")
+        if status is None or self.fleet is None:
+            return
+        running = status.state in STOPPABLE and status.container_id is not None
+        wanted = status.container_id if running else None
+        if force or wanted != self._stats_container:
+            self._stop_stats()
+            if wanted is not None and self._shown_now():
+                self._stats_container = wanted
+                self.fleet.watch_stats(
+                    wanted, lambda sample: self.post_message(self.StatsArrived(sample))
+                )
+        logs_key = (status.container_id, status.started_at)
+        if status.container_id and self._shown_now() and (force or logs_key != self._logs_for):
+            self._logs_for = logs_key
+            self._follow_logs(status.container_id, status.app_id)
+
+    def _shown_now(self) -> bool:
+        return self._shown or self.app.screen is self
+
+    def _stop_stats(self) -> None:
+        if self.fleet is not None and self._stats_container is not None:
+            self.fleet.unwatch_stats(self._stats_container)
+        self._stats_container = None
+
+    @on(StatsArrived)
+    def _stats_arrived(self, message: StatsArrived) -> None:
+        sample = message.sample
+        status = self.statuses.get(self.selected or "")
+        if status is None or status.container_id != sample.container_id:
+            return  # a late sample of the previous selection
+        self.last_sample = sample
+        self.stats_pane.add(sample)
+        # Every sample is kept, but drawing costs a redraw of the table and the graphs: at most
+        # once per STATS_DRAW_INTERVAL (idle cost measured in bench/idle.py).
+        if sample.time - self._stats_drawn_at < STATS_DRAW_INTERVAL:
+            return
+        self._stats_drawn_at = sample.time
+        key = status.app_id
+        if key in self.table.rows:
+            self._set_cells(key, stats_cells(sample))
+        self.stats_pane.draw(sample)
+
+    @work(exclusive=True, name="follow the app's logs", group="logs", exit_on_error=False)
+    async def _follow_logs(self, container_id: str, app_id: str) -> None:
+        assert self.fleet is not None
+        view = self.log_view
+        view.clear()
+        view.set_title(f"logs of {app_id}")
+        try:
+            async for line in self.fleet.logs(container_id, follow=True):
+                view.add_line(line)
+        except Exception as exc:  # context: said where the lines were
+            view.add_line(f"(the log stream ended: {exc})")
+
+    def action_logs(self) -> None:
+        """Jump between the table and the log view."""
+        if self.log_view.has_focus or self.log_view.has_focus_within:
+            self.table.focus()
+        else:
+            self.log_view.focus()
+
+    # --- the detail pane ----------------------------------------------------------------------
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#detail", Static)
+        status = self.statuses.get(self.selected or "")
+        if status is None:
+            detail.update("")
+            return
+        detail.update(self.render_detail(status))
+
+    def render_detail(self, status: AppStatus) -> Text:
+        """The detail pane's text: state, links (OSC 8), the SSH tunnel, warnings, crash logs."""
+        app = self._app(status.app_id)
+        return render_detail(status, app, self.links_of(status), self._now())
