@@ -175,7 +175,7 @@ async def test_file_picker_shows_vram_fit(hub_env: HubServer) -> None:
     services = Services(load_settings())
     app = ModelsTestApp(services)
     gpu = Gpu(Vendor.AMD, "1002:7340", "0000:03:00.0", "test GPU", "amdgpu", vram_total=2_500_000)
-    app.hardware_report = HardwareReport(gpus=(gpu,))  # type: ignore[assignment]
+    app.hardware_report = HardwareReport(gpus=(gpu,))
     async with app.run_test(size=(140, 40)) as pilot:
         screen = app.screen
         assert isinstance(screen, ModelsScreen)
