@@ -9,6 +9,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from paitui.domain.units import format_size
+
 if TYPE_CHECKING:
     from paitui.domain.hardware.report import Gpu, HardwareReport
 
@@ -26,9 +28,7 @@ def register(subparsers: Any) -> None:
 
 
 def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    return f"{n / 1024**3:.1f} GiB"
+    return format_size(n, unit="GiB")
 
 
 def _gpu_lines(g: Gpu) -> list[str]:

@@ -17,6 +17,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from paitui.domain.units import format_size
+
 if TYPE_CHECKING:
     from paitui.domain.engine.containers import PullProgress
     from paitui.domain.engine.errors import EngineError
@@ -247,14 +249,12 @@ class _ProgressLine:
         if not progress.done and now - self.last < (0.2 if self.tty else 3.0):
             return
         self.last = now
-        mib = 1024 * 1024
         if progress.total:
             pct = 100 * progress.downloaded / progress.total
             eta = f", {progress.eta:.0f} s left" if progress.eta else ""
-            line = (
-                f"pulling {progress.image}: {pct:5.1f} % of {progress.total / mib:.1f} MiB "
-                f"at {progress.speed / mib:.1f} MiB/s{eta}"
-            )
+            total = format_size(progress.total, unit="MiB")
+            speed = format_size(progress.speed, unit="MiB")
+            line = f"pulling {progress.image}: {pct:5.1f} % of {total} at {speed}/s{eta}"
         else:
             line = f"pulling {progress.image}: {progress.status or 'starting'}"
         if progress.done:

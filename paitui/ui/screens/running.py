@@ -28,6 +28,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static
 from paitui.domain.engine.containers import EngineConnection, StatsSample
 from paitui.domain.fleet.links import AppLinks, app_links, can_open_browser, over_ssh
 from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
+from paitui.domain.units import format_size
 from paitui.ui.screens.confirm import ConfirmDialog
 from paitui.ui.widgets.log_view import LogView
 from paitui.ui.widgets.section_bar import SectionBar
@@ -67,11 +68,7 @@ _STOPPABLE = frozenset(
 
 def format_bytes(n: float) -> str:
     """Bytes in binary units, one decimal."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
+    return format_size(n, binary=True)
 
 
 def ports_cell(status: AppStatus) -> Text:
