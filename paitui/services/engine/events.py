@@ -28,6 +28,7 @@ from paitui.domain.engine.containers import (
     PublishedPort,
 )
 from paitui.domain.engine.errors import translate
+from paitui.services.engine.raw_api import ping
 
 if TYPE_CHECKING:
     import docker
@@ -205,8 +206,7 @@ class EventPump:
             if client is None or stream is None or self.connected is not True:
                 continue
             try:
-                api: Any = client.api
-                api._result(api._get(api._url("/_ping"), timeout=self._answer_timeout))
+                ping(client, self._answer_timeout)
             except Exception as exc:
                 if self._stop.is_set():
                     return
