@@ -34,7 +34,7 @@ from paitui.domain.engine.errors import (
     not_answering,
     translate,
 )
-from paitui.domain.engine.pull import PullTracker, split_image
+from paitui.domain.engine.pull import ProgressThrottle, PullTracker, split_image
 from paitui.domain.launch.plan import LaunchPlan
 from paitui.domain.launch.planner import container_name
 from paitui.services.engine.build import BuildProgress, build_image
@@ -266,6 +266,7 @@ class Engine:
         client = self.client()
         repo, tag = split_image(image)
         tracker = PullTracker(image)
+        throttle = ProgressThrottle()
         params: dict[str, Any] = (
             {"fromImage": repo, "tag": tag} if "@" not in image else {"fromImage": image}
         )
@@ -300,7 +301,7 @@ class Engine:
                     text = str(detail.get("message") or msg.get("error"))
                     raise translate(RuntimeError(text), host=self.host, image=image)
                 progress = tracker.feed(msg)
-                if on_progress is not None:
+                if on_progress is not None and throttle.due(progress):
                     on_progress(progress)
                 if cancel.is_set():
                     break  # closing the stream below makes the engine abandon the pull
