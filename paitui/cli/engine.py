@@ -111,7 +111,7 @@ def port_check(services: Services) -> PortCheck:
 
     from paitui.domain.engine.errors import EngineError
     from paitui.services.engine.client import Engine
-    from paitui.services.fleet.host_ports import PortCheck, held_ports
+    from paitui.services.fleet.host_ports import held_ports, launch_port_check
 
     engine = Engine(services.settings, timeout=10)
 
@@ -125,7 +125,7 @@ def port_check(services: Services) -> PortCheck:
         containers = asyncio.run(listing())
     except EngineError:
         containers = []  # no engine answering here: none of its containers holds a port
-    return PortCheck(services.settings.bind_address, held_ports(containers))
+    return launch_port_check(services.settings.bind_address, held_ports(containers))
 
 
 def _plan(args: argparse.Namespace, *, pull_models: bool = False) -> LaunchPlan | int:

@@ -231,16 +231,15 @@ class PaituiApp(App[None]):
     def _gather_launch(self, app_id: str, taken: set[int]) -> None:
         """Read the installed models and bind-test the app's ports (the same check as the
         CLI's) before showing the launch form."""
-        from paitui.services.fleet.host_ports import PortCheck
+        from paitui.services.fleet.host_ports import launch_port_check
         from paitui.services.models.library import user_hf_cache
 
         models = self.services.model_store.installed()
         # Apps that read the store's views also get the user's HF cache, read-only.
         hf_cache = None if self.demo else user_hf_cache()
         # The demo box is fixed: its plan must not depend on this host's ports.
-        ports = None if self.demo else PortCheck(self.settings.bind_address, taken)
-        if ports is not None and self.catalog is not None:
-            ports.prime(p.container for p in self.catalog.apps[app_id].ports)
+        wanted = [p.container for p in self.catalog.apps[app_id].ports] if self.catalog else []
+        ports = None if self.demo else launch_port_check(self.settings.bind_address, taken, wanted)
         self.call_from_thread(self._show_launch, app_id, models, taken, ports, hf_cache)
 
     def _show_launch(
