@@ -1,7 +1,8 @@
 """The paitui Textual app: one mode per section, reachable with one key from anywhere.
 
-The app owns the shared state the screens render (catalog, hardware report) and announces changes
-through signals; screens subscribe on mount. Loading and detection run in thread workers.
+The app holds the shared state the screens render (the hardware report; the catalog is read from
+its owner, ``Services``) and announces changes through signals; screens subscribe on mount.
+Loading and detection run in thread workers.
 """
 
 from __future__ import annotations
@@ -77,7 +78,6 @@ class PaituiApp(App[None]):
         self._engine_lost = False
         self._publish_pending = False
         self.settings = services.settings
-        self.catalog: Catalog | None = None
         self.hardware_report: HardwareReport | None = None
         self.catalog_changed: Signal[Catalog] = Signal(self, "catalog-changed")
         self.hardware_changed: Signal[HardwareReport] = Signal(self, "hardware-changed")
@@ -328,10 +328,12 @@ class PaituiApp(App[None]):
         catalog = self.services.load_catalog()
         self.call_from_thread(self._set_catalog, catalog)
 
+    @property
+    def catalog(self) -> Catalog | None:
+        """The catalog as its owner (``Services``) holds it; None until first read."""
+        return self.services.loaded_catalog
+
     def _set_catalog(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-        if "fleet" in self.services.__dict__:  # built already: keep its catalog current
-            self.services.fleet.catalog = catalog
         if catalog.issues:
             count = len(catalog.issues)
             plural = "s" if count > 1 else ""
