@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from paitui.cli.common import Subparsers
     from paitui.domain.engine.containers import ContainerInfo
     from paitui.domain.hardware.report import HardwareReport
     from paitui.domain.launch.plan import LaunchPlan
@@ -63,7 +64,7 @@ def _add_choices(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``paitui compose`` and ``paitui run-cmd``."""
     compose = subparsers.add_parser(
         "compose",

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from paitui.domain.units import format_size
 
 if TYPE_CHECKING:
+    from paitui.cli.common import Subparsers
     from paitui.domain.hardware.report import Gpu, HardwareReport
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``paitui hw``."""
     parser = subparsers.add_parser(
         "hw",

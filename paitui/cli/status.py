@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 from paitui.domain.units import format_size
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from paitui.cli.common import Subparsers
     from paitui.domain.engine.containers import PullProgress
     from paitui.domain.engine.errors import EngineError
     from paitui.domain.fleet.status import AppStatus
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
     from paitui.services.registry import Services
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``ls``, ``start``, ``stop`` and ``wait``."""
     from paitui.cli.engine import _add_choices
 
@@ -409,7 +412,7 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 async def wait_ready(
-    fleet: Fleet, app_id: str, timeout: float, say: Any = None
+    fleet: Fleet, app_id: str, timeout: float, say: Callable[[str], object] | None = None
 ) -> tuple[bool, str]:
     """Follow ``app_id`` until ready (True) or crashed/stopped/timed out (False, why)."""
     from paitui.domain.fleet.status import AppState

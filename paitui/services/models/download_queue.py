@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Unpack
 
 from paitui.domain.models.records import (
     Download,
@@ -22,7 +22,7 @@ from paitui.domain.models.records import (
     human_size,
 )
 from paitui.services.models.download_errors import DownloadError, Stop
-from paitui.services.models.file_transfer import FileTransfer, Job, TransferOptions
+from paitui.services.models.file_transfer import DownloadChanges, FileTransfer, Job, TransferOptions
 from paitui.services.models.hub import HubConfig
 from paitui.services.models.partial_files import kept_bytes, remove_partial
 from paitui.services.models.store import ModelStore, free_space
@@ -96,7 +96,7 @@ class DownloadManager:
             job = self._jobs.get(download_id)
             return job.download if job else None
 
-    def _update(self, job: Job, *, force: bool = True, **changes: Any) -> None:
+    def _update(self, job: Job, *, force: bool = True, **changes: Unpack[DownloadChanges]) -> None:
         """Apply ``changes`` to the job's Download and tell the listeners (progress at most
         once per ``progress_interval`` unless ``force``)."""
         with self._lock:

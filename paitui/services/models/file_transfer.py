@@ -8,10 +8,9 @@ import signal
 import stat
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
 from paitui.domain.models.records import Download, DownloadState, RetryPolicy, human_size
 from paitui.services.models.download_errors import DownloadError, Refused, Stop, Transient
@@ -66,8 +65,23 @@ class TransferOptions:
     progress_interval: float
 
 
-#: ``update(job, force=..., **changes)``: apply changes to the job's Download and tell listeners.
-Update = Callable[..., None]
+class DownloadChanges(TypedDict, total=False):
+    """The fields of a ``Download`` a running transfer changes."""
+
+    state: DownloadState
+    bytes_done: int
+    speed: float
+    error: str | None
+    resumed_from: int
+
+
+class Update(Protocol):
+    """``update(job, force=..., **changes)``: apply changes to the job's Download, tell the
+    listeners."""
+
+    def __call__(
+        self, job: Job, *, force: bool = True, **changes: Unpack[DownloadChanges]
+    ) -> None: ...
 
 
 class _Speed:
@@ -115,7 +129,7 @@ class FileTransfer:
         #: Chunks received over all attempts (a failure after progress starts a new count).
         self._chunks = 0
 
-    def update(self, *, force: bool = True, **changes: Any) -> None:
+    def update(self, *, force: bool = True, **changes: Unpack[DownloadChanges]) -> None:
         self._update(self.job, force=force, **changes)
 
     def run(self) -> None:
