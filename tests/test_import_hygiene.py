@@ -56,7 +56,8 @@ def loaded_after(steps: list[str], watched: tuple[str, ...]) -> list[tuple[str, 
 def submodules(package: object) -> list[str]:
     path = package.__path__  # type: ignore[attr-defined]
     prefix = package.__name__ + "."  # type: ignore[attr-defined]
-    return sorted(info.name for info in pkgutil.iter_modules(path, prefix))
+    # Recursive: the layers are packages of packages (domain/<concern>/, services/<concern>/).
+    return sorted(info.name for info in pkgutil.walk_packages(path, prefix))
 
 
 def first_offender(report: list[tuple[str, list[str]]]) -> dict[str, str]:
