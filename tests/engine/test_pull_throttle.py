@@ -14,6 +14,7 @@ import pytest
 
 from paitui.domain.engine.containers import PullProgress
 from paitui.domain.engine.pull import UPDATE_INTERVAL, ProgressThrottle, PullTracker
+from paitui.services.engine import client as client_module
 from paitui.services.engine.client import Engine
 from tests.engine.conftest import LayeredImage
 
@@ -83,8 +84,19 @@ def test_the_first_and_the_finished_update_always_pass() -> None:
 
 @pytest.mark.docker
 async def test_a_real_pull_reports_at_most_one_update_per_interval(
-    engine: Engine, layered_image: LayeredImage, docker_client: Any
+    engine: Engine,
+    layered_image: LayeredImage,
+    docker_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    messages: list[dict[str, Any]] = []
+
+    class Counting(PullTracker):
+        def feed(self, msg: dict[str, Any]) -> PullProgress:
+            messages.append(msg)
+            return super().feed(msg)
+
+    monkeypatch.setattr(client_module, "PullTracker", Counting)
     with contextlib.suppress(Exception):  # not present: nothing to remove
         docker_client.images.remove(layered_image.name, force=True)
     times: list[float] = []
@@ -102,3 +114,5 @@ async def test_a_real_pull_reports_at_most_one_update_per_interval(
     gaps = [b - a for a, b in itertools.pairwise(times[:-2])]
     assert all(gap >= UPDATE_INTERVAL * 0.99 for gap in gaps), gaps
     assert final.downloaded == final.total > 0
+    # The engine's messages (one per layer per chunk) were coalesced into far fewer updates.
+    assert len(messages) > 3 * len(seen), (len(messages), len(seen))
