@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from paitui.cli.common import Subparsers
     from paitui.domain.catalog.schema import App, Catalog, CatalogIssue
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``paitui catalog`` and ``paitui catalog check``."""
     parser = subparsers.add_parser(
         "catalog",

@@ -6,10 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
 
 from paitui.services.registry import Services
 from paitui.settings import load_settings
+
+if TYPE_CHECKING:
+    #: What ``add_subparsers()`` returns: each command module adds its parsers to it.
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def services_from_args(args: argparse.Namespace) -> Services:
@@ -23,7 +27,7 @@ def services_from_args(args: argparse.Namespace) -> Services:
     return Services(settings, extra)
 
 
-def print_json(data: Any) -> None:
+def print_json(data: object) -> None:
     """Pretty JSON on stdout, for scripts."""
     json.dump(data, sys.stdout, indent=2, sort_keys=False, default=str)
     sys.stdout.write("\n")

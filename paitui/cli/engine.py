@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from paitui.cli.common import Subparsers
     from paitui.domain.engine.containers import ContainerInfo
     from paitui.domain.hardware.report import HardwareReport
     from paitui.domain.launch.plan import LaunchPlan
@@ -63,7 +64,7 @@ def _add_choices(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``paitui compose`` and ``paitui run-cmd``."""
     compose = subparsers.add_parser(
         "compose",
@@ -111,7 +112,7 @@ def port_check(services: Services) -> PortCheck:
 
     from paitui.domain.engine.errors import EngineError
     from paitui.services.engine.client import Engine
-    from paitui.services.fleet.host_ports import PortCheck, held_ports
+    from paitui.services.fleet.host_ports import held_ports, launch_port_check
 
     engine = Engine(services.settings, timeout=10)
 
@@ -125,7 +126,7 @@ def port_check(services: Services) -> PortCheck:
         containers = asyncio.run(listing())
     except EngineError:
         containers = []  # no engine answering here: none of its containers holds a port
-    return PortCheck(services.settings.bind_address, held_ports(containers))
+    return launch_port_check(services.settings.bind_address, held_ports(containers))
 
 
 def _plan(args: argparse.Namespace, *, pull_models: bool = False) -> LaunchPlan | int:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from paitui.domain.units import format_size
 
 if TYPE_CHECKING:
+    from paitui.cli.common import Subparsers
     from paitui.domain.hardware.report import Gpu, HardwareReport
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``paitui hw``."""
     parser = subparsers.add_parser(
         "hw",
@@ -26,9 +29,7 @@ def register(subparsers: Any) -> None:
 
 
 def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    return f"{n / 1024**3:.1f} GiB"
+    return format_size(n, unit="GiB")
 
 
 def _gpu_lines(g: Gpu) -> list[str]:

@@ -10,11 +10,13 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from paitui.cli.common import Subparsers
+    from paitui.domain.fleet.status import AppStatus
     from paitui.domain.models.records import Download, InstalledModel, RepoFile, RepoInfo
     from paitui.services.registry import Services
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``models`` and its sub-commands."""
     parser = subparsers.add_parser("models", help="search, download and manage model files")
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
@@ -463,7 +465,7 @@ def _running_url(services: Services, app_id: str) -> str:
 
     fleet = Fleet(services.engine, services.catalog, services.settings)
 
-    async def snapshot() -> list[Any]:
+    async def snapshot() -> list[AppStatus]:
         try:
             with deadline(10.0):
                 return list(await fleet.snapshot())

@@ -11,13 +11,16 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from paitui.cli.common import Subparsers
 
 #: Fixed token instead of a random one per run (also the ``serve_token`` setting).
 TOKEN_ENV = "PAITUI_SERVE_TOKEN"
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add ``paitui serve``."""
     parser = sub.add_parser("serve", help="serve the UI to a browser (needs textual-serve)")
     parser.add_argument(

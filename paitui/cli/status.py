@@ -17,7 +17,12 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from paitui.domain.units import format_size
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from paitui.cli.common import Subparsers
     from paitui.domain.engine.containers import PullProgress
     from paitui.domain.engine.errors import EngineError
     from paitui.domain.fleet.status import AppStatus
@@ -27,7 +32,7 @@ if TYPE_CHECKING:
     from paitui.services.registry import Services
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add ``ls``, ``start``, ``stop`` and ``wait``."""
     from paitui.cli.engine import _add_choices
 
@@ -247,14 +252,12 @@ class _ProgressLine:
         if not progress.done and now - self.last < (0.2 if self.tty else 3.0):
             return
         self.last = now
-        mib = 1024 * 1024
         if progress.total:
             pct = 100 * progress.downloaded / progress.total
             eta = f", {progress.eta:.0f} s left" if progress.eta else ""
-            line = (
-                f"pulling {progress.image}: {pct:5.1f} % of {progress.total / mib:.1f} MiB "
-                f"at {progress.speed / mib:.1f} MiB/s{eta}"
-            )
+            total = format_size(progress.total, unit="MiB")
+            speed = format_size(progress.speed, unit="MiB")
+            line = f"pulling {progress.image}: {pct:5.1f} % of {total} at {speed}/s{eta}"
         else:
             line = f"pulling {progress.image}: {progress.status or 'starting'}"
         if progress.done:
@@ -409,7 +412,7 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 async def wait_ready(
-    fleet: Fleet, app_id: str, timeout: float, say: Any = None
+    fleet: Fleet, app_id: str, timeout: float, say: Callable[[str], object] | None = None
 ) -> tuple[bool, str]:
     """Follow ``app_id`` until ready (True) or crashed/stopped/timed out (False, why)."""
     from paitui.domain.fleet.status import AppState

@@ -2,6 +2,9 @@
 
 The UI and the CLI take a ``Services``; tests pass one built on their own settings. Each service
 module is imported on first use (docker, httpx and huggingface_hub cost time to import).
+
+``Services`` is also the one owner of the catalog: the fleet, the Desktop and its screens read
+``catalog`` (or ``loaded_catalog``) here, and ``load_catalog`` replaces it for all of them.
 """
 
 from __future__ import annotations
@@ -33,17 +36,26 @@ class Services:
     def __init__(self, settings: Settings, catalog_paths: Sequence[Path] = ()) -> None:
         self.settings = settings
         self.catalog_paths = tuple(catalog_paths)
+        self._catalog: Catalog | None = None
 
     def load_catalog(self) -> Catalog:
-        """Read the bundled and user catalogs afresh (cheap; used at start and on reload)."""
+        """Read the bundled and user catalogs afresh and make them the current catalog
+        (blocking but cheap; used at start and on reload)."""
         from paitui.services.catalog.loader import load_catalog
 
-        return load_catalog(self.catalog_paths)
+        catalog = load_catalog(self.catalog_paths)
+        self._catalog = catalog  # one reference swapped whole: readers see old or new
+        return catalog
 
-    @cached_property
+    @property
     def catalog(self) -> Catalog:
-        """The catalog as loaded at first use."""
-        return self.load_catalog()
+        """The current catalog, read at first use."""
+        return self._catalog if self._catalog is not None else self.load_catalog()
+
+    @property
+    def loaded_catalog(self) -> Catalog | None:
+        """The current catalog, or None while none was read yet (never blocks)."""
+        return self._catalog
 
     @cached_property
     def hub(self) -> HubService:
@@ -80,7 +92,7 @@ class Services:
         """Live status of every managed app (engine events + probes); call ``await start()``."""
         from paitui.services.fleet.tracker import Fleet
 
-        return Fleet(self.engine, self.catalog, self.settings)
+        return Fleet(self.engine, lambda: self.catalog, self.settings)
 
     def detect_hardware(self, cancel: threading.Event | None = None) -> HardwareReport:
         """Detect GPUs, host and Docker facts afresh (blocking, quick; run it off the UI thread)."""

@@ -1,7 +1,8 @@
 """The paitui Textual app: one mode per section, reachable with one key from anywhere.
 
-The app owns the shared state the screens render (catalog, hardware report) and announces changes
-through signals; screens subscribe on mount. Loading and detection run in thread workers.
+The app holds the shared state the screens render (the hardware report; the catalog is read from
+its owner, ``Services``) and announces changes through signals; screens subscribe on mount.
+Loading and detection run in thread workers.
 """
 
 from __future__ import annotations
@@ -84,7 +85,6 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
         self._engine_lost = False
         self._publish_pending = False
         self.settings = services.settings
-        self.catalog: Catalog | None = None
         self.hardware_report: HardwareReport | None = None
         self.catalog_changed: Signal[Catalog] = Signal(self, "catalog-changed")
         self.hardware_changed: Signal[HardwareReport] = Signal(self, "hardware-changed")
@@ -250,16 +250,15 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
     def _gather_launch(self, app_id: str, taken: set[int]) -> None:
         """Read the installed models and bind-test the app's ports (the same check as the
         CLI's) before showing the launch form."""
-        from paitui.services.fleet.host_ports import PortCheck
+        from paitui.services.fleet.host_ports import launch_port_check
         from paitui.services.models.library import user_hf_cache
 
         models = self.services.model_store.installed()
         # Apps that read the store's views also get the user's HF cache, read-only.
         hf_cache = None if self.demo else user_hf_cache()
         # The demo box is fixed: its plan must not depend on this host's ports.
-        ports = None if self.demo else PortCheck(self.settings.bind_address, taken)
-        if ports is not None and self.catalog is not None:
-            ports.prime(p.container for p in self.catalog.apps[app_id].ports)
+        wanted = [p.container for p in self.catalog.apps[app_id].ports] if self.catalog else []
+        ports = None if self.demo else launch_port_check(self.settings.bind_address, taken, wanted)
         self.call_from_thread(self._show_launch, app_id, models, taken, ports, hf_cache)
 
     def _show_launch(
@@ -336,10 +335,12 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
         catalog = self.services.load_catalog()
         self.call_from_thread(self._set_catalog, catalog)
 
+    @property
+    def catalog(self) -> Catalog | None:
+        """The catalog as its owner (``Services``) holds it; None until first read."""
+        return self.services.loaded_catalog
+
     def _set_catalog(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-        if "fleet" in self.services.__dict__:  # built already: keep its catalog current
-            self.services.fleet.catalog = catalog
         if catalog.issues:
             count = len(catalog.issues)
             plural = "s" if count > 1 else ""

@@ -28,7 +28,11 @@ class Host(Protocol):
     settings: Settings
     #: False in demo mode and tests: no hardware detection, no engine to follow.
     live: bool
-    catalog: Catalog | None
+
+    @property
+    def catalog(self) -> Catalog | None:
+        """The catalog as its owner (``Services``) holds it; None until first read."""
+
     hardware_report: HardwareReport | None
     #: The combined state of every managed app, by app id.
     statuses: dict[str, AppStatus]

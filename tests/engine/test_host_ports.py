@@ -27,7 +27,7 @@ from paitui.domain.hardware.report import HardwareReport
 from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
 from paitui.domain.launch.planner import PlanError, plan_launch
 from paitui.services.engine.client import Engine
-from paitui.services.fleet.host_ports import SCAN_SPAN, PortCheck, held_ports
+from paitui.services.fleet.host_ports import SCAN_SPAN, PortCheck, held_ports, launch_port_check
 from paitui.services.registry import Services
 from paitui.settings import Settings, load_settings
 from tests.engine.conftest import stand_in_app
@@ -239,3 +239,21 @@ async def test_start_names_the_refused_port_and_a_free_one(
     assert f"127.0.0.1:{busy}" in message and "launch again" not in message
     suggested = int(message.split("--port ")[1].split(",")[0])
     assert suggested > busy and binds(suggested)
+
+
+def test_the_ui_launch_path_refuses_a_port_another_program_holds() -> None:
+    """``launch_port_check`` is what the Desktop's launch form gets (``PaituiApp._gather_launch``)
+    and what the CLI gets: a port held by a program that is no managed container is refused,
+    even when the Desktop's live statuses name no port at all."""
+    from paitui.domain.launch.planner import first_free_port
+
+    with held_block(3) as base:
+        check = launch_port_check("127.0.0.1", held=set(), wanted=[base])
+        assert not check(base) and not check(base + 2)
+        picked = first_free_port(base, check)
+        assert picked is not None and picked >= base + 3 and binds(picked)
+        # The managed containers' ports are refused too, though nothing listens on them.
+        with_held = launch_port_check("127.0.0.1", held={picked}, wanted=[base])
+        assert not with_held(picked)
+    # Checked while held: the form that opens afterwards keeps the answer it was primed with.
+    assert not check(base) and binds(base)

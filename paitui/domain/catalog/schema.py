@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -309,7 +309,33 @@ class BuildSpec(_Model):
         return v
 
 
-class Variant(_Model):
+class RunOptions(_Model):
+    """How the container runs: declared on an app, and on a variant to override the app's.
+
+    ``merged`` is the one rule for combining them, field by field: environment maps merge key by
+    key (the variant's value wins), any other option the variant sets replaces the app's.
+    """
+
+    env: EnvMap = Field(default_factory=dict)
+    entrypoint: Argv = None
+    command: Argv = None
+    user: User = None
+    shm_size: ShmSize = None
+    ipc: Literal["host", "private", "shareable"] | None = None
+
+    def merged(self, override: RunOptions) -> RunOptions:
+        """These options with ``override``'s on top (see the class docstring)."""
+        values: dict[str, Any] = {}  # each field's own type: validated where it was declared
+        for name in RunOptions.model_fields:
+            base, over = getattr(self, name), getattr(override, name)
+            if isinstance(base, dict):
+                values[name] = {**base, **over}
+            else:
+                values[name] = base if over is None else over
+        return RunOptions.model_construct(**values)
+
+
+class Variant(RunOptions):
     """One image of an app for one accelerator, with what that image needs to run."""
 
     image: ImageRef
@@ -317,12 +343,6 @@ class Variant(_Model):
     aliases: tuple[ImageRef, ...] = ()
     #: A pinned tag that carries the software stack, shown in the catalog.
     pinned: ImageRef | None = None
-    env: EnvMap = Field(default_factory=dict)
-    entrypoint: Argv = None
-    command: Argv = None
-    user: User = None
-    shm_size: ShmSize = None
-    ipc: Literal["host", "private", "shareable"] | None = None
     security_opt: tuple[Annotated[str, AfterValidator(values.check_security_opt)], ...] = ()
     cap_add: tuple[Annotated[str, AfterValidator(values.check_capability)], ...] = ()
     #: Grants every device and no confinement: allowed, but warned about (``host_access``).
@@ -350,7 +370,7 @@ class Variant(_Model):
         return v
 
 
-class App(_Model):
+class App(RunOptions):
     """A containerized AI app as the catalog describes it."""
 
     id: str
@@ -362,12 +382,6 @@ class App(_Model):
     ports: tuple[PortSpec, ...] = ()
     health: HealthCheck | None = None
     mounts: Mounts = Field(default_factory=Mounts)
-    env: EnvMap = Field(default_factory=dict)
-    entrypoint: Argv = None
-    command: Argv = None
-    user: User = None
-    shm_size: ShmSize = None
-    ipc: Literal["host", "private", "shareable"] | None = None
     min_vram_gb: float | None = None
     needs: Needs = Field(default_factory=Needs)
     suggested_models: SuggestedModels = ()  # domain.suggested: what to download first

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from paitui.domain.engine.containers import LayerProgress, PullProgress
 _DOWNLOADED = {"Verifying Checksum", "Download complete", "Extracting", "Pull complete"}
 #: Seconds of history the speed is averaged over.
 SPEED_WINDOW = 3.0
+#: At most one progress update per this many seconds reaches the screen or the terminal.
+UPDATE_INTERVAL = 0.1
 
 
 @dataclass
@@ -31,7 +34,7 @@ class _Layer:
 class PullTracker:
     """Folds pull messages into a PullProgress; feed it every message in order."""
 
-    def __init__(self, image: str, clock: Any = time.monotonic) -> None:
+    def __init__(self, image: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.image = image
         self._clock = clock
         self._layers: dict[str, _Layer] = {}
@@ -108,6 +111,31 @@ class PullTracker:
             status=self._status,
             done=self._done,
         )
+
+
+class ProgressThrottle:
+    """Lets through at most one progress per ``interval`` seconds.
+
+    The engine sends a message per layer per chunk (thousands for a big image, many per
+    millisecond from a local registry); each ``PullProgress`` already folds every layer, so the
+    ones dropped in between lose nothing: the next one let through holds their bytes. The first
+    and the finished one always pass.
+    """
+
+    def __init__(
+        self, interval: float = UPDATE_INTERVAL, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._last: float | None = None
+
+    def due(self, progress: PullProgress) -> bool:
+        """Whether to hand on ``progress`` now (and count it as handed on)."""
+        now = self._clock()
+        if progress.done or self._last is None or now - self._last >= self.interval:
+            self._last = now
+            return True
+        return False
 
 
 def split_image(image: str) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from paitui.domain.hardware.report import (
     Severity,
     Vendor,
 )
+from paitui.domain.units import format_size
 
 #: Best first; CPU is always usable and always last.
 RANK_ORDER = (Accel.CUDA, Accel.ROCM, Accel.INTEL, Accel.VULKAN, Accel.CPU)
@@ -365,13 +366,12 @@ def conclude(r: HardwareReport) -> HardwareReport:
             Finding(Severity.INFO, "no-gpu", "No GPU accelerator found: only CPU variants can run.")
         )
     if r.models_free_bytes is not None and r.models_free_bytes < LOW_DISK_BYTES:
-        gib = r.models_free_bytes / 1024**3
+        free = format_size(r.models_free_bytes, unit="GiB")
         findings.append(
             Finding(
                 Severity.WARNING,
                 "low-disk",
-                f"Only {gib:.1f} GiB free for models in {r.models_dir}; "
-                "models need several GiB each.",
+                f"Only {free} free for models in {r.models_dir}; models need several GiB each.",
                 "free space there, or set models_dir in config.toml to a bigger disk",
             )
         )

@@ -635,7 +635,8 @@ def plan_launch(
 
     models_mount = app.mounts.models
     models_env = models_mount.env if models_mount else {}
-    raw_env = {**app.env, **variant.env, **models_env, **choices.env}
+    run = app.merged(variant)
+    raw_env = {**run.env, **models_env, **choices.env}
     _check_needs(app, choices, raw_env)
     _check_serves(app, variant_name, variant, raw_env)
     ports = _ports(app, settings.bind_address, choices.host_port, taken_ports, port_free, warnings)
@@ -651,8 +652,7 @@ def plan_launch(
         **_models_values(models_mount.path if models_mount else None),
     }
     env = {k: fill(v, values, f"env {k}") for k, v in raw_env.items()}
-    entrypoint = variant.entrypoint if variant.entrypoint is not None else app.entrypoint
-    command = variant.command if variant.command is not None else app.command
+    entrypoint, command = run.entrypoint, run.command
     if entrypoint is not None:
         entrypoint = tuple(fill(a, values, "the entrypoint") for a in entrypoint)
     if command is not None:
@@ -665,7 +665,7 @@ def plan_launch(
     command = _projector_args(app, choices, store, hf_cache, command, env, warnings)
     if choices.extra_args:
         command = (*(command or ()), *choices.extra_args)
-    user = variant.user or app.user
+    user = run.user
 
     device_requests = (
         [_cuda_request(hardware, choices.gpu, warnings)] if accel == Accel.CUDA else []
@@ -729,8 +729,8 @@ def plan_launch(
         group_add=tuple(group_add),
         security_opt=tuple(_normalize_security_opt(o) for o in variant.security_opt),
         cap_add=variant.cap_add,
-        shm_size=variant.shm_size or app.shm_size,
-        ipc_mode=variant.ipc or app.ipc,
+        shm_size=run.shm_size,
+        ipc_mode=run.ipc,
         privileged=privileged,
         ports=tuple(ports),
         mounts=tuple(mounts),

@@ -40,7 +40,8 @@ from pathlib import PurePosixPath
 
 from paitui.domain.catalog.schema import Accel
 from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
-from paitui.domain.models.suggested import SuggestedModel, gb_text
+from paitui.domain.models.suggested import SuggestedModel
+from paitui.domain.units import spoken_gib
 
 GIB = 1024**3
 KIB = 1024
@@ -223,7 +224,8 @@ def judge(need: Need | None, budget: Budget | FitResult) -> FitResult:
     if need is None:
         return FitResult(Fit.UNKNOWN, "how much memory it needs is not known", None, budget)
     approx = "~" if need.estimated else ""
-    text = f"needs {approx}{_gib(need.bytes)} GB, {budget.label} has {_gib(budget.total)} GB"
+    need_gb, has_gb = spoken_gib(need.bytes), spoken_gib(budget.total)
+    text = f"needs {approx}{need_gb} GB, {budget.label} has {has_gb} GB"
     ratio = RAM_FITS if budget.ram else VRAM_FITS
     if need.bytes > budget.total:
         fit = Fit.TOO_BIG
@@ -233,7 +235,7 @@ def judge(need: Need | None, budget: Budget | FitResult) -> FitResult:
         fit = Fit.TIGHT
     if fit == Fit.FITS and budget.free is not None and need.bytes > budget.free:
         fit = Fit.TIGHT
-        text += f" ({_gib(budget.total - budget.free)} GB in use now)"
+        text += f" ({spoken_gib(budget.total - budget.free)} GB in use now)"
     return FitResult(fit, text, need, budget)
 
 
@@ -272,10 +274,6 @@ def file_fit(
     """Whether one Hub file (from a search) runs on the variant's device, estimated by its name."""
     need = model_need(kind=kind, size=size, name=path, context=context)
     return judge(need, device_budget(accel, report, ram=ram, gpu=gpu))
-
-
-def _gib(n: int) -> str:
-    return gb_text(n / GIB)
 
 
 def _short(name: str) -> str:

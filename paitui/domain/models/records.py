@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from paitui.domain.models.kinds import FileGroup, RepoFacts, group_model_files
+from paitui.domain.units import format_size
 
 if TYPE_CHECKING:  # the catalog's schema imports this module (suggested models)
     from paitui.domain.catalog.schema import Catalog
@@ -457,16 +458,8 @@ def vram_fit(file_size: int | None, vram: int | None) -> str | None:
     return "too big"
 
 
-def human_size(n: float | None) -> str:
-    """Bytes as a short readable size (``1.5 GB``); ``?`` when unknown."""
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
+#: Bytes as a short readable size (``1.5 GB``); ``?`` when unknown (``domain.units``).
+human_size = format_size
 
 
 # --- Naming a model on the command line ---------------------------------------------------------

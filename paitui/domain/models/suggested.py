@@ -13,13 +13,13 @@ Pure: no I/O, and no import of ``paitui.domain.models.records`` (which imports t
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from paitui.domain.models.records import UnsafePathError, check_repo_id, file_formats
+from paitui.domain.units import spoken_number
 
 #: The values of ``paitui.domain.models.kinds.ModelKind``, kept as strings here so the catalog
 #: schema does not depend on the classifier module.
@@ -183,10 +183,5 @@ def fits_formats(model: SuggestedModel, formats: tuple[str, ...]) -> bool:
     return bool(set(suggestion_formats(model)) & set(formats))
 
 
-def gb_text(value: float) -> str:
-    """``6.5`` -> ``"6.5"``, ``8.0`` -> ``"8"``, ``24.3`` -> ``"24"``: sizes as people say them."""
-    if not math.isfinite(value):
-        return "?"
-    if value >= 10:
-        return f"{value:.0f}"
-    return f"{value:.1f}".rstrip("0").rstrip(".")
+#: ``6.5`` -> ``"6.5"``, ``8.0`` -> ``"8"``: sizes as people say them (``domain.units``).
+gb_text = spoken_number

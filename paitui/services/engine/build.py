@@ -12,10 +12,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from paitui.domain.engine.errors import EngineError, ErrorKind, translate
 from paitui.domain.launch.plan import ImageBuild
+
+if TYPE_CHECKING:
+    import docker
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) :")
 
@@ -43,7 +46,7 @@ def source_problem(build: ImageBuild) -> str | None:
 
 
 def build_image(
-    client: Any,
+    client: docker.DockerClient,
     build: ImageBuild,
     tag: str,
     on_progress: Callable[[BuildProgress], None] | None = None,

@@ -34,7 +34,7 @@ from paitui.domain.engine.errors import (
     not_answering,
     translate,
 )
-from paitui.domain.engine.pull import PullTracker, split_image
+from paitui.domain.engine.pull import ProgressThrottle, PullTracker, split_image
 from paitui.domain.launch.plan import LaunchPlan
 from paitui.domain.launch.planner import container_name
 from paitui.services.engine.build import BuildProgress, build_image
@@ -49,14 +49,18 @@ from paitui.services.engine.events import (
     info_from_attrs,
     list_managed,
 )
+from paitui.services.engine.raw_api import json_stream
 from paitui.services.engine.streams import LineSplitter, iterate_in_thread, stats_sample
 from paitui.settings import Settings
 
 if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
+    from docker.types.daemon import CancellableStream
 
 T = TypeVar("T")
+#: ``/containers/{id}/stats`` as a stream: about one reading a second until closed.
+STATS = {"stream": True}
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -258,32 +262,23 @@ class Engine:
     ) -> PullProgress:
         """Pull ``image`` in this thread, reporting progress per message; cancel via the event."""
         import docker.auth
-        from docker.types.daemon import CancellableStream
 
         client = self.client()
-        api: Any = client.api  # the stream helpers used below are not in the type stubs
         repo, tag = split_image(image)
         tracker = PullTracker(image)
+        throttle = ProgressThrottle()
         params: dict[str, Any] = (
             {"fromImage": repo, "tag": tag} if "@" not in image else {"fromImage": image}
         )
-        headers: dict[str, Any] = {}
+        headers: dict[str, str | bytes] = {}
         registry, _ = docker.auth.resolve_repository_name(repo)
-        header = docker.auth.get_config_header(api, registry)
+        header = docker.auth.get_config_header(client.api, registry)
         if header:
             headers["X-Registry-Auth"] = header
         cancel = cancel or threading.Event()
         try:
-            response = api._post(
-                api._url("/images/create"),
-                params=params,
-                headers=headers,
-                stream=True,
-                timeout=None,
-            )
-            api._raise_for_status(response)
-            stream: CancellableStream[dict[str, Any]] = CancellableStream(
-                api._stream_helper(response, decode=True), response
+            stream = json_stream(
+                client, "POST", "/images/create", params=params, headers=headers, wait_forever=True
             )
         except Exception as exc:
             raise translate(exc, host=self.host, image=image) from None
@@ -306,7 +301,7 @@ class Engine:
                     text = str(detail.get("message") or msg.get("error"))
                     raise translate(RuntimeError(text), host=self.host, image=image)
                 progress = tracker.feed(msg)
-                if on_progress is not None:
+                if on_progress is not None and throttle.due(progress):
                     on_progress(progress)
                 if cancel.is_set():
                     break  # closing the stream below makes the engine abandon the pull
@@ -484,38 +479,28 @@ class Engine:
             cancel.set()  # an abandoned launch must not go on pulling in the background
             raise
 
-    async def start(self, target: str) -> ContainerInfo:
-        """Start a stopped managed container."""
+    async def _lifecycle(self, target: str, act: Callable[[Container], object]) -> ContainerInfo:
+        """Apply ``act`` to the managed container, then read back its state."""
 
         def run() -> ContainerInfo:
-            c = self._managed_container(target)
-            c.start()
-            c.reload()
-            return info_from_attrs(c.attrs)
+            container = self._managed_container(target)
+            act(container)
+            container.reload()
+            return info_from_attrs(container.attrs)
 
         return await self._call(run)
+
+    async def start(self, target: str) -> ContainerInfo:
+        """Start a stopped managed container."""
+        return await self._lifecycle(target, lambda c: c.start())
 
     async def stop(self, target: str, timeout: int = 10) -> ContainerInfo:
         """Stop a managed container (TERM, then KILL after ``timeout`` seconds)."""
-
-        def run() -> ContainerInfo:
-            c = self._managed_container(target)
-            c.stop(timeout=timeout)
-            c.reload()
-            return info_from_attrs(c.attrs)
-
-        return await self._call(run)
+        return await self._lifecycle(target, lambda c: c.stop(timeout=timeout))
 
     async def restart(self, target: str, timeout: int = 10) -> ContainerInfo:
         """Restart a managed container."""
-
-        def run() -> ContainerInfo:
-            c = self._managed_container(target)
-            c.restart(timeout=timeout)
-            c.reload()
-            return info_from_attrs(c.attrs)
-
-        return await self._call(run)
+        return await self._lifecycle(target, lambda c: c.restart(timeout=timeout))
 
     async def remove(self, target: str, delete_data: bool = False) -> None:
         """Remove a managed container (stopping it); its data dir only when ``delete_data``.
@@ -573,15 +558,8 @@ class Engine:
         container = await self._call(lambda: self._managed_container(target))
         cid = str(container.id)
 
-        def open_stream() -> Any:
-            from docker.types.daemon import CancellableStream
-
-            api: Any = self.client().api
-            response = api._get(
-                api._url("/containers/{0}/stats", cid), params={"stream": True}, stream=True
-            )
-            api._raise_for_status(response)
-            return CancellableStream(api._stream_helper(response, decode=True), response)
+        def open_stream() -> CancellableStream[dict[str, Any]]:
+            return json_stream(self.client(), "GET", "/containers/{0}/stats", cid, params=STATS)
 
         def convert(raw: dict[str, Any]) -> Iterator[StatsSample]:
             sample = stats_sample(cid, raw)

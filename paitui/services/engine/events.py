@@ -28,9 +28,11 @@ from paitui.domain.engine.containers import (
     PublishedPort,
 )
 from paitui.domain.engine.errors import translate
+from paitui.services.engine.raw_api import ping
 
 if TYPE_CHECKING:
     import docker
+    from docker.types.daemon import CancellableStream
 
 EngineUpdate = EngineEvent | EngineConnection | ManagedSnapshot
 #: Seconds between liveness pings while connected, and how long a ping may take to answer.
@@ -150,7 +152,7 @@ class EventPump:
         self._backoff_max = backoff_max
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._stream: Any = None
+        self._stream: CancellableStream[dict[str, Any]] | None = None
         self._client: docker.DockerClient | None = None
         self.connected: bool | None = None
         self._thread = threading.Thread(target=self._run, name="paitui-engine-events", daemon=True)
@@ -205,8 +207,7 @@ class EventPump:
             if client is None or stream is None or self.connected is not True:
                 continue
             try:
-                api: Any = client.api
-                api._result(api._get(api._url("/_ping"), timeout=self._answer_timeout))
+                ping(client, self._answer_timeout)
             except Exception as exc:
                 if self._stop.is_set():
                     return
@@ -258,9 +259,9 @@ class EventPump:
                 self._set_connected(False, f"{error.message}; retrying")
             finally:
                 with self._lock:
-                    stream, self._stream = self._stream, None
+                    held, self._stream = self._stream, None
                     client_, self._client = self._client, None
-                for closer in (stream, client_):
+                for closer in (held, client_):
                     if closer is not None:
                         with contextlib.suppress(Exception):
                             closer.close()

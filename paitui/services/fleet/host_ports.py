@@ -4,8 +4,9 @@ it checked.
 A port is taken when binding it on the bind address fails with "address in use" (another
 program, or docker-proxy for a running container) or when a running managed container publishes
 it (the engine refuses it even where no socket listens, e.g. with the userland proxy off). The
-Desktop launch form and the CLI (``start``, ``run-cmd``, ``compose``) both build a ``PortCheck``
-and hand it to the planner, so they pick the same port in the same situation.
+Desktop launch form and the CLI (``start``, ``run-cmd``, ``compose``) both get their test from
+``launch_port_check`` and hand it to the planner, so they pick the same port in the same
+situation.
 """
 
 from __future__ import annotations
@@ -83,6 +84,18 @@ class PortCheck:
         """Check each wanted port and the ones above it up to the first free one."""
         for base in set(wanted):
             first_free_port(base, self, span)
+
+
+def launch_port_check(address: str, held: Iterable[int], wanted: Iterable[int] = ()) -> PortCheck:
+    """The free-port test every launch plans with: a bind test on ``address`` (another program's
+    port is refused) plus ``held``, the ports managed containers publish (``held_ports``).
+
+    ``wanted`` (the app's container ports) are checked now, with the ports above them up to the
+    first free one, so a form opened afterwards plans without a bind test on the event loop.
+    """
+    check = PortCheck(address, held)
+    check.prime(wanted)
+    return check
 
 
 def taken_ports(

@@ -79,7 +79,7 @@ def _expect_matches(expect: HttpExpect, status: int, text: str, data: Any) -> bo
     return True
 
 
-def _same(value: Any, wanted: Any) -> bool:
+def _same(value: object, wanted: object) -> bool:
     # JSON true must not equal 1 (Python's True == 1).
     return type(value) is type(wanted) and bool(value == wanted)
 

@@ -66,7 +66,7 @@ class Fleet:
     def __init__(
         self,
         engine: Any,
-        catalog: Catalog,
+        catalog: Catalog | Callable[[], Catalog],
         settings: Settings,
         *,
         prober: Prober | None = None,
@@ -74,8 +74,10 @@ class Fleet:
         clock: Callable[[], float] = time.time,
         max_concurrency: int = 32,
     ) -> None:
+        """``catalog`` is fixed, or read from its owner on each use (``Services.catalog``, which a
+        reload replaces)."""
         self.engine = engine
-        self.catalog = catalog
+        self._catalog = catalog
         self.settings = settings
         self.clock = clock
         self.probe_host = probe_host or probe_host_for(settings.docker_host)
@@ -111,6 +113,11 @@ class Fleet:
     def get(self, app_id: str) -> AppStatus | None:
         """The status of one app."""
         return self.statuses.get(app_id)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog the statuses are matched against (its owner's current one)."""
+        return self._catalog if isinstance(self._catalog, Catalog) else self._catalog()
 
     def app(self, app_id: str) -> App | None:
         """The catalog entry of an app."""

@@ -252,27 +252,34 @@ def describe_docker_error(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
-def query_docker(env: HostEnv, docker_host: str | None, timeout: int = 2) -> DockerFacts:
-    """Ask the engine (short timeout, never raises)."""
+def query_docker(
+    env: HostEnv,
+    docker_host: str | None,
+    timeout: int = 2,
+    environ: Mapping[str, str] | None = None,
+) -> DockerFacts:
+    """Ask the engine (short timeout, never raises).
+
+    The engine is found as the engine service finds it (``services.engine.connect``: settings,
+    ``DOCKER_HOST``, the docker context, the default socket), so both report the same one.
+    """
     try:
-        import docker
-        import docker.errors
+        import docker  # noqa: F401  (only whether the SDK is installed)
     except ImportError as exc:
         return DockerFacts(reachable=False, error=f"docker SDK not installed ({exc})")
+    from paitui.services.engine.connect import make_client, resolve_endpoint
+
+    endpoint = resolve_endpoint(docker_host, environ)
     client = None
     try:
-        if docker_host:
-            client = docker.DockerClient(base_url=docker_host, timeout=timeout)
-        else:
-            client = docker.from_env(timeout=timeout)
+        client = make_client(endpoint, timeout=timeout)
         info = client.info()
-        host = str(client.api.base_url)
-        return docker_facts_from_info(info, str(client.api.api_version), env, host)
+        return docker_facts_from_info(info, str(client.api.api_version), env, endpoint.host)
     except Exception as exc:  # the SDK raises requests/urllib3/OS errors as well as its own
         return DockerFacts(
             reachable=False,
             error=describe_docker_error(exc),
-            host=docker_host,
+            host=endpoint.host,
             cdi_specs=cdi_specs(env),
         )
     finally:

@@ -16,8 +16,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
 
 from paitui.domain.models.records import (
     TRANSIENT_STATUS,
@@ -169,7 +172,7 @@ class HubService:
             endpoint=self.config.endpoint,
         )
 
-    def _api(self) -> Any:
+    def _api(self) -> HfApi:
         from huggingface_hub import HfApi
 
         # token=False stops HfApi from looking for a token on its own when we have none.

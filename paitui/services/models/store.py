@@ -69,7 +69,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_json_atomic(path: Path, data: object) -> None:
     """Write JSON to ``path`` so readers see the old or the new content, never a torn file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -6,13 +6,14 @@ from rich.text import Text
 from textual.widgets import Static
 
 from paitui.domain.hardware.report import Gpu, Vendor
+from paitui.domain.units import format_size
 
 _BAR_CELLS = 24
 
 
 def gib(n: int) -> str:
     """Bytes as GiB with one decimal."""
-    return f"{n / 1024**3:.1f} GiB"
+    return format_size(n, unit="GiB")
 
 
 def vram_bar(used: int | None, total: int, cells: int = _BAR_CELLS) -> Text:

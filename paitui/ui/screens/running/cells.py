@@ -7,6 +7,7 @@ from rich.text import Text
 from paitui.domain.catalog.schema import App
 from paitui.domain.engine.containers import StatsSample
 from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
+from paitui.domain.units import format_size
 from paitui.ui.widgets.state_badge import badge_text
 
 COLUMNS = (
@@ -37,11 +38,7 @@ Cell = Text | str
 
 def format_bytes(n: float) -> str:
     """Bytes in binary units, one decimal."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
+    return format_size(n, binary=True)
 
 
 def ports_cell(status: AppStatus) -> Text:

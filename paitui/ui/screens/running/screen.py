@@ -175,10 +175,9 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         banner.set_class(away, "shown")
 
     def _on_catalog(self, catalog: Catalog) -> None:
-        if self.fleet is not None:
-            self.fleet.catalog = catalog
-            if self.selected:
-                self._show_detail()
+        # The fleet reads the catalog from its owner (Services): only the detail is redrawn.
+        if self.fleet is not None and self.selected:
+            self._show_detail()
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
