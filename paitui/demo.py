@@ -6,9 +6,9 @@ different states: everything a screen can show, the same on every machine.
 
 from __future__ import annotations
 
-from paitui.domain.catalog.schema import Accel
 from paitui.domain.engine.containers import PublishedPort
 from paitui.domain.fleet.status import AppState, AppStatus
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import (
     AccelStatus,
     DockerFacts,

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from paitui.demo import GIB, demo_report
-from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import HardwareReport
 from paitui.domain.launch.planner import choose_variant
 from paitui.domain.launch.variant_fit import best_variant, ranked_variants, why_not

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from paitui.domain.catalog.schema import Accel
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
 from paitui.domain.models.fit import (
     DEFAULT_CONTEXT,

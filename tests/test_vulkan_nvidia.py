@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from paitui.demo import GIB
-from paitui.domain.catalog.schema import Accel
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import DockerFacts, Gpu, HardwareReport, Vendor
 from paitui.domain.hardware.verdict import conclude
 from paitui.domain.launch.export import compose_text, plan_from_compose, run_argv

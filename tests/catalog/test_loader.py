@@ -11,12 +11,12 @@ from pydantic import ValidationError
 
 from paitui.domain.catalog.schema import (
     PLACEHOLDERS,
-    Accel,
     App,
     CatalogIssue,
     accel_of_variant,
     placeholders_in,
 )
+from paitui.domain.hardware.accel import Accel
 from paitui.services.catalog.loader import load_catalog, load_file
 
 GOOD_APP = """\

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import DockerFacts, Gpu, HardwareReport, Vendor
 from paitui.domain.launch.plan import LaunchChoices
 from paitui.domain.launch.planner import PlanError, plan_launch

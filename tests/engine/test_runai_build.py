@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
-from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.catalog.schema import App
 from paitui.domain.engine.errors import EngineError
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import DockerFacts, HardwareReport
 from paitui.domain.launch.export import compose_text, plan_from_compose, run_line
 from paitui.domain.launch.plan import ImageBuild, LaunchChoices, MountSpec

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from paitui.cli.main import main
-from paitui.domain.catalog.schema import Accel
+from paitui.domain.hardware.accel import Accel
 from paitui.services.hardware.detect import DetectOptions, detect_hardware, detect_options_from_env
 from paitui.services.hardware.host import HostEnv, Identity
 from paitui.settings import Settings

@@ -5,8 +5,8 @@ from __future__ import annotations
 import docker.errors
 import requests.exceptions
 
-from paitui.domain.catalog.schema import Accel
 from paitui.domain.hardware import verdict as V
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.facts import GpuFacts, gpu_from_facts, readable_name
 from paitui.domain.hardware.report import DockerFacts, Gpu, HardwareReport, Vendor
 from paitui.services.hardware.host import describe_docker_error

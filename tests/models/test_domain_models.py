@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from paitui.domain.catalog.model_apps import apps_for_file, apps_for_formats
 from paitui.domain.catalog.schema import App, AppKind, Catalog, ModelsMount, Mounts, Variant
 from paitui.domain.models.records import (
     Download,
@@ -14,8 +15,6 @@ from paitui.domain.models.records import (
     RepoFile,
     RetryPolicy,
     UnsafePathError,
-    apps_for_file,
-    apps_for_formats,
     check_file_path,
     group_by_repo,
     human_size,

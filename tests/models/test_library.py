@@ -16,8 +16,9 @@ import pytest
 from huggingface_hub import hf_hub_download, snapshot_download
 from safetensors.numpy import save
 
+from paitui.domain.catalog.model_apps import apps_for_file
 from paitui.domain.catalog.schema import Catalog
-from paitui.domain.models.records import apps_for_file, kind_is_read
+from paitui.domain.models.records import kind_is_read
 from paitui.services.catalog.loader import load_file
 from paitui.services.models.store import ModelStore
 from paitui.services.models.views import refresh_views

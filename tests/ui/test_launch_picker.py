@@ -12,7 +12,8 @@ import pytest
 from textual.app import ComposeResult
 from textual.widgets import Input, OptionList, Select
 
-from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
 from paitui.domain.models.fit import Fit
 from paitui.domain.models.records import InstalledModel

@@ -127,7 +127,7 @@ async def test_help_lists_keys_and_q_quits(tmp_path: Path) -> None:
 
 
 async def test_desktop_focuses_a_runnable_app_and_explains_blocked_ones(tmp_path: Path) -> None:
-    from paitui.domain.catalog.schema import Accel
+    from paitui.domain.hardware.accel import Accel
     from paitui.domain.hardware.report import HardwareReport
     from paitui.ui.screens.launch import LaunchScreen
     from paitui.ui.widgets.tiles import AppTile

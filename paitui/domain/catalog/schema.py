@@ -16,18 +16,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from paitui.domain.catalog import values as values
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.models.store_rules import store_target_problems
 from paitui.domain.models.suggested import SuggestedModels
-
-
-class Accel(StrEnum):
-    """An accelerator kind: what a variant needs from the host to run."""
-
-    ROCM = "rocm"
-    INTEL = "intel"  # oneAPI / SYCL / XPU / IPEX on Intel Arc and iGPUs
-    VULKAN = "vulkan"
-    CUDA = "cuda"
-    CPU = "cpu"
 
 
 class AppKind(StrEnum):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from paitui.domain.catalog.schema import Accel
+from paitui.domain.hardware.accel import Accel
 
 
 class Vendor(StrEnum):

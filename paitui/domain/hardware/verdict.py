@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from paitui.domain.catalog.schema import Accel
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import (
     AccelStatus,
     Finding,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from paitui.domain.catalog.schema import Accel
+from paitui.domain.hardware.accel import Accel
 
 
 @dataclass(frozen=True)

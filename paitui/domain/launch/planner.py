@@ -12,13 +12,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
-from paitui.domain.catalog.schema import Accel, App, Variant, accel_of_variant, host_access
+from paitui.domain.catalog.schema import App, Variant, accel_of_variant, host_access
 from paitui.domain.engine.containers import (
     APP_LABEL,
     ENTRY_HASH_LABEL,
     MANAGED_LABEL,
     VARIANT_LABEL,
 )
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
 from paitui.domain.launch.plan import (
     DeviceMapping,

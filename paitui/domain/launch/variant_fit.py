@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from paitui.domain.catalog.schema import Accel, App, accel_of_variant
+from paitui.domain.catalog.schema import App, accel_of_variant
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import HardwareReport
 
 #: What each accelerator kind needs, in words a user understands.

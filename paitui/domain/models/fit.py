@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 
-from paitui.domain.catalog.schema import Accel
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
 from paitui.domain.models.suggested import SuggestedModel
 from paitui.domain.units import spoken_gib

@@ -10,17 +10,13 @@ from __future__ import annotations
 import email.utils
 import os.path
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 from paitui.domain.models.kinds import FileGroup, RepoFacts, group_model_files
 from paitui.domain.units import format_size
-
-if TYPE_CHECKING:  # the catalog's schema imports this module (suggested models)
-    from paitui.domain.catalog.schema import Catalog
 
 #: The store's index of installed files, at the top of the models dir.
 INDEX_NAME = ".paitui-index.json"
@@ -385,17 +381,6 @@ def repo_formats(paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def apps_for_formats(catalog: Catalog, formats: Iterable[str]) -> tuple[str, ...]:
-    """Ids of catalog apps whose ``mounts.models.formats`` include any of ``formats``, sorted."""
-    wanted = set(formats)
-    ids = [
-        app.id
-        for app in catalog.apps.values()
-        if app.mounts.models is not None and wanted.intersection(app.mounts.models.formats)
-    ]
-    return tuple(sorted(ids))
-
-
 #: Kinds an app reads as single files, by the format it reads them in. GGUF readers load LLMs
 #: and the projectors and adapters that go with them; image apps load the image kinds.
 #: A GGUF of a diffusion model or text encoder (ComfyUI-GGUF) is read by no catalog app.
@@ -417,21 +402,6 @@ def kind_is_read(kind: str | None, fmt: str) -> bool:
     if not kind or kind == "unknown":
         return True
     return kind in _FILE_KINDS.get(fmt, frozenset())
-
-
-def apps_for_file(
-    catalog: Catalog, path: str, repo_paths: Sequence[str] = (), kind: str | None = None
-) -> tuple[str, ...]:
-    """Apps that can use one file; ``repo_paths`` adds repo formats (diffusers, hf-repo).
-
-    With ``kind`` (a ``ModelKind`` value), a file format only counts when apps load that kind
-    on its own (``kind_is_read``): a transformers shard or a diffusion GGUF is no app's model.
-    Repo formats count whatever the file's kind: those apps read the whole repo.
-    """
-    formats = {f for f in file_formats(path) if kind_is_read(kind, f)}
-    if repo_paths:
-        formats.update(f for f in repo_formats(repo_paths) if f in ("diffusers", "hf-repo"))
-    return apps_for_formats(catalog, formats)
 
 
 def group_by_repo(installed: Iterable[InstalledModel]) -> tuple[RepoUsage, ...]:

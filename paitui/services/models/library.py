@@ -18,12 +18,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from paitui.domain.catalog.model_apps import apps_for_file
 from paitui.domain.catalog.schema import Catalog
 from paitui.domain.models.kinds import ModelKind, RepoFacts, Source, classify
 from paitui.domain.models.records import (
     ORIGIN_HF_CACHE,
     InstalledModel,
-    apps_for_file,
     file_formats,
     group_by_repo,
 )

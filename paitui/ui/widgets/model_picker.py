@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from paitui.domain.models.choice import ModelOffer
+from paitui.domain.launch.model_choice import ModelOffer
 from paitui.domain.models.fit import Fit
 from paitui.domain.models.records import Download, DownloadState, human_size
 from paitui.ui.widgets.download_queue import describe

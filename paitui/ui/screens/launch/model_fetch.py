@@ -10,9 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import HardwareReport
-from paitui.domain.models.choice import ModelOffer, hub_file_offers, hub_repo_offers, pick_file
+from paitui.domain.launch.model_choice import (
+    ModelOffer,
+    hub_file_offers,
+    hub_repo_offers,
+    pick_file,
+)
 from paitui.domain.models.records import Download
 from paitui.services.registry import Services
 from paitui.ui.screens.launch.request import formats_label

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from paitui.domain.catalog.schema import App
-from paitui.domain.launch.plan import LaunchPlan
-from paitui.domain.models.choice import (
+from paitui.domain.launch.model_choice import (
     app_formats,
 )
+from paitui.domain.launch.plan import LaunchPlan
 from paitui.domain.models.records import InstalledModel, human_size
 
 #: The model select's entry that moves to the "get a model" part below it.

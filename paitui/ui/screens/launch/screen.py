@@ -27,13 +27,11 @@ from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
 from paitui.domain.catalog.companions import model_companions
-from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import HardwareReport
 from paitui.domain.launch.export import run_line
-from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
-from paitui.domain.launch.planner import PlanError, plan_launch
-from paitui.domain.launch.variant_fit import best_variant, ranked_variants
-from paitui.domain.models.choice import (
+from paitui.domain.launch.model_choice import (
     ModelOffer,
     app_formats,
     hub_filter,
@@ -41,6 +39,9 @@ from paitui.domain.models.choice import (
     refit_offer,
     suggested_offers,
 )
+from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
+from paitui.domain.launch.planner import PlanError, plan_launch
+from paitui.domain.launch.variant_fit import best_variant, ranked_variants
 from paitui.domain.models.records import Download, DownloadState, InstalledModel
 from paitui.services.fleet.host_ports import PortCheck
 from paitui.settings import Settings

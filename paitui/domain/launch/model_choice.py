@@ -13,7 +13,8 @@ from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 from typing import Literal
 
-from paitui.domain.catalog.schema import Accel, App
+from paitui.domain.catalog.schema import App
+from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import HardwareReport
 from paitui.domain.models.fit import (
     DEFAULT_CONTEXT,
