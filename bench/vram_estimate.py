@@ -30,8 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from paitui.domain.models.gguf_layout import parse_gguf_layout  # noqa: E402
-from paitui.domain.models.vram_estimate import estimate, model_shape  # noqa: E402
+from paitui.domain.models.gguf_layout import parse_gguf_layout
+from paitui.domain.models.vram_estimate import estimate, model_shape
 
 IMAGE = "ghcr.io/ggml-org/llama.cpp:server"
 MIB = 1024 * 1024

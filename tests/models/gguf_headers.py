@@ -72,9 +72,7 @@ def write_header(spec: Spec, path: Path, *, vocab_strings: bool = True) -> Path:
     w.add_feed_forward_length(spec.n_ff)
     w.add_head_count(spec.n_head)
     w.add_head_count_kv(spec.n_head_kv)
-    w.add_file_type(
-        {"Q4_K": 15, "Q8_0": 7, "F16": 1, "Q6_K": 18}.get(spec.matrix_type, 0)
-    )
+    w.add_file_type({"Q4_K": 15, "Q8_0": 7, "F16": 1, "Q6_K": 18}.get(spec.matrix_type, 0))
     if vocab_strings:
         w.add_token_list([f"tok{i}" for i in range(spec.n_vocab)])
     for name, shape, type_name in tensors(spec):

@@ -127,3 +127,53 @@ def test_fit_of_the_real_tiny_model_on_disk() -> None:
     shape = ve.model_shape(read_local_layout(tiny))
     assert (shape.n_layer, shape.n_embd, shape.n_head_kv, shape.quant) == (2, 64, (4, 4), "Q8_0")
     assert "no GPU" in str(fit_local(tiny, StaticGpus([])))
+
+
+def test_start_warning_finds_the_model_through_the_mounts(
+    files: dict[str, bytes], tmp_path: Path
+) -> None:
+    from paitui.domain.catalog.schema import Accel
+    from paitui.domain.launch.plan import LaunchPlan, MountSpec
+    from paitui.services.models.will_fit import plan_model_file, start_warning
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / BIG).write_bytes(files[BIG])
+    plan = LaunchPlan(
+        app_id="llama-cpp",
+        variant="rocm",
+        accel=Accel.ROCM,
+        name="paitui-llama-cpp",
+        image="x",
+        command=("-m", f"/models/{BIG}", "--ctx-size=8192"),
+        mounts=(MountSpec(str(tmp_path / "m"), "/models", True),),
+    )
+    assert plan_model_file(plan) == tmp_path / "m" / BIG
+    small = StaticGpus([GpuFree("0", "RX 7600", 8 * GIB, 3 * GIB, (("comfyui", 5 * GIB),))])
+    line = start_warning(plan, small)
+    assert line is not None and "held by comfyui" in line and "; try " in line
+    assert start_warning(plan, StaticGpus([GpuFree("0", "W7900", 48 * GIB, 40 * GIB)])) is None
+
+
+def test_models_fit_command(
+    hub: HubServer,
+    files: dict[str, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from paitui.cli.main import main
+    from paitui.services.models import will_fit
+
+    gpus = [GpuFree("card0", "RX 7600", 8 * GIB, 2 * GIB, (("comfyui", 5 * GIB),))]
+    monkeypatch.setattr(will_fit.ReportGpus, "gpu_free", lambda self: gpus)
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert main(["models", "fit", f"{REPO}:{BIG}", "--ctx", "8192"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("does not fit: needs ~") and "would fit: a smaller quant" in out
+    assert main(["models", "fit", f"{REPO}:nope.gguf"]) == 1
+    assert "has no file" in capsys.readouterr().err
+    monkeypatch.setattr(will_fit.ReportGpus, "gpu_free", lambda self: [])
+    assert main(["models", "fit", f"{REPO}:{BIG}"]) == 1
+    assert "cannot say: no GPU" in capsys.readouterr().err

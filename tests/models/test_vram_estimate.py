@@ -182,7 +182,7 @@ def test_truncated_header_is_refused(headers: dict[str, Path], tmp_path: Path) -
     for cut in [5, 20, 24, *(rng.randrange(24, len(data) - 1) for _ in range(30))]:
         bad = tmp_path / "cut.gguf"
         bad.write_bytes(data[:cut])
-        with pytest.raises(HeaderUnavailable, match="truncated|past the end|NeedMore|runs"):
+        with pytest.raises(HeaderUnavailable, match=r"truncated|past the end"):
             read_local_layout(bad)
         with pytest.raises(GgufNeedMore):
             parse_gguf_layout(data[:cut])  # size unknown: asks for more, never guesses

@@ -1,4 +1,4 @@
-""""Will it fit?": a model's estimate against what is free on a GPU now, in words, with offers.
+""" "Will it fit?": a model's estimate against what is free on a GPU now, in words, with offers.
 
 Pure. The GPU side comes in as ``GpuFree`` (free memory per GPU and who holds the rest), the
 model side as a ``ModelShape`` (GGUF) or plain file sizes (other formats). The verdict never
@@ -59,11 +59,10 @@ class LlamaArgs:
         args = list(argv or ())
         for i, arg in enumerate(args):
             flag, eq, inline = arg.partition("=")
-            name = _FLAGS.get(flag)
-            if name is None:
+            field_name = _FLAGS.get(flag)
+            if field_name is None:
                 continue
-            value = inline if eq else (args[i + 1] if i + 1 < len(args) else "")
-            found[name] = value
+            found[field_name] = inline if eq else (args[i + 1] if i + 1 < len(args) else "")
         context = _pos_int(found.get("context"))
         layers = _pos_int(found.get("gpu_layers"), zero=True)
         kv = found.get("kv_type", "f16").lower()

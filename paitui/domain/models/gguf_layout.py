@@ -125,7 +125,7 @@ class _Cursor:
         if stop > MAX_HEADER_BYTES:
             raise GgufBad(f"GGUF header is over {MAX_HEADER_BYTES >> 20} MiB ({what}): refused")
         if stop > len(self.buf):
-            # Ask for twice what was had, at least up to ``stop``: few round trips on big vocabularies.
+            # Twice what was had, at least up to ``stop``: few round trips on big vocabularies.
             want = max(stop, min(2 * len(self.buf), MAX_HEADER_BYTES))
             raise GgufNeedMore(min(want, self.end) if self.end is not None else want)
         data = self.buf[self.pos : stop]

@@ -188,7 +188,9 @@ def kv_cells(context: int) -> int:
     return max(KV_PAD, -(-context // KV_PAD) * KV_PAD)
 
 
-def kv_bytes(shape: ModelShape, context: int, kv_type: str = "f16", layers: int | None = None) -> int:
+def kv_bytes(
+    shape: ModelShape, context: int, kv_type: str = "f16", layers: int | None = None
+) -> int:
     """Bytes of the K and V caches for ``context`` over the last ``layers`` blocks (all: None)."""
     per_elem = KV_BYTES.get(kv_type.lower(), 2.0)
     heads = shape.n_head_kv if layers is None else shape.n_head_kv[shape.n_layer - layers :]
@@ -245,7 +247,9 @@ def layers_that_fit(shape: ModelShape, free: int, context: int | None = None, **
     return 0
 
 
-def context_that_fits(shape: ModelShape, free: int, context: int | None = None, **kw: object) -> int:
+def context_that_fits(
+    shape: ModelShape, free: int, context: int | None = None, **kw: object
+) -> int:
     """The longest context (a multiple of 256, at most the asked one) that fits; 0: none."""
     ctx = context or shape.n_ctx_train
     best = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from paitui.domain.models.fit_verdict import (
     GpuFree,
@@ -27,6 +27,10 @@ from paitui.services.models.gguf_remote import (
     read_remote_layout,
 )
 from paitui.services.models.hub import HubConfig
+
+if TYPE_CHECKING:
+    from paitui.domain.hardware.report import HardwareReport
+    from paitui.domain.launch.plan import LaunchPlan
 
 
 class GpuFreeSource(Protocol):
@@ -142,3 +146,52 @@ def warning_line(result: Verdict | str) -> str | None:
     if result.offers:
         line += f"; try {result.offers[0]}"
     return line
+
+
+class ReportGpus:
+    """Free memory from the hardware report (``vram_total - vram_used``), no per-app split.
+
+    A stand-in until the live per-app readings are wired in: those implement the same
+    ``gpu_free`` and carry who holds the memory.
+    """
+
+    def __init__(self, report: HardwareReport) -> None:
+        self._report = report
+
+    def gpu_free(self) -> list[GpuFree]:
+        out = []
+        for g in self._report.gpus:
+            if g.is_display_only or not g.vram_total:
+                continue
+            used = g.vram_used or 0
+            out.append(GpuFree(g.pci_slot, g.name, g.vram_total, max(0, g.vram_total - used)))
+        return out
+
+
+def plan_model_file(plan: LaunchPlan) -> Path | None:
+    """The host path of the model the plan's command loads (``-m``), through its mounts."""
+    args = list(plan.command or ())
+    target = None
+    for i, arg in enumerate(args):
+        flag, eq, inline = arg.partition("=")
+        if flag in ("-m", "--model"):
+            target = inline if eq else (args[i + 1] if i + 1 < len(args) else None)
+    target = target or plan.env.get("LLAMA_ARG_MODEL")
+    if not target:
+        return None
+    for m in sorted(plan.mounts, key=lambda m: -len(m.target)):
+        root = m.target.rstrip("/") + "/"
+        if target.startswith(root):
+            return Path(m.source) / target[len(root) :]
+    return None
+
+
+def start_warning(plan: LaunchPlan, source: GpuFreeSource) -> str | None:
+    """A warning line for ``paitui start`` when the plan's model may not fit; None otherwise."""
+    if plan.accel.value == "cpu":
+        return None
+    path = plan_model_file(plan)
+    if path is None or not path.is_file():
+        return None
+    # llama.cpp-style commands take --n-gpu-layers; the estimate is llama.cpp's anyway.
+    return warning_line(fit_local(path, source, argv=plan.command, env=plan.env))
