@@ -11,7 +11,7 @@ tensor's type and shape, hence this second, prefix-based parser.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 GGUF_MAGIC = b"GGUF"
 #: The most header bytes read (metadata + tensor infos). Vocabularies of 256k tokens with merges
@@ -84,7 +84,6 @@ class GgufLayout:
     tensors: tuple[TensorInfo, ...]
     header_bytes: int
     file_size: int | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def architecture(self) -> str:

@@ -69,8 +69,6 @@ def read_remote_layout(
         for _ in range(MAX_ROUNDS):
             chunk, size = _fetch(http, url, len(buf), want, headers or {}, size)
             buf += chunk
-            if size is not None and len(buf) >= size and len(chunk) == 0:
-                break
             try:
                 return parse_gguf_layout(buf, size)
             except GgufNeedMore as more:
