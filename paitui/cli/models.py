@@ -69,6 +69,10 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_import)
 
+    from paitui.cli.models_fit import register_fit
+
+    register_fit(sub)
+
 
 def _kinds() -> list[str]:
     from paitui.domain.models.kinds import ModelKind

@@ -318,6 +318,7 @@ def run_start(args: argparse.Namespace) -> int:
     fleet = _fleet(services)
     for warning in plan.warnings:
         print(f"note: {_safe(warning)}", file=sys.stderr)
+    _fit_warning(plan)
 
     async def launch() -> AppStatus:
         try:
@@ -355,6 +356,21 @@ def run_start(args: argparse.Namespace) -> int:
         print(f"warning: {_safe(warning)}", file=sys.stderr)
     print(f"(paitui wait {plan.app_id} --ready tells when it answers)")
     return 0
+
+
+def _fit_warning(plan: LaunchPlan) -> None:
+    """Say when the plan's model may not fit in the GPU's free memory; never stops the start."""
+    from paitui.services.hardware.detect import detect_hardware
+    from paitui.services.models.will_fit import ReportGpus, start_warning
+
+    if plan.accel.value == "cpu":
+        return
+    try:
+        line = start_warning(plan, ReportGpus(detect_hardware()))
+    except Exception:  # an estimate must never stop a start
+        return
+    if line:
+        print(_safe(line), file=sys.stderr)
 
 
 def _port_taken(exc: EngineError, plan: LaunchPlan, services: Services) -> str:
