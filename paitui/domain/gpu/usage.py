@@ -7,7 +7,7 @@ is ``None`` with a reason in ``unknown`` (per GPU) or ``GpuSnapshot.notes``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,8 +153,10 @@ def _holder(proc: ProcessGpu) -> tuple[str, str | None]:
 def app_usages(
     processes: Sequence[ProcessGpu],
     nvml: Sequence[NvmlProcess] = (),
+    containers: Mapping[int, ContainerRef | None] | None = None,
 ) -> list[AppGpuUsage]:
-    """Per (GPU, holder) sums: DRM clients counted once each; NVML processes added as is."""
+    """Per (GPU, holder) sums: DRM clients counted once each; NVML processes added as is,
+    mapped to containers through ``containers`` (PID -> container, from the cgroup scan)."""
     by_pid = {p.pid: p for p in processes}
     ordered = sorted(processes, key=lambda p: p.pid)
     owner: dict[tuple[str, str], ProcessGpu] = {}
@@ -175,7 +177,8 @@ def app_usages(
         s["pids"].add(proc.pid)
         s["n"] += 1
     for n in nvml:
-        proc = by_pid.get(n.pid) or ProcessGpu(n.pid, "", None)
+        ref = (containers or {}).get(n.pid)
+        proc = by_pid.get(n.pid) or ProcessGpu(n.pid, "", ref)
         holder, cid = _holder(proc)
         s = sums.setdefault(
             (n.gpu, holder),
@@ -208,10 +211,11 @@ def combine(
     taken_at: float = 0.0,
     via: str = "direct",
     unknown_containers: Sequence[str] = (),
+    containers: Mapping[int, ContainerRef | None] | None = None,
 ) -> GpuSnapshot:
     """One snapshot: each reading with its apps; where the driver has no used-memory figure
     but a total, the sum of the clients paitui could read stands in (``source`` "clients")."""
-    apps = app_usages(processes, nvml)
+    apps = app_usages(processes, nvml, containers)
     gpus = []
     for r in readings:
         mine = tuple(a for a in apps if a.gpu == r.gpu)

@@ -153,7 +153,19 @@ class GpuSampler:
         unknown = sorted(
             {r.container_id for p in unreadable if (r := scan.containers.get(p)) is not None}
         )
-        return combine(readings, scan.processes, nv_procs, unreadable, notes, now, via, unknown)
+        if wanted is not None:
+            nv_procs = [n for n in nv_procs if _in(scan, n.pid, wanted)]
+        return combine(
+            readings,
+            scan.processes,
+            nv_procs,
+            unreadable,
+            notes,
+            now,
+            via,
+            unknown,
+            scan.containers,
+        )
 
 
 def _asleep(dev: DrmDevice) -> DeviceReading:
@@ -162,13 +174,14 @@ def _asleep(dev: DrmDevice) -> DeviceReading:
     return DeviceReading(dev.gpu, dev.driver, True, source="sysfs", unknown=why)
 
 
-def _keep_only(scan: ScanResult, wanted: frozenset[str]) -> None:
-    def ok(pid: int) -> bool:
-        ref = scan.containers.get(pid)
-        return ref is not None and ref.container_id in wanted
+def _in(scan: ScanResult, pid: int, wanted: frozenset[str]) -> bool:
+    ref = scan.containers.get(pid)
+    return ref is not None and ref.container_id in wanted
 
-    scan.processes = [p for p in scan.processes if ok(p.pid)]
-    scan.unreadable = [p for p in scan.unreadable if ok(p)]
+
+def _keep_only(scan: ScanResult, wanted: frozenset[str]) -> None:
+    scan.processes = [p for p in scan.processes if _in(scan, p.pid, wanted)]
+    scan.unreadable = [p for p in scan.unreadable if _in(scan, p, wanted)]
 
 
 def sampler_from_env(
