@@ -7,6 +7,7 @@ already start such a container; paitui itself stays unprivileged). Output, one m
     @@proc PID COMM     a process whose fds were listed
     @@fd FD             followed by that fd's fdinfo text
     @@gone PID          exited before it was read
+    @@lost FD           that fd's fdinfo could not be read (closed meanwhile)
     @@denied PID        not readable even here
     @@end               the script ran to the end (a cut-off answer lacks it)
 """
@@ -20,8 +21,12 @@ from dataclasses import dataclass, field
 HELPER_SCRIPT = r"""
 for p in "$@"; do
   if [ ! -e /proc/$p/fd ]; then echo "@@gone $p"; continue; fi
-  if ! ls /proc/$p/fd >/dev/null 2>&1; then echo "@@denied $p"; continue; fi
-  c=$(cat /proc/$p/comm 2>/dev/null | tr -c 'A-Za-z0-9._:-\n' _)
+  # listing fd/ may pass where reading fdinfo is refused: test ptrace rights on exe
+  if ! readlink /proc/$p/exe >/dev/null 2>&1; then
+    if [ -e /proc/$p ]; then echo "@@denied $p"; else echo "@@gone $p"; fi
+    continue
+  fi
+  c=$(tr -cd 'A-Za-z0-9._:-' < /proc/$p/comm 2>/dev/null)
   echo "@@proc $p $c"
   for f in /proc/$p/fd/*; do
     t=$(readlink "$f") || continue
@@ -29,7 +34,7 @@ for p in "$@"; do
     case " $AWAKE " in *" ${t##*/} "*) ;; *) continue;; esac
     n=${f##*/}
     echo "@@fd $n"
-    cat /proc/$p/fdinfo/$n 2>/dev/null
+    cat /proc/$p/fdinfo/$n 2>/dev/null || echo "@@lost $n"
   done
 done
 echo "@@end"
@@ -64,6 +69,10 @@ def parse_helper_output(text: str) -> HelperAnswer:
         if word == "fd" and pid is not None and arg.isdigit():
             current = []
             chunks[pid].append(current)
+            continue
+        if word == "lost" and pid is not None:
+            if chunks[pid]:
+                chunks[pid].pop()  # its partial text is no fdinfo
             continue
         pid = None
         if word == "end":
