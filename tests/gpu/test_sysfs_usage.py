@@ -103,3 +103,19 @@ def test_missing_and_empty_roots(tmp_path: Path) -> None:
     (tmp_path / "class/drm").mkdir(parents=True)
     (tmp_path / "class/drm/card0").symlink_to("../../devices/gone/drm/card0")  # dangling
     assert list_devices(tmp_path) == []
+
+
+def test_hardware_detection_does_not_wake_a_sleeping_gpu(tmp_path: Path, opened: list[str]) -> None:
+    """``paitui hw``'s sysfs fallback reads the device's mem_info_* only when it is awake."""
+    from paitui.services.hardware.detect import DetectOptions, detect_hardware
+    from paitui.services.hardware.host import HostEnv
+
+    sys_root = build_sysfs(tmp_path / "sys", "amdgpu-asleep", "amdgpu-rx7900xtx")
+    options = DetectOptions(
+        host=HostEnv(root=tmp_path), docker="off", use_udev=False, use_nvml=False, sys_root=sys_root
+    )
+    report = detect_hardware(options=options)
+    sizes = {g.pci_slot: g.vram_total for g in report.gpus}
+    assert sizes == {"0000:03:00.0": 25753026560, "0000:05:00.0": None}
+    assert not [p for p in opened if "0000:05:00.0/mem_info" in p]
+    assert [p for p in opened if "0000:03:00.0/mem_info_vram_used" in p]
