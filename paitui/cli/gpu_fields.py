@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from paitui.domain.hardware.report import HardwareReport
 
 
+def live_enabled() -> bool:
+    """False when ``PAITUI_GPU_LIVE=off``: no sample, and the commands add no fields."""
+    import os
+
+    return os.environ.get("PAITUI_GPU_LIVE", "").lower() != "off"
+
+
 def sample(containers: Sequence[str] | None = None) -> GpuSnapshot:
     """One sample of this machine; ``containers``: only those containers' processes."""
     from paitui.services.gpu.sampler import sampler_from_env
@@ -126,6 +133,8 @@ def ls_sample(rows: list[dict[str, Any]]) -> tuple[GpuSnapshot | None, str | Non
     running = [str(r["container_id"]) for r in rows if _running(r)]
     if not running:
         return None, None
+    if not live_enabled():
+        return None, "not sampled (PAITUI_GPU_LIVE=off)"
     try:
         return sample(running), None
     except OSError as exc:

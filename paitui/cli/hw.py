@@ -113,15 +113,17 @@ def run(args: argparse.Namespace) -> int:
     services = services_from_args(args)
     try:
         report = detect_hardware(services.settings)
-        usage = gpu_fields.sample()
+        usage = gpu_fields.sample() if gpu_fields.live_enabled() else None
     except ValueError as exc:  # a malformed PAITUI_HW_* or PAITUI_GPU_* variable
         print(f"paitui hw: {terminal_safe(str(exc))}", file=sys.stderr)
         return 2
     if args.json:
         data = report.to_json()
-        gpu_fields.add_hw_fields(data, usage)
+        if usage is not None:
+            gpu_fields.add_hw_fields(data, usage)
         print_json(data)
     else:
-        text = "\n".join([format_report(report), *gpu_fields.usage_lines(report, usage)])
+        live = gpu_fields.usage_lines(report, usage) if usage is not None else []
+        text = "\n".join([format_report(report), *live])
         print(terminal_safe(text, multiline=True))
     return 0

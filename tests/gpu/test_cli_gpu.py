@@ -70,6 +70,8 @@ def test_hw_json_and_text(tmp_path: Path) -> None:
     live = text.stdout.split("Live GPU use:")[1]
     assert "VRAM 3.8G of 24.0G, busy 37 %; cccccccccccc 8.3G" in live
     assert "asleep (not woken to read it)" in live
+    off = _run({**env, "PAITUI_GPU_LIVE": "off"}, "hw", "--json")
+    assert "memory_used" not in json.loads(off.stdout)["gpus"][0]
     bad = _run({**env, "PAITUI_GPU_HELPER": "sudo"}, "hw", "--json")
     assert bad.returncode == 2 and "expected off, run or exec" in bad.stderr
 

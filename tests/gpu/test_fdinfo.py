@@ -84,7 +84,8 @@ def test_helper_output() -> None:
     text = (
         "noise before\n@@proc 12 llama-server\n@@fd 3\n"
         + fdinfo_text("xe")
-        + "@@fd 8\n@@lost 8\n@@fd 9\npos:\t0\n@@gone 13\n@@denied 14\n@@proc 15 x\n@@bogus 1\n@@end\n"
+        + "@@fd 8\n@@lost 8\n@@fd 9\npos:\t0\n@@gone 13\n@@denied 14\n"
+        + "@@proc 15 x\n@@bogus 1\n@@end\n"
     )
     a = parse_helper_output(text)
     assert a.complete and a.gone == {13} and a.denied == {14}

@@ -1,4 +1,4 @@
-"""The /proc scanner on built proc trees and on the real /proc: containers, dedupe, rights, races."""
+"""The /proc scanner on built trees and the real /proc: containers, dedupe, rights, races."""
 
 from __future__ import annotations
 
@@ -100,7 +100,8 @@ def test_real_proc_a_vanished_pid_is_counted_not_raised() -> None:
 def _scan_as(uid: int, pids: list[int]) -> dict[str, Any]:
     """scan_proc in a child process running as ``uid`` (no ptrace rights over root's)."""
     code = (
-        "import json,sys;from pathlib import Path;from paitui.services.gpu.procscan import scan_proc;"
+        "import json,sys;from pathlib import Path;"
+        "from paitui.services.gpu.procscan import scan_proc;"
         f"r=scan_proc(Path('/proc'),pids={pids!r});"
         "print(json.dumps({'unreadable':r.unreadable,'seen':r.pids_seen,"
         "'containers':{str(k):(v.container_id if v else None) for k,v in r.containers.items()}}))"

@@ -184,3 +184,14 @@ def test_env_config() -> None:
     assert sampler_from_env({"PAITUI_GPU_HELPER": "exec"}).helper is not None
     with pytest.raises(ValueError, match="expected off, run or exec"):
         sampler_from_env({"PAITUI_GPU_HELPER": "sudo"})
+
+
+def test_sys_root_follows_the_hw_what_if_roots() -> None:
+    assert sampler_from_env({"PAITUI_HW_ROOT": "/t"}).sys_root == Path("/t/sys")
+    assert sampler_from_env({"PAITUI_HW_SYS_ROOT": "/s", "PAITUI_HW_ROOT": "/t"}).sys_root == Path(
+        "/s"
+    )
+    assert sampler_from_env({"PAITUI_GPU_SYS_ROOT": "/g", "PAITUI_HW_ROOT": "/t"}).sys_root == Path(
+        "/g"
+    )
+    assert sampler_from_env({}).sys_root == Path("/sys")

@@ -6,8 +6,10 @@ costs nothing more. Blocking (a few ms per hundred processes): call it in a thre
 
 Environment (``sampler_from_env``): ``PAITUI_GPU_HELPER`` = ``off`` | ``run`` | ``exec`` (how to
 read processes paitui has no rights over; see ``services.gpu.helper``),
-``PAITUI_GPU_HELPER_IMAGE`` (default busybox:stable), ``PAITUI_GPU_SYS_ROOT``,
-``PAITUI_GPU_PROC_ROOT`` (for tests), ``PAITUI_HW_NVML=off``.
+``PAITUI_GPU_HELPER_IMAGE`` (default busybox:stable), ``PAITUI_GPU_SYS_ROOT`` (default: the
+``PAITUI_HW_SYS_ROOT``/``PAITUI_HW_ROOT`` what-if tree, else /sys), ``PAITUI_GPU_PROC_ROOT``
+(for tests), ``PAITUI_HW_NVML=off``. ``PAITUI_GPU_LIVE=off`` makes ``paitui hw``/``ls`` skip
+the sample (``cli.gpu_fields``).
 """
 
 from __future__ import annotations
@@ -184,6 +186,14 @@ def _keep_only(scan: ScanResult, wanted: frozenset[str]) -> None:
     scan.unreadable = [p for p in scan.unreadable if _in(scan, p, wanted)]
 
 
+def _hw_sys_root(env: Mapping[str, str]) -> str:
+    """The sysfs that ``paitui hw`` looks at (its ``PAITUI_HW_*`` what-if roots), else /sys."""
+    if env.get("PAITUI_HW_SYS_ROOT"):
+        return env["PAITUI_HW_SYS_ROOT"]
+    root = env.get("PAITUI_HW_ROOT")
+    return str(Path(root) / "sys") if root else "/sys"
+
+
 def sampler_from_env(
     environ: Mapping[str, str] | None = None, default_helper: str = "run"
 ) -> GpuSampler:
@@ -198,7 +208,7 @@ def sampler_from_env(
         helper = FdinfoHelper(env.get("PAITUI_GPU_HELPER_IMAGE") or DEFAULT_IMAGE, mode)
     use_nvml = env.get("PAITUI_HW_NVML", "").lower() != "off"
     return GpuSampler(
-        sys_root=Path(env.get("PAITUI_GPU_SYS_ROOT") or "/sys"),
+        sys_root=Path(env.get("PAITUI_GPU_SYS_ROOT") or _hw_sys_root(env)),
         proc_root=Path(env.get("PAITUI_GPU_PROC_ROOT") or "/proc"),
         nvml=nvml_source() if use_nvml else None,
         helper=helper,
