@@ -83,7 +83,7 @@ def _clients(
             return None
         except OSError:  # the fd was closed meanwhile
             continue
-        if not target.startswith("/dev/"):
+        if not target.startswith("/dev/dri/"):  # DRM nodes keep that folder in containers
             continue
         minor = drm_minor(fd_dir / fd, target)
         if minor is None or minor in skip:
