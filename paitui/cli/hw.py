@@ -106,6 +106,7 @@ def format_report(r: HardwareReport) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Detect and print."""
+    from paitui.cli import gpu_fields
     from paitui.cli.common import print_json, services_from_args
     from paitui.domain.text_safety import terminal_safe
     from paitui.services.hardware.detect import detect_hardware
@@ -113,11 +114,17 @@ def run(args: argparse.Namespace) -> int:
     services = services_from_args(args)
     try:
         report = detect_hardware(services.settings)
-    except ValueError as exc:  # a malformed PAITUI_HW_* variable
+        usage = gpu_fields.sample() if gpu_fields.live_enabled() else None
+    except ValueError as exc:  # a malformed PAITUI_HW_* or PAITUI_GPU_* variable
         print(f"paitui hw: {terminal_safe(str(exc))}", file=sys.stderr)
         return 2
     if args.json:
-        print_json(report.to_json())
+        data = report.to_json()
+        if usage is not None:
+            gpu_fields.add_hw_fields(data, usage)
+        print_json(data)
     else:
-        print(terminal_safe(format_report(report), multiline=True))
+        live = gpu_fields.usage_lines(report, usage) if usage is not None else []
+        text = "\n".join([format_report(report), *live])
+        print(terminal_safe(text, multiline=True))
     return 0

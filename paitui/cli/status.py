@@ -205,6 +205,12 @@ def run_ls(args: argparse.Namespace) -> int:
     except EngineError as exc:
         return _error(str(exc))
     rows = [_status_json(fleet, s) for s in statuses]
+    from paitui.cli import gpu_fields
+
+    try:
+        gpu_fields.add_ls_fields(rows, *gpu_fields.ls_sample(rows))
+    except ValueError as exc:  # a malformed PAITUI_GPU_* variable
+        return _error(str(exc))
     if args.json:
         from paitui.cli.common import print_json
 
@@ -213,7 +219,7 @@ def run_ls(args: argparse.Namespace) -> int:
     if not rows:
         print("No managed apps. Start one with: paitui start APP")
         return 0
-    table: list[tuple[str, ...]] = [("APP", "STATE", "UPTIME", "PORTS", "LINK")]
+    table: list[tuple[str, ...]] = [("APP", "STATE", "UPTIME", "VRAM", "PORTS", "LINK")]
     for row, status in zip(rows, statuses, strict=True):
         state = row["state"] + (
             f" ({row['exit_code']})"
@@ -223,7 +229,19 @@ def run_ls(args: argparse.Namespace) -> int:
         ports = " ".join(sorted({f"{p['host_port']}->{p['container_port']}" for p in row["ports"]}))
         link = row["links"][0]["url"] if row["links"] else ""
         table.append(
-            tuple(map(_safe, (row["app"], state, _uptime(status.uptime(time.time())), ports, link)))
+            tuple(
+                map(
+                    _safe,
+                    (
+                        row["app"],
+                        state,
+                        _uptime(status.uptime(time.time())),
+                        gpu_fields.ls_cell(row),
+                        ports,
+                        link,
+                    ),
+                )
+            )
         )
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:

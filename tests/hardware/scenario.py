@@ -86,6 +86,7 @@ class Host:
             "PAITUI_HW_ROOT": str(self.root),
             "PAITUI_HW_IDENTITY": self.identity,
             "PAITUI_HW_NVML": "off",
+            "PAITUI_GPU_LIVE": "off",  # the recorded reports predate live GPU use (tests/gpu)
             "PAITUI_MODELS_DIR": str(self.root / "models"),
         }
         if self.docker is None:

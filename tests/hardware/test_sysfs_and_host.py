@@ -191,6 +191,7 @@ def test_json_shape(
         "PAITUI_HW_DOCKER": "off",
         "PAITUI_HW_UDEV": "off",
         "PAITUI_HW_NVML": "off",
+        "PAITUI_GPU_LIVE": "off",  # live GPU use adds its fields (tests/gpu/test_cli_gpu.py)
     }.items():
         monkeypatch.setenv(key, value)
     assert main(["hw", "--json"]) == 0

@@ -35,6 +35,7 @@ def _link_name(path: Path) -> str | None:
 
 def _facts_of_pci(pci: Path) -> GpuFacts:
     uevent = _uevent(pci)
+    asleep = _read(pci / "power" / "runtime_status") == "suspended"
     vendor_id = parse_hex(_read(pci / "vendor"))
     device_id = parse_hex(_read(pci / "device"))
     v, sep, d = uevent.get("PCI_ID", "").partition(":")
@@ -47,8 +48,9 @@ def _facts_of_pci(pci: Path) -> GpuFacts:
         device_id=device_id,
         driver=_link_name(pci / "driver") or uevent.get("DRIVER"),
         boot_vga=parse_int(_read(pci / "boot_vga")) == 1,
-        vram_total=parse_int(_read(pci / "mem_info_vram_total")),
-        vram_used=parse_int(_read(pci / "mem_info_vram_used")),
+        # Reading mem_info_* resumes a runtime-suspended GPU: leave a sleeping one alone.
+        vram_total=None if asleep else parse_int(_read(pci / "mem_info_vram_total")),
+        vram_used=None if asleep else parse_int(_read(pci / "mem_info_vram_used")),
     )
 
 

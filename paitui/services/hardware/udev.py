@@ -51,6 +51,7 @@ def _prop(device: Any, name: str) -> str | None:
 
 def _facts_of_pci(pci: Any) -> GpuFacts:
     pci_id = _prop(pci, "PCI_ID") or ""
+    asleep = _attr(pci, "power/runtime_status") == b"suspended"
     vendor_id = parse_hex(_attr(pci, "vendor"))
     device_id = parse_hex(_attr(pci, "device"))
     if ":" in pci_id:  # the uevent's PCI_ID covers attributes that could not be read
@@ -69,8 +70,9 @@ def _facts_of_pci(pci: Any) -> GpuFacts:
         model_db=_prop(pci, "ID_MODEL_FROM_DATABASE"),
         vendor_db=_prop(pci, "ID_VENDOR_FROM_DATABASE"),
         boot_vga=parse_int(_attr(pci, "boot_vga")) == 1,
-        vram_total=parse_int(_attr(pci, "mem_info_vram_total")),
-        vram_used=parse_int(_attr(pci, "mem_info_vram_used")),
+        # Reading mem_info_* resumes a runtime-suspended GPU: leave a sleeping one alone.
+        vram_total=None if asleep else parse_int(_attr(pci, "mem_info_vram_total")),
+        vram_used=None if asleep else parse_int(_attr(pci, "mem_info_vram_used")),
     )
 
 
