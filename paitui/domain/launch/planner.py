@@ -20,6 +20,7 @@ from paitui.domain.engine.containers import (
     VARIANT_LABEL,
 )
 from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
+from paitui.domain.launch.engine_plan import kind_of, plan_for_engine
 from paitui.domain.launch.plan import (
     DeviceMapping,
     GpuRequest,
@@ -715,7 +716,7 @@ def plan_launch(
             "WSL2: the container runs privileged with /usr/lib/wsl mounted (as Pai documents)"
         )
 
-    return LaunchPlan(
+    plan = LaunchPlan(
         app_id=app.id,
         variant=variant_name,
         accel=accel,
@@ -755,3 +756,4 @@ def plan_launch(
         models_links=_links(app, data_dir, store),
         seed_files=tuple(_seeds(app, data_dir, values)),
     )
+    return plan_for_engine(plan, kind_of(hardware.docker), hardware)

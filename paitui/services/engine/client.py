@@ -38,7 +38,7 @@ from paitui.domain.engine.pull import PullTracker, split_image
 from paitui.domain.launch.plan import LaunchPlan
 from paitui.domain.launch.planner import container_name
 from paitui.services.engine.build import BuildProgress, build_image
-from paitui.services.engine.connect import Endpoint, make_client, resolve_endpoint
+from paitui.services.engine.connect import Endpoint, make_client
 from paitui.services.engine.create import create_kwargs, prepare_data_dir, prepare_models_views
 from paitui.services.engine.deadline import DeadlinePassed, in_daemon_thread
 from paitui.services.engine.events import (
@@ -49,6 +49,7 @@ from paitui.services.engine.events import (
     info_from_attrs,
     list_managed,
 )
+from paitui.services.engine.podman import resolve_engine
 from paitui.services.engine.streams import LineSplitter, iterate_in_thread, stats_sample
 from paitui.settings import Settings
 
@@ -103,7 +104,7 @@ class Engine:
         self.answer_timeout = answer_timeout or _env_seconds(
             "PAITUI_ENGINE_ANSWER_TIMEOUT", ANSWER_TIMEOUT_S
         )
-        self.endpoint: Endpoint = resolve_endpoint(settings.docker_host, env)
+        self.endpoint: Endpoint = resolve_engine(settings.docker_host, env)
         self.timeout = timeout
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max

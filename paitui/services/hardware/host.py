@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paitui.domain.engine.kind import engine_name
 from paitui.domain.hardware.report import DockerFacts
+from paitui.services.engine.podman import podman_only_host
 
 CDI_DIRS = ("etc/cdi", "var/run/cdi")
 VULKAN_ICD_DIRS = ("usr/share/vulkan/icd.d", "etc/vulkan/icd.d")
@@ -214,9 +216,13 @@ def free_bytes(path: Path) -> tuple[str | None, int | None]:
 
 
 def docker_facts_from_info(
-    info: Mapping[str, Any], api_version: str | None, env: HostEnv, host: str | None
+    info: Mapping[str, Any],
+    api_version: str | None,
+    env: HostEnv,
+    host: str | None,
+    version: Mapping[str, Any] | None = None,
 ) -> DockerFacts:
-    """DockerFacts from a ``docker info`` answer (shared by the real and the injected path)."""
+    """DockerFacts from a ``docker info`` (and ``version``) answer (the real and injected path)."""
     security = [str(s) for s in info.get("SecurityOptions") or []]
     runtimes = info.get("Runtimes") or {}
     spec_dirs = tuple(str(d) for d in info.get("CDISpecDirs") or ())
@@ -230,6 +236,8 @@ def docker_facts_from_info(
         cdi_specs=specs,
         host=host,
         nvidia_cdi=tuple(s for s in specs if is_nvidia_cdi(s)),
+        engine=engine_name(version),
+        default_runtime=str(info.get("DefaultRuntime") or "") or None,
     )
 
 
@@ -261,13 +269,15 @@ def query_docker(env: HostEnv, docker_host: str | None, timeout: int = 2) -> Doc
         return DockerFacts(reachable=False, error=f"docker SDK not installed ({exc})")
     client = None
     try:
-        if docker_host:
-            client = docker.DockerClient(base_url=docker_host, timeout=timeout)
+        base_url = docker_host or podman_only_host()
+        if base_url:
+            client = docker.DockerClient(base_url=base_url, timeout=timeout)
         else:
             client = docker.from_env(timeout=timeout)
         info = client.info()
         host = str(client.api.base_url)
-        return docker_facts_from_info(info, str(client.api.api_version), env, host)
+        version = client.version()
+        return docker_facts_from_info(info, str(client.api.api_version), env, host, version)
     except Exception as exc:  # the SDK raises requests/urllib3/OS errors as well as its own
         return DockerFacts(
             reachable=False,
@@ -282,7 +292,7 @@ def query_docker(env: HostEnv, docker_host: str | None, timeout: int = 2) -> Doc
 
 def injected_docker(env: HostEnv, spec: str) -> DockerFacts | None:
     """Docker facts from ``PAITUI_HW_DOCKER``: ``off`` (not queried) or a JSON file holding
-    ``{"info": {...}, "api_version": "1.41"}`` or ``{"error": "..."}``."""
+    ``{"info": {...}, "api_version": "1.41", "version": {...}}`` or ``{"error": "..."}``."""
     if spec == "off":
         return None
     try:
@@ -297,7 +307,9 @@ def injected_docker(env: HostEnv, spec: str) -> DockerFacts | None:
     if "error" in data:
         return DockerFacts(reachable=False, error=str(data["error"]), cdi_specs=cdi_specs(env))
     info = data.get("info", {})
-    return docker_facts_from_info(info, data.get("api_version"), env, data.get("host"))
+    return docker_facts_from_info(
+        info, data.get("api_version"), env, data.get("host"), data.get("version")
+    )
 
 
 @dataclass(frozen=True)
