@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     """Plan, render, print or write."""
     from paitui.cli.common import print_json
     from paitui.cli.engine import plan_with_hardware
-    from paitui.domain.launch.quadlet import ROOTFUL_DIR, ROOTLESS_DIR, quadlet_unit
+    from paitui.domain.launch.quadlet import ROOTFUL_DIR, ROOTLESS_DIR, QuadletError, quadlet_unit
     from paitui.domain.text_safety import terminal_safe
 
     planned = plan_with_hardware(args)
@@ -66,25 +66,36 @@ def run(args: argparse.Namespace) -> int:
         return planned
     plan, hardware = planned
     rootless = args.rootless or (not args.rootful and os.getuid() != 0)
-    unit = quadlet_unit(plan, hardware, rootless=rootless)
+    try:
+        unit = quadlet_unit(plan, hardware, rootless=rootless)
+    except QuadletError as exc:
+        print(f"paitui quadlet: error: {terminal_safe(str(exc))}", file=sys.stderr)
+        return 2
     path: Path | None = None
+    written: list[str] = []
     if args.dir:
+        directory = Path(args.dir).expanduser()
         try:
-            path = write_atomically(Path(args.dir).expanduser(), unit.name, unit.text)
+            # The files the unit names first: a unit is never there without them.
+            for name, text in (*unit.files, (unit.name, unit.text)):
+                written.append(str(write_atomically(directory, name, text)))
         except OSError as exc:
             print(
-                f"paitui quadlet: cannot write {unit.name} into {args.dir}: "
-                f"{exc.strerror or exc}; choose a directory you can write to",
+                f"paitui quadlet: cannot write {name} into {terminal_safe(args.dir)}: "
+                f"{exc.strerror or exc}; choose a directory you can write to (--dir)",
                 file=sys.stderr,
             )
             return 1
+        path = directory / unit.name
     if args.json:
         print_json(
             {
                 "name": unit.name,
                 "service": unit.service,
                 "path": str(path) if path else None,
+                "written": written,
                 "unit": unit.text,
+                "files": {name: text for name, text in unit.files},
                 "setup": list(unit.setup),
                 "dirs": list(unit.dirs),
                 "warnings": list(unit.warnings),
@@ -95,9 +106,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if path is None:
         sys.stdout.write(terminal_safe(unit.text, multiline=True))
+        for name, _ in unit.files:
+            print(f"paitui quadlet: the unit needs {name} beside it: use --dir", file=sys.stderr)
         return 0
     user = " --user" if rootless else ""
-    print(f"wrote {terminal_safe(str(path))}")
+    for done in written:
+        print(f"wrote {terminal_safe(done)}")
     for step in unit.setup:
         print(f"before the first start: {terminal_safe(step)}")
     for warning in unit.warnings:

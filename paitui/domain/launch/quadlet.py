@@ -37,6 +37,16 @@ class QuadletUnit:
     warnings: tuple[str, ...] = ()
     service: str = ""  # the systemd service Quadlet makes of it
     dirs: tuple[str, ...] = field(default_factory=tuple)
+    #: Files that go beside the unit (name, text): the env file for values systemd would alter.
+    files: tuple[tuple[str, str], ...] = ()
+
+
+class QuadletError(ValueError):
+    """The plan holds something a Quadlet unit cannot carry."""
+
+
+def _plain(value: str) -> bool:
+    return not any(c in value for c in " \t\"'\\;$%\n")
 
 
 def quote(value: str) -> str:
@@ -91,7 +101,10 @@ def _container_lines(plan: LaunchPlan) -> list[str]:
         lines.append(f"User={quote(plan.user)}")
     if plan.working_dir:
         lines.append(f"WorkingDir={quote(plan.working_dir)}")
-    lines += [f"Environment={quote(f'{k}={v}')}" for k, v in plan.env.items()]
+    # Values systemd would alter ($, %, quotes, spaces) go to the env file, read as they are.
+    lines += [f"Environment={k}={v}" for k, v in plan.env.items() if _plain(v)]
+    if any(not _plain(v) for v in plan.env.values()):
+        lines.append(f"EnvironmentFile={plan.name}.env")
     command = list(plan.command or ())
     if plan.entrypoint is not None:
         # Like --entrypoint: one word; the rest of a longer entrypoint goes before the command.
@@ -104,14 +117,32 @@ def _container_lines(plan: LaunchPlan) -> list[str]:
     return lines
 
 
-def _setup(plan: LaunchPlan) -> list[str]:
+def _env_file(plan: LaunchPlan) -> list[tuple[str, str]]:
+    odd = {k: v for k, v in plan.env.items() if not _plain(v)}
+    if not odd:
+        return []
+    for key, value in odd.items():
+        if "\n" in value or "\r" in value:
+            raise QuadletError(
+                f"the value of {key} holds a line break, which no Quadlet unit or env file can "
+                "carry; pass it without one (--env KEY=VALUE)"
+            )
+    return [(f"{plan.name}.env", "".join(f"{k}={v}\n" for k, v in odd.items()))]
+
+
+def _setup(plan: LaunchPlan, rootless: bool) -> list[str]:
     out = []
     if plan.data_dir:
         setup = f"mkdir -p {shlex.quote(plan.data_dir)}"
         if plan.data_uid is not None:
             gid = plan.data_gid if plan.data_gid is not None else plan.data_uid
-            # Rootless Podman maps container uids: podman unshare chowns as the container sees it.
-            setup += f" && podman unshare chown {plan.data_uid}:{gid} {shlex.quote(plan.data_dir)}"
+            owner = f"{plan.data_uid}:{gid} {shlex.quote(plan.data_dir)}"
+            # Rootless, container uids are mapped: podman unshare chowns as the container sees
+            # it, and its root is the user already.
+            if not rootless:
+                setup += f" && chown {owner}"
+            elif (plan.data_uid, gid) != (0, 0):
+                setup += f" && podman unshare chown {owner}"
         out.append(setup)
     if plan.build is not None:
         dockerfile = str(PurePosixPath(plan.build.context) / plan.build.dockerfile)
@@ -127,14 +158,16 @@ def quadlet_unit(
     runtime = hardware.docker.default_runtime if hardware and hardware.docker else None
     kind = EngineKind(PODMAN, rootless=rootless, runtime=runtime)
     plan = plan_for_engine(plan, kind, hardware, via_api=False)
-    setup = _setup(plan)
+    setup = _setup(plan, rootless)
+    files = _env_file(plan)
     head = [f"# {plan.app_id} ({plan.variant}) as planned by paitui"]
     head += [f"# before the first start: {s}" for s in setup]
     head += [f"# note: {w}" for w in plan.warnings]
     restart = _RESTART.get(plan.restart_policy, "always")
     body = [
         "[Unit]",
-        f"Description={quote(f'paitui app {plan.app_id} ({plan.variant})')}",
+        # Description is taken as it is written (no quoting), specifiers aside.
+        f"Description=paitui app {plan.app_id} ({plan.variant})".replace("%", "%%"),
         "Wants=network-online.target",
         "After=network-online.target",
         "",
@@ -156,4 +189,5 @@ def quadlet_unit(
         warnings=plan.warnings,
         service=f"{plan.name}.service",
         dirs=(plan.data_dir,) if plan.data_dir else (),
+        files=tuple(files),
     )
