@@ -10,9 +10,10 @@ STATE=${PAITUI_TEST_STATE:-/tmp/paitui-test-env}
 REGISTRY=${PAITUI_TEST_REGISTRY:-127.0.0.1:5000}
 # cmake and build-essential build the real llama.cpp server (scripts/build-llama-server.sh).
 # docker-compose (1.29.2) reads back the compose exports (tests/engine/test_compose_config.py).
-# podman is the second engine (tests/engine/test_podman.py); crun runs its --group-add keep-groups.
+# podman is the second engine (tests/engine/test_podman.py), run with runc: crun (which Podman
+# prefers when installed) refuses to start containers on a hybrid cgroup hierarchy, as here.
 PACKAGES=(docker.io docker-registry busybox-static umockdev tmux librsvg2-bin curl iproute2 cmake
-  build-essential docker-compose podman crun)
+  build-essential docker-compose podman)
 # Debian's docker CLI; a newer one elsewhere on PATH works too.
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -104,7 +105,7 @@ podman_up() { curl -fsS --unix-socket "$PODMAN_DIR/podman.sock" http://podman/_p
 start_podman() {
   command -v podman >/dev/null || { log "podman not found"; return 1; }
   mkdir -p "$PODMAN_DIR"
-  printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[engine]\nruntime = "crun"\n' \
+  printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n' \
     >"$PODMAN_DIR/containers.conf"
   printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REGISTRY" >"$PODMAN_DIR/registries.conf"
   if podman_up; then

@@ -57,7 +57,8 @@ def _rootless_groups(
     if kind.runtime and kind.runtime != "crun":
         warnings.append(
             f"rootless Podman runs this app with {kind.runtime}, which cannot keep your groups "
-            "(--group-add keep-groups needs crun): the GPU nodes will not be reachable; install "
+            "(--group-add keep-groups needs crun; runc takes it for a group name and the "
+            "container does not start): install "
             'crun and set runtime = "crun" under [engine] in ~/.config/containers/containers.conf'
         )
     if hardware is not None:

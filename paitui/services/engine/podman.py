@@ -47,15 +47,19 @@ def find_podman(env: Mapping[str, str] | None = None, uid: int | None = None) ->
     return None
 
 
+DOCKER_SOCKET = DEFAULT_HOST.removeprefix("unix://")
+
+
 def resolve_engine(
     docker_host: str | None = None,
     env: Mapping[str, str] | None = None,
     uid: int | None = None,
+    docker_socket: str = DOCKER_SOCKET,
 ) -> Endpoint:
     """``resolve_endpoint``, falling back to a Podman socket where the default Docker socket is
     missing (a box with Podman only)."""
     endpoint = resolve_endpoint(docker_host, env)
-    if endpoint.source != "default" or _is_socket(DEFAULT_HOST.removeprefix("unix://")):
+    if endpoint.source != "default" or _is_socket(docker_socket):
         return endpoint
     return find_podman(env, uid) or endpoint
 
