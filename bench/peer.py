@@ -197,7 +197,9 @@ def startup_and_idle(
         c.add("first frame", first)
         c.add(f"listed {screen}" if c.name == "paitui" else "listed", listed)
         print(
-            f"  {c.name} launch {i + 1}: first frame {first * 1000:.0f} ms, listed ({screen}) "
+            f"  {c.name} launch {i + 1}: first frame "
+            + (f"{first * 1000:.0f} ms" if first is not None else "never")
+            + f", listed ({screen}) "
             + (f"{listed * 1000:.0f} ms" if listed is not None else "never")
         )
         if i == 0:

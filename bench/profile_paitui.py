@@ -220,7 +220,10 @@ def summarise(raw: Path, title: str, top: int = 25) -> str:
             packages["(under an import)"] += count
     if not total:
         return f"# {title}\nno samples\n"
-    pct = lambda n: f"{n:6d} {n / max(1, busy) * 100:5.1f} %"  # noqa: E731
+
+    def pct(n: int) -> str:
+        return f"{n:6d} {n / max(1, busy) * 100:5.1f} %"
+
     out = [f"# {title}: {total} samples, {waiting} of them waiting (left out), {busy} busy"]
     out.append("\n## threads")
     out += [f"{pct(n)}  {t}" for t, n in threads.most_common(10)]

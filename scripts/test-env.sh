@@ -10,8 +10,10 @@ STATE=${PAITUI_TEST_STATE:-/tmp/paitui-test-env}
 REGISTRY=${PAITUI_TEST_REGISTRY:-127.0.0.1:5000}
 # cmake and build-essential build the real llama.cpp server (scripts/build-llama-server.sh).
 # docker-compose (1.29.2) reads back the compose exports (tests/engine/test_compose_config.py).
+# podman is the second engine (tests/engine/test_podman.py), run with runc: crun (which Podman
+# prefers when installed) refuses to start containers on a hybrid cgroup hierarchy, as here.
 PACKAGES=(docker.io docker-registry busybox-static umockdev tmux librsvg2-bin curl iproute2 cmake
-  build-essential docker-compose)
+  build-essential docker-compose podman)
 # Debian's docker CLI; a newer one elsewhere on PATH works too.
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -94,6 +96,38 @@ build_images() {
   log "built and pushed $img"
 }
 
+# A Podman service of the tests' own on $STATE/podman/podman.sock, with its own storage. The
+# ulimits: Podman raises RLIMIT_NOFILE/NPROC above what a sandbox may allow, and every start then
+# fails with "error setting rlimit type 7" (test-infra-facts §9); a normal host needs none.
+PODMAN_DIR="$STATE/podman"
+podman_up() { curl -fsS --unix-socket "$PODMAN_DIR/podman.sock" http://podman/_ping >/dev/null 2>&1; }
+
+start_podman() {
+  command -v podman >/dev/null || { log "podman not found"; return 1; }
+  mkdir -p "$PODMAN_DIR"
+  printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[engine]\nruntime = "runc"\n' \
+    >"$PODMAN_DIR/containers.conf"
+  printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REGISTRY" >"$PODMAN_DIR/registries.conf"
+  if podman_up; then
+    log "Podman service already answering"
+  else
+    log "starting the Podman service on $PODMAN_DIR/podman.sock"
+    CONTAINERS_CONF="$PODMAN_DIR/containers.conf" CONTAINERS_REGISTRIES_CONF="$PODMAN_DIR/registries.conf" \
+      nohup podman --root "$PODMAN_DIR/root" --runroot "$PODMAN_DIR/run" system service --time=0 \
+      "unix://$PODMAN_DIR/podman.sock" >"$PODMAN_DIR/service.log" 2>&1 &
+    echo "podman $!" >>"$STATE/started"
+    local ok=""
+    for _ in $(seq 1 150); do podman_up && { ok=1; break; }; sleep 0.1; done
+    [[ -n $ok ]] || { log "podman did not come up; see $PODMAN_DIR/service.log"; return 1; }
+  fi
+  # The busybox stand-in, pulled from the local registry through the service's own API.
+  local out
+  out=$(curl -fsS --unix-socket "$PODMAN_DIR/podman.sock" -X POST \
+    "http://podman/images/create?fromImage=$REGISTRY/paitest/busybox&tag=latest")
+  if grep -q '"error' <<<"$out"; then log "podman could not pull the test image: $out"; return 1; fi
+  log "Podman service up on $PODMAN_DIR/podman.sock with the test image"
+}
+
 up() {
   mkdir -p "$STATE"
   : >"$STATE/started"
@@ -101,6 +135,7 @@ up() {
   start_dockerd
   start_registry
   build_images
+  start_podman
   # The real llama.cpp server image and its tiny models: cached outside the checkout, so only a
   # fresh machine pays the ~7 min compile.
   bash "$(dirname "$0")/build-llama-server.sh"
@@ -108,7 +143,7 @@ up() {
 
 down() {
   [[ -f "$STATE/started" ]] || return 0
-  # Newest first: the registry, then the engine.
+  # Newest first: Podman, the registry, then the engine.
   tac "$STATE/started" | while read -r name pid; do
     if kill -0 "$pid" 2>/dev/null; then
       log "stopping $name ($pid)"

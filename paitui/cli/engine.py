@@ -130,6 +130,15 @@ def port_check(services: Services) -> PortCheck:
 
 
 def _plan(args: argparse.Namespace, *, pull_models: bool = False) -> LaunchPlan | int:
+    planned = plan_with_hardware(args, pull_models=pull_models)
+    return planned if isinstance(planned, int) else planned[0]
+
+
+def plan_with_hardware(
+    args: argparse.Namespace, *, pull_models: bool = False
+) -> tuple[LaunchPlan, HardwareReport] | int:
+    """The launch plan for the parsed choices and the hardware it was planned for; or the exit
+    status after printing why there is none."""
     from paitui.cli.common import services_from_args
     from paitui.cli.models import resolve_start_model, start_companions
     from paitui.domain.launch.plan import LaunchChoices
@@ -175,7 +184,7 @@ def _plan(args: argparse.Namespace, *, pull_models: bool = False) -> LaunchPlan 
         problem = source_problem(plan.build) if plan.build is not None else None
         if problem is not None:
             raise PlanError(problem, "pass --source DIR: the checkout that holds its Dockerfile")
-        return plan
+        return plan, hardware
     except PlanError as exc:
         from paitui.domain.text_safety import terminal_safe
 

@@ -89,7 +89,7 @@ def format_report(r: HardwareReport) -> str:
     if d is None:
         out.append("  Docker: not checked")
     else:
-        out.append(f"  Docker {d.summary()}")
+        out.append(f"  Engine {d.summary()}")
     if r.models_free_bytes is not None:
         out.append(f"  models store: {_size(r.models_free_bytes)} free in {r.models_dir}")
     out.append("")

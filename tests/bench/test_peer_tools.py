@@ -7,9 +7,13 @@ header is not a row), and a summary that counted waiting threads would blame idl
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from bench.peer import (
+# The benchmarks are scripts beside each other (``from common import``), not a package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from peer import (
     Client,
     paitui_desktop_listed,
     paitui_running_listed,
@@ -18,7 +22,7 @@ from bench.peer import (
     spread,
     table,
 )
-from bench.profile_paitui import summarise
+from profile_paitui import summarise
 
 FOOTER = " 1 Desktop  2 Hardware  3 Catalog  4 Models  5 Running      ^p palette  q Quit"
 

@@ -10,14 +10,13 @@ import os
 import socket
 import threading
 from collections import deque
-from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
 
-from paitui.domain.engine.containers import ContainerStatus, PullProgress, StatsSample
+from paitui.domain.engine.containers import ContainerStatus, PullProgress
 from paitui.domain.engine.errors import EngineError, ErrorKind
 from paitui.domain.hardware.report import HardwareReport
 from paitui.domain.launch.plan import DeviceMapping, LaunchChoices
@@ -124,11 +123,10 @@ async def test_launch_events_stop_remove(
     lines: deque[str] = deque(maxlen=10)
     got = [line async for line in engine.logs(app.id, follow=False, buffer=lines)]
     assert got == ["hello from paitui"] and list(lines) == got
-    # logs() and stats() are async generators; their AsyncIterator type hides aclose.
-    following = cast(AsyncGenerator[str, None], engine.logs(app.id, follow=True))
+    following = engine.logs(app.id, follow=True)
     assert await anext(following) == "hello from paitui"
     await following.aclose()  # leaving a followed log closes its stream
-    stats = cast(AsyncGenerator[StatsSample, None], engine.stats(app.id))
+    stats = engine.stats(app.id)
     sample = await anext(stats)
     await stats.aclose()
     assert sample.container_id == cid and sample.memory_bytes > 0 and sample.memory_limit > 0

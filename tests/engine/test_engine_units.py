@@ -194,18 +194,14 @@ def test_event_and_inspect_parsing() -> None:
 
 async def test_events_report_an_unreachable_engine_and_keep_trying(tmp_path: Path) -> None:
     import asyncio
-    from collections.abc import AsyncGenerator
-    from typing import cast
 
     from paitui.domain.engine.containers import EngineConnection
     from paitui.services.engine.client import Engine
-    from paitui.services.engine.events import EngineUpdate
     from paitui.settings import Settings
 
     missing = f"unix://{tmp_path}/no-engine.sock"
     engine = Engine(Settings(docker_host=missing), backoff_initial=0.01, backoff_max=0.02)
-    # events() is an async generator; its declared AsyncIterator type hides aclose.
-    events = cast(AsyncGenerator[EngineUpdate, None], engine.events())
+    events = engine.events()
     first = await asyncio.wait_for(anext(events), 10)
     assert isinstance(first, EngineConnection) and not first.connected
     assert "not reachable" in first.message and first.host == missing

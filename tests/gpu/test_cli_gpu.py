@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.gpu.trees import FakeProc, build_proc, build_sysfs, docker_cgroup, fdinfo_text
-from tests.status.servers import free_port
+from tests.helpers import free_port
 from tests.status.standins import remove_containers, write_catalog
 
 REPO = Path(__file__).resolve().parents[2]

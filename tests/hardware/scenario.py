@@ -273,6 +273,8 @@ def docker_json(
         "cdi_specs": list(cdi),
         "host": None,
         "nvidia_cdi": list(cdi),
+        "engine": "Docker",  # the injected answers name no "Podman Engine" component
+        "default_runtime": None,
     }
 
 

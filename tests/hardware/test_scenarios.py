@@ -313,6 +313,8 @@ def test_server_with_aspeed_bmc_and_no_docker_socket(tmp_path: Path) -> None:
             "cdi_specs": [],
             "host": env["PAITUI_DOCKER_HOST"],
             "nvidia_cdi": [],
+            "engine": "Docker",
+            "default_runtime": None,
         },
         findings=[
             finding(

@@ -132,7 +132,7 @@ def test_fit_of_the_real_tiny_model_on_disk() -> None:
 def test_start_warning_finds_the_model_through_the_mounts(
     files: dict[str, bytes], tmp_path: Path
 ) -> None:
-    from paitui.domain.catalog.schema import Accel
+    from paitui.domain.hardware.accel import Accel
     from paitui.domain.launch.plan import LaunchPlan, MountSpec
     from paitui.services.models.will_fit import plan_model_file, start_warning
 

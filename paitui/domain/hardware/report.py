@@ -95,6 +95,9 @@ class DockerFacts:
     host: str | None = None
     #: The CDI spec files among ``cdi_specs`` that describe NVIDIA devices.
     nvidia_cdi: tuple[str, ...] = ()
+    #: Which engine serves the API ("Docker" or "Podman", ``domain.engine.kind``), its runtime.
+    engine: str = "Docker"
+    default_runtime: str | None = None
 
     def summary(self) -> str:
         """One line: version and what matters for GPUs, or why it is unreachable."""
@@ -107,7 +110,7 @@ class DockerFacts:
             extras.append("nvidia runtime")
         if self.nvidia_cdi:
             extras.append("NVIDIA CDI spec")
-        return f"{self.version} ({', '.join(extras)})"
+        return f"{self.engine} {self.version} ({', '.join(extras)})"
 
 
 @dataclass(frozen=True)

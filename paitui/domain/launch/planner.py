@@ -21,6 +21,7 @@ from paitui.domain.engine.containers import (
 )
 from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
+from paitui.domain.launch.engine_plan import kind_of, plan_for_engine
 from paitui.domain.launch.plan import (
     DeviceMapping,
     GpuRequest,
@@ -716,7 +717,7 @@ def plan_launch(
             "WSL2: the container runs privileged with /usr/lib/wsl mounted (as Pai documents)"
         )
 
-    return LaunchPlan(
+    plan = LaunchPlan(
         app_id=app.id,
         variant=variant_name,
         accel=accel,
@@ -756,3 +757,4 @@ def plan_launch(
         models_links=_links(app, data_dir, store),
         seed_files=tuple(_seeds(app, data_dir, values)),
     )
+    return plan_for_engine(plan, kind_of(hardware.docker), hardware)

@@ -17,7 +17,7 @@ import os
 import shutil
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from paitui.domain.engine.containers import (
@@ -38,7 +38,7 @@ from paitui.domain.engine.pull import ProgressThrottle, PullTracker, split_image
 from paitui.domain.launch.plan import LaunchPlan
 from paitui.domain.launch.planner import container_name
 from paitui.services.engine.build import BuildProgress, build_image
-from paitui.services.engine.connect import Endpoint, make_client, resolve_endpoint
+from paitui.services.engine.connect import Endpoint, make_client
 from paitui.services.engine.create import create_kwargs, prepare_data_dir, prepare_models_views
 from paitui.services.engine.deadline import DeadlinePassed, in_daemon_thread
 from paitui.services.engine.events import (
@@ -49,6 +49,7 @@ from paitui.services.engine.events import (
     info_from_attrs,
     list_managed,
 )
+from paitui.services.engine.podman import resolve_engine
 from paitui.services.engine.raw_api import json_stream
 from paitui.services.engine.streams import LineSplitter, iterate_in_thread, stats_sample
 from paitui.settings import Settings
@@ -107,7 +108,7 @@ class Engine:
         self.answer_timeout = answer_timeout or _env_seconds(
             "PAITUI_ENGINE_ANSWER_TIMEOUT", ANSWER_TIMEOUT_S
         )
-        self.endpoint: Endpoint = resolve_endpoint(settings.docker_host, env)
+        self.endpoint: Endpoint = resolve_engine(settings.docker_host, env)
         self.timeout = timeout
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
@@ -535,7 +536,7 @@ class Engine:
         follow: bool = True,
         tail: int | str = 500,
         buffer: deque[str] | None = None,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """The container's output line by line (stdout and stderr), appended to ``buffer`` too."""
         container = await self._call(lambda: self._managed_container(target))
         splitter = LineSplitter()
@@ -553,7 +554,7 @@ class Engine:
                 buffer.append(last)
             yield last
 
-    async def stats(self, target: str) -> AsyncIterator[StatsSample]:
+    async def stats(self, target: str) -> AsyncGenerator[StatsSample, None]:
         """One stats stream for one container (about one sample a second) until the caller stops."""
         container = await self._call(lambda: self._managed_container(target))
         cid = str(container.id)
@@ -588,7 +589,7 @@ class Engine:
         pump.start()
         return sub
 
-    async def events(self) -> AsyncIterator[EngineUpdate]:
+    async def events(self) -> AsyncGenerator[EngineUpdate, None]:
         """The same updates as ``subscribe`` as an async iterator; stops when the caller stops."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[EngineUpdate] = asyncio.Queue()

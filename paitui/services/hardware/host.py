@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paitui.domain.engine.kind import engine_name
 from paitui.domain.hardware.report import DockerFacts
 
 CDI_DIRS = ("etc/cdi", "var/run/cdi")
@@ -214,9 +215,13 @@ def free_bytes(path: Path) -> tuple[str | None, int | None]:
 
 
 def docker_facts_from_info(
-    info: Mapping[str, Any], api_version: str | None, env: HostEnv, host: str | None
+    info: Mapping[str, Any],
+    api_version: str | None,
+    env: HostEnv,
+    host: str | None,
+    version: Mapping[str, Any] | None = None,
 ) -> DockerFacts:
-    """DockerFacts from a ``docker info`` answer (shared by the real and the injected path)."""
+    """DockerFacts from a ``docker info`` (and ``version``) answer (the real and injected path)."""
     security = [str(s) for s in info.get("SecurityOptions") or []]
     runtimes = info.get("Runtimes") or {}
     spec_dirs = tuple(str(d) for d in info.get("CDISpecDirs") or ())
@@ -230,6 +235,8 @@ def docker_facts_from_info(
         cdi_specs=specs,
         host=host,
         nvidia_cdi=tuple(s for s in specs if is_nvidia_cdi(s)),
+        engine=engine_name(version),
+        default_runtime=str(info.get("DefaultRuntime") or "") or None,
     )
 
 
@@ -260,21 +267,26 @@ def query_docker(
 ) -> DockerFacts:
     """Ask the engine (short timeout, never raises).
 
-    The engine is found as the engine service finds it (``services.engine.connect``: settings,
-    ``DOCKER_HOST``, the docker context, the default socket), so both report the same one.
+    The engine is found as the engine service finds it (``services.engine.podman.resolve_engine``:
+    settings, ``DOCKER_HOST``, the docker context, the default socket, else a Podman socket), so
+    both report the same one.
     """
     try:
         import docker  # noqa: F401  (only whether the SDK is installed)
     except ImportError as exc:
         return DockerFacts(reachable=False, error=f"docker SDK not installed ({exc})")
-    from paitui.services.engine.connect import make_client, resolve_endpoint
+    from paitui.services.engine.connect import make_client
+    from paitui.services.engine.podman import resolve_engine
 
-    endpoint = resolve_endpoint(docker_host, environ)
+    endpoint = resolve_engine(docker_host, environ)
     client = None
     try:
         client = make_client(endpoint, timeout=timeout)
         info = client.info()
-        return docker_facts_from_info(info, str(client.api.api_version), env, endpoint.host)
+        version = client.version()
+        return docker_facts_from_info(
+            info, str(client.api.api_version), env, endpoint.host, version
+        )
     except Exception as exc:  # the SDK raises requests/urllib3/OS errors as well as its own
         return DockerFacts(
             reachable=False,
@@ -289,7 +301,7 @@ def query_docker(
 
 def injected_docker(env: HostEnv, spec: str) -> DockerFacts | None:
     """Docker facts from ``PAITUI_HW_DOCKER``: ``off`` (not queried) or a JSON file holding
-    ``{"info": {...}, "api_version": "1.41"}`` or ``{"error": "..."}``."""
+    ``{"info": {...}, "api_version": "1.41", "version": {...}}`` or ``{"error": "..."}``."""
     if spec == "off":
         return None
     try:
@@ -304,7 +316,9 @@ def injected_docker(env: HostEnv, spec: str) -> DockerFacts | None:
     if "error" in data:
         return DockerFacts(reachable=False, error=str(data["error"]), cdi_specs=cdi_specs(env))
     info = data.get("info", {})
-    return docker_facts_from_info(info, data.get("api_version"), env, data.get("host"))
+    return docker_facts_from_info(
+        info, data.get("api_version"), env, data.get("host"), data.get("version")
+    )
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ def hardware_line(report: HardwareReport | None, engine: EngineConnection | None
     elif report.docker is not None:
         text.append("  ·  ")
         if report.docker.reachable:
-            text.append(f"Docker {report.docker.version or ''}".strip(), style="green")
+            d = report.docker
+            text.append(f"{d.engine} {d.version or ''}".strip(), style="green")
         elif engine is not None:  # connected since the detection said it was not
             text.append("Docker", style="green")
         else:
