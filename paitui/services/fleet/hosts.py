@@ -205,6 +205,9 @@ class MultiFleet:
         async def one(member: Member) -> None:
             try:
                 await asyncio.wait_for(member.fleet.start(), self.answer_timeout)
+                if member.state.reachable is None and member.fleet.connection is None:
+                    # It listed: it answers, whether or not its event pump said so yet.
+                    member.state = replace(member.state, reachable=True)
             except Exception as exc:  # its event pump goes on retrying by itself
                 msg = str(exc) or f"no answer in {self.answer_timeout:g} s"
                 member.state = replace(member.state, reachable=False, message=msg)
