@@ -10,8 +10,9 @@ STATE=${PAITUI_TEST_STATE:-/tmp/paitui-test-env}
 REGISTRY=${PAITUI_TEST_REGISTRY:-127.0.0.1:5000}
 # cmake and build-essential build the real llama.cpp server (scripts/build-llama-server.sh).
 # docker-compose (1.29.2) reads back the compose exports (tests/engine/test_compose_config.py).
+# openssh-server: the ssh:// host tests start their own sshd on a loopback port (tests/hosts/).
 PACKAGES=(docker.io docker-registry busybox-static umockdev tmux librsvg2-bin curl iproute2 cmake
-  build-essential docker-compose)
+  build-essential docker-compose openssh-server)
 # Debian's docker CLI; a newer one elsewhere on PATH works too.
 export PATH="$PATH:/usr/sbin:/sbin"
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.engine.second_dockerd import SecondDockerd
 from tests.hosts.sshd import SshBox
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -32,7 +35,8 @@ def sshbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SshBox]:
     """sshd on a loopback port; $HOME points paramiko at it (config, key, known_hosts)."""
     if shutil.which("sshd") is None and shutil.which("/usr/sbin/sshd") is None:
         pytest.fail("sshd is needed: scripts/test-env.sh up installs openssh-server")
-    box = SshBox()
+    # PYTHONPATH: a session there can run this checkout's paitui (`paitui hw --json`).
+    box = SshBox(session_env={"PYTHONPATH": str(REPO)})
     monkeypatch.setenv("HOME", str(box.home))
     try:
         yield box
