@@ -104,6 +104,10 @@ async def host_hardware(engine: HostEngine, timeout: float = HW_TIMEOUT_S) -> Re
             else:
                 note = _why_not(code, err, command)
     else:
-        note = f"{spec.scheme}:// host: paitui is asked only over ssh://"
+        note = (
+            "a local socket: paitui hw tells this box's hardware"
+            if spec.hostname is None
+            else f"{spec.scheme}:// host: paitui there is asked only over ssh://"
+        )
     info = await engine.info(timeout)
     return from_engine_info(spec.name, info, note)
