@@ -149,3 +149,53 @@ def test_cli_across_a_second_dockerd_and_an_ssh_box(
         for container in made:
             container.remove(force=True)
         client.close()
+
+
+@pytest.mark.docker
+def test_start_on_a_named_host_runs_there_only(
+    tmp_path: Path, d2: SecondDockerd, registry: str, docker_client: Any, app_tag: str
+) -> None:
+    import docker
+
+    from tests.engine.conftest import stand_in_app
+
+    image = f"{registry}/paitest/busybox:latest"
+    app_id = f"{app_tag}-start"
+    entry = stand_in_app(app_id, image, data=False).model_dump(mode="json", exclude_none=True)
+    catalog = tmp_path / "extra.yml"
+    catalog.write_text(json.dumps({"apps": [entry]}))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'models_dir = "{tmp_path / "m"}"\napps_dir = "{tmp_path / "a"}"\n'
+        f'[hosts.d2]\nendpoint = "{d2.host}"\n'
+    )
+    client = docker.DockerClient(base_url=d2.host, timeout=30)
+    try:
+        t0 = time.monotonic()
+        out = paitui(
+            "--config",
+            str(config),
+            "--catalog",
+            str(catalog),
+            "start",
+            app_id,
+            "--host",
+            "d2",
+            "--no-hw",
+            "--json",
+            timeout=120,
+        )
+        start_s = time.monotonic() - t0
+        assert out.returncode == 0, out.stderr
+        row = json.loads(out.stdout)
+        assert row["host"] == "d2" and row["app"] == app_id and row["links"], row
+        here = client.containers.list(filters={"label": f"paitui.app={app_id}"})
+        assert len(here) == 1 and here[0].status == "running"
+        assert not docker_client.containers.list(
+            all=True, filters={"label": f"paitui.app={app_id}"}
+        )
+        print(f"\nstart --host d2 (pull included): {start_s:.2f} s")
+    finally:
+        for c in client.containers.list(all=True, filters={"label": f"paitui.app={app_id}"}):
+            c.remove(force=True)
+        client.close()
