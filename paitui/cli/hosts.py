@@ -72,9 +72,7 @@ def _services(args: argparse.Namespace) -> Services:
 
 def host_list(services: Services) -> HostList:
     """The hosts from the settings, with each bad entry printed as a warning."""
-    from paitui.services.fleet.hosts import load_hosts
-
-    hosts = load_hosts(services.settings)
+    hosts = services.hosts
     for problem in hosts.problems:
         print(f"paitui: {_safe(problem)}", file=sys.stderr)
     return hosts
@@ -200,14 +198,7 @@ def wants_hosts(args: argparse.Namespace, services: Services) -> bool:
     """Whether ``ls`` should go across hosts: ``--host`` given, or more than one configured."""
     if getattr(args, "host", None):
         return True
-    return len(host_list_quiet(services).hosts) > 1
-
-
-def host_list_quiet(services: Services) -> HostList:
-    """The hosts without printing problems (they are printed where the hosts are used)."""
-    from paitui.services.fleet.hosts import load_hosts
-
-    return load_hosts(services.settings)
+    return len(services.hosts.hosts) > 1
 
 
 def status_row(

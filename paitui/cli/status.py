@@ -206,7 +206,8 @@ def run_ls(args: argparse.Namespace) -> int:
         statuses = sorted(asyncio.run(snapshot()), key=lambda s: s.app_id)
     except EngineError as exc:
         return _error(str(exc))
-    rows = [{"host": "local", **_status_json(fleet, s)} for s in statuses]
+    host = services.hosts.hosts[0].name  # the one host: "local" or its docker context
+    rows = [{"host": host, **_status_json(fleet, s)} for s in statuses]
     if args.json:
         from paitui.cli.common import print_json
 
