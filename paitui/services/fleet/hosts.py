@@ -182,9 +182,7 @@ class MultiFleet:
     async def _fetch_version(self, host: str) -> None:
         member = self.members[host]
         with contextlib.suppress(Exception):
-            data = await member.engine._call(
-                lambda: dict(member.engine.client().version()), timeout=self.answer_timeout
-            )
+            data = await asyncio.wait_for(member.engine.connect(), self.answer_timeout)
             member.state = replace(
                 member.state, version=str(data.get("Version") or ""), os=data.get("Os")
             )
