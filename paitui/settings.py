@@ -61,6 +61,8 @@ class Settings:
     theme: str = "paitui-dark"
     #: Fixed access token for ``paitui serve`` (None: a random one each run). Kept out of repr.
     serve_token: str | None = field(default=None, repr=False)
+    #: ``[hosts.NAME]`` tables as read (checked by ``paitui.domain.fleet.hosts``).
+    hosts: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     #: Where the settings came from, for display.
     source: str | None = None
     #: Bad values that were replaced by defaults, as readable messages.
@@ -133,6 +135,12 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             problems.append(f"{path}: cannot read it ({exc}); using the defaults")
             doc = {}
         for key, raw in doc.items():
+            if key == "hosts":  # other engines; each entry is checked when hosts are loaded
+                if isinstance(raw, dict):
+                    values["hosts"] = raw
+                else:
+                    problems.append(f"{path}: hosts must be [hosts.NAME] tables; ignored")
+                continue
             if key not in _FIELDS:
                 problems.append(f"{path}: unknown setting {key!r} ignored")
                 continue

@@ -12,8 +12,9 @@ REGISTRY=${PAITUI_TEST_REGISTRY:-127.0.0.1:5000}
 # docker-compose (1.29.2) reads back the compose exports (tests/engine/test_compose_config.py).
 # podman is the second engine (tests/engine/test_podman.py), run with runc: crun (which Podman
 # prefers when installed) refuses to start containers on a hybrid cgroup hierarchy, as here.
+# openssh-server: the ssh:// host tests start their own sshd on a loopback port (tests/hosts/).
 PACKAGES=(docker.io docker-registry busybox-static umockdev tmux librsvg2-bin curl iproute2 cmake
-  build-essential docker-compose podman)
+  build-essential docker-compose podman openssh-server)
 # Debian's docker CLI; a newer one elsewhere on PATH works too.
 export PATH="$PATH:/usr/sbin:/sbin"
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 def register(subparsers: Subparsers) -> None:
     """Add ``ls``, ``start``, ``stop`` and ``wait``."""
     from paitui.cli.engine import _add_choices
+    from paitui.cli.hosts import add_host_option
 
     ls = subparsers.add_parser(
         "ls",
@@ -50,6 +51,7 @@ def register(subparsers: Subparsers) -> None:
         help="give up when the engine has not answered in this many seconds "
         f"(default {LS_TIMEOUT_S:g})",
     )
+    add_host_option(ls)
     ls.set_defaults(func=run_ls)
 
     start = subparsers.add_parser(
@@ -64,6 +66,7 @@ def register(subparsers: Subparsers) -> None:
         help="pull the image even when it is present (update a moving tag)",
     )
     start.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_host_option(start)
     start.set_defaults(func=run_start)
 
     stop = subparsers.add_parser(
@@ -79,6 +82,7 @@ def register(subparsers: Subparsers) -> None:
         metavar="SECONDS",
         help="seconds to wait for a clean stop before killing (default 10)",
     )
+    add_host_option(stop)
     stop.set_defaults(func=run_stop)
 
     wait = subparsers.add_parser(
@@ -187,10 +191,13 @@ def _fleet(services: Services) -> Fleet:
 
 def run_ls(args: argparse.Namespace) -> int:
     """List managed apps."""
+    from paitui.cli.hosts import run_ls_hosts, wants_hosts
     from paitui.domain.engine.errors import EngineError
     from paitui.services.engine.deadline import deadline
 
     services = _services(args)
+    if wants_hosts(args, services):
+        return run_ls_hosts(args)
     fleet = _fleet(services)
 
     async def snapshot() -> list[AppStatus]:
@@ -204,7 +211,8 @@ def run_ls(args: argparse.Namespace) -> int:
         statuses = sorted(asyncio.run(snapshot()), key=lambda s: s.app_id)
     except EngineError as exc:
         return _error(str(exc))
-    rows = [_status_json(fleet, s) for s in statuses]
+    host = services.hosts.hosts[0].name  # the one host: "local" or its docker context
+    rows = [{"host": host, **_status_json(fleet, s)} for s in statuses]
     from paitui.cli import gpu_fields
 
     try:
@@ -326,6 +334,10 @@ def run_start(args: argparse.Namespace) -> int:
     from paitui.domain.engine.errors import EngineError, ErrorKind
     from paitui.domain.fleet.links import app_links
 
+    if getattr(args, "host", None):
+        from paitui.cli.hosts import run_start_host
+
+        return run_start_host(args)
     hung = _engine_hung(args)
     if hung:
         return _error(hung)
@@ -424,6 +436,10 @@ def run_stop(args: argparse.Namespace) -> int:
     from paitui.domain.engine.errors import EngineError
     from paitui.services.engine.deadline import deadline
 
+    if getattr(args, "host", None):
+        from paitui.cli.hosts import run_stop_host
+
+        return run_stop_host(args)
     services = _services(args)
 
     async def stop() -> int | None:

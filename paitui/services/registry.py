@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
 
+    from paitui.domain.fleet.hosts import HostList
     from paitui.domain.hardware.report import HardwareReport
     from paitui.services.engine.client import Engine
     from paitui.services.fleet.tracker import Fleet
@@ -93,6 +94,13 @@ class Services:
         from paitui.services.fleet.tracker import Fleet
 
         return Fleet(self.engine, lambda: self.catalog, self.settings)
+
+    @cached_property
+    def hosts(self) -> HostList:
+        """The engines paitui follows: this one, docker contexts, ``[hosts.NAME]`` (reads files)."""
+        from paitui.services.fleet.hosts import load_hosts
+
+        return load_hosts(self.settings)
 
     def detect_hardware(self, cancel: threading.Event | None = None) -> HardwareReport:
         """Detect GPUs, host and Docker facts afresh (blocking, quick; run it off the UI thread)."""

@@ -91,16 +91,24 @@ def ssh_tunnel_command(
     ports: Sequence[PublishedPort], env: Mapping[str, str], hostname: str | None = None
 ) -> str | None:
     """``ssh -L P:127.0.0.1:P [-L ...] user@host`` forwarding every published port, or None."""
+    return ssh_tunnel_to(ports, ssh_destination(env, hostname))
+
+
+def ssh_tunnel_to(
+    ports: Sequence[PublishedPort], destination: str, ssh_port: int | None = None
+) -> str | None:
+    """``ssh [-p N] -L P:127.0.0.1:P ... destination`` for ports published on another box."""
     forwards: list[str] = []
     seen: set[int] = set()
     for port in ports:
-        if port.host_port in seen:
+        if port.host_port in seen or port.protocol != "tcp":
             continue
         seen.add(port.host_port)
         forwards.append(f"-L {port.host_port}:{_tunnel_target(port.host_ip)}:{port.host_port}")
     if not forwards:
         return None
-    return f"ssh {' '.join(forwards)} {ssh_destination(env, hostname)}"
+    via = f"-p {ssh_port} " if ssh_port else ""
+    return f"ssh {via}{' '.join(forwards)} {destination}"
 
 
 def _unique_ports(ports: Sequence[PublishedPort]) -> list[PublishedPort]:

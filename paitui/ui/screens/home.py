@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import ClassVar
 
 from rich.text import Text
@@ -14,6 +15,7 @@ from textual.widgets import Footer, Static
 
 from paitui.domain.catalog.schema import Catalog
 from paitui.domain.engine.containers import EngineConnection
+from paitui.domain.fleet.hosts import tile_host_note
 from paitui.domain.fleet.status import AppStatus
 from paitui.domain.hardware.report import HardwareReport, Severity
 from paitui.domain.launch.variant_fit import best_variant, why_not
@@ -69,7 +71,10 @@ def hardware_line(report: HardwareReport | None, engine: EngineConnection | None
 
 
 def tile_data(
-    catalog: Catalog, report: HardwareReport | None, statuses: dict[str, AppStatus]
+    catalog: Catalog,
+    report: HardwareReport | None,
+    statuses: dict[str, AppStatus],
+    host: str | None = None,
 ) -> tuple[list[TileData], list[TileData]]:
     """Tiles for the apps that fit and for those that do not, in display order."""
     fit: list[TileData] = []
@@ -79,7 +84,7 @@ def tile_data(
         state = status.state.value if status else None
         variant = best_variant(app, report)
         if variant is not None:
-            fit.append(TileData(app.id, app.name, app.kind, variant, state=state))
+            fit.append(TileData(app.id, app.name, app.kind, variant, state=state, host=host))
         else:
             reason = why_not(app, report) if report else ""
             blocked.append(TileData(app.id, app.name, app.kind, None, reason, state))
@@ -147,7 +152,11 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
         paitui = host_of(self)
         if paitui.catalog is None:
             return
-        fit, blocked = tile_data(paitui.catalog, paitui.hardware_report, paitui.statuses)
+        # Which box a launch goes to, once there is more than one (the hosts are files: a thread).
+        services = getattr(paitui, "services", None)
+        hosts = await asyncio.to_thread(lambda: services.hosts.hosts) if services else ()
+        note = tile_host_note(hosts)
+        fit, blocked = tile_data(paitui.catalog, paitui.hardware_report, paitui.statuses, note)
         if [t.data for t in self.query(AppTile)] == [*fit, *blocked]:
             return  # same tiles: keep them, and the focus
         focused = self.focused.data.app_id if isinstance(self.focused, AppTile) else None
@@ -174,7 +183,9 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
             state = status.state.value if status else None
             if state != tile.data.state:
                 d = tile.data
-                tile.update_data(TileData(d.app_id, d.name, d.kind, d.variant, d.reason, state))
+                tile.update_data(
+                    TileData(d.app_id, d.name, d.kind, d.variant, d.reason, state, d.host)
+                )
 
     def action_move(self, dx: int, dy: int) -> None:
         """Move the focus between tiles like in a grid of icons."""

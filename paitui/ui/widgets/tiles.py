@@ -54,6 +54,7 @@ class TileData:
     variant: str | None  # best variant here; None when it cannot run
     reason: str = ""  # why it cannot run here
     state: str | None = None  # app state name when managed
+    host: str | None = None  # "runs on NAME" when more than one host is configured
 
 
 class AppTile(Static, can_focus=True):
@@ -100,6 +101,8 @@ class AppTile(Static, can_focus=True):
             text.append(f"{d.kind.value} · {d.variant}", style="dim")
             if d.state:
                 text.append(f" · {d.state}", style=LIGHTS.get(d.state, ("", ""))[1])
+            if d.host:
+                text.append(f" · {d.host}", style="dim")
         else:
             text.append(d.reason, style="dim italic")
         return text
