@@ -91,6 +91,7 @@ def demo_report() -> HardwareReport:
         ),
         docker=DockerFacts(reachable=True, version="20.10.24", api_version="1.41"),
         models_free_bytes=412 * GIB,
+        models_dir="/srv/paitui/models",
         ram_bytes=32 * GIB,
         user="demo",
         uid=1000,

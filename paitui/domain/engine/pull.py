@@ -118,7 +118,8 @@ class ProgressThrottle:
 
     The engine sends a message per layer per chunk (thousands for a big image, many per
     millisecond from a local registry); each ``PullProgress`` already folds every layer, so the
-    ones dropped in between lose nothing: the next one let through holds their bytes. The first
+    ones dropped in between lose nothing: the next one let through holds their bytes. The first,
+    the first with bytes moving (so even a pull shorter than ``interval`` shows it downloading)
     and the finished one always pass.
     """
 
@@ -128,11 +129,15 @@ class ProgressThrottle:
         self.interval = interval
         self._clock = clock
         self._last: float | None = None
+        self._moving = False
 
     def due(self, progress: PullProgress) -> bool:
         """Whether to hand on ``progress`` now (and count it as handed on)."""
         now = self._clock()
-        if progress.done or self._last is None or now - self._last >= self.interval:
+        first_bytes = not self._moving and 0 < progress.downloaded < progress.total
+        if first_bytes:
+            self._moving = True
+        if progress.done or first_bytes or self._last is None or now - self._last >= self.interval:
             self._last = now
             return True
         return False

@@ -68,7 +68,7 @@ def render_host(report: HardwareReport) -> Text:
             text.append(f"gid {gid}  ")
             style = "green" if member else "yellow"
             text.append("member" if member else "not a member", style=style)
-    text.append("\ndocker ", style="dim")
+    text.append("\nengine ", style="dim")
     d = report.docker
     if d is None:
         text.append("not checked", style="dim")
@@ -83,7 +83,7 @@ def render_host(report: HardwareReport) -> Text:
     if report.vulkan_icds:
         text.append("\nvulkan ", style="dim")
         text.append(" ".join(i.rsplit("/", 1)[-1] for i in report.vulkan_icds))
-    if report.models_free_bytes is not None:
+    if report.models_free_bytes is not None and report.models_dir:
         text.append("\nmodels ", style="dim")
         text.append(f"{gib(report.models_free_bytes)} free in {report.models_dir}")
     text.append("\nsource ", style="dim")
