@@ -206,7 +206,7 @@ def status_row(
 ) -> dict[str, Any]:
     """``paitui ls --json``'s row of an app on a host, links with that host's ``ssh -L`` line."""
     from paitui.cli.status import _status_json
-    from paitui.domain.fleet.hosts import host_links
+    from paitui.domain.fleet.hosts import NOT_PROBED, host_links
 
     member = fleet.members[host]
     row = {"host": host, **_status_json(member.fleet, status)}
@@ -218,11 +218,24 @@ def status_row(
         socket.gethostname(),
     )
     row["ssh_tunnel"] = links.ssh_tunnel
+    # False: the app's port is on the remote box's loopback; its readiness is not known here.
+    row["probed"] = status.detail != NOT_PROBED
     return row
 
 
+def ls_exit_status(args: argparse.Namespace, states: list[HostState]) -> int:
+    """``ls`` across hosts exits 1 only when the host named with ``--host`` (or, with
+    ``--strict``, any host) did not answer; an unreachable host is otherwise marked, not fatal
+    (a stale docker context must not fail every ``ls``)."""
+    away = [s for s in states if not s.reachable]
+    if not away:
+        return 0
+    return 1 if getattr(args, "host", None) or getattr(args, "strict", False) else 0
+
+
 def run_ls_hosts(args: argparse.Namespace) -> int:
-    """``paitui ls`` across hosts; exit 1 when a host asked for did not answer."""
+    """``paitui ls`` across hosts; see ``ls_exit_status`` for when it exits 1."""
+    from paitui.domain.fleet.hosts import state_label
     from paitui.domain.fleet.status import format_uptime
 
     services = _services(args)
@@ -242,27 +255,35 @@ def run_ls_hosts(args: argparse.Namespace) -> int:
     rows_raw.sort(key=lambda r: (r[0], r[1].app_id))
     rows = [status_row(fleet, host, status) for host, status in rows_raw]
     away = [s for s in states if not s.reachable]
+    code = ls_exit_status(args, states)
     for s in away:
         print(f"paitui: host {_safe(s.name)} unreachable: {_safe(s.message)}", file=sys.stderr)
     if args.json:
         from paitui.cli.common import print_json
 
-        print_json(rows)
-        return 1 if away else 0
-    if not rows:
+        # The apps of an unreachable host are not known: one row per such host says so.
+        away_rows = [
+            {"host": s.name, "app": None, "state": "unknown", "host_unreachable": s.message}
+            for s in away
+        ]
+        print_json(rows + away_rows)
+        return code
+    if not rows and not away:
         print("No managed apps. Start one with: paitui start APP [--host NAME]")
-        return 1 if away else 0
+        return code
     table: list[tuple[str, ...]] = [("HOST", "APP", "STATE", "UPTIME", "PORTS", "LINK")]
     for row, (_host, status) in zip(rows, rows_raw, strict=True):
         ports = " ".join(sorted({f"{p['host_port']}->{p['container_port']}" for p in row["ports"]}))
         link = row["links"][0]["url"] if row["links"] else ""
         uptime = format_uptime(status.uptime(time.time()))
-        cells = (row["host"], row["app"], row["state"], uptime, ports, link)
+        cells = (row["host"], row["app"], state_label(status), uptime, ports, link)
         table.append(tuple(map(_safe, cells)))
+    for s in away:
+        table.append(tuple(map(_safe, (s.name, "?", "unreachable", "", "", ""))))
     _print_table(table)
     for tunnel in sorted({(r["ssh_tunnel"] or "") for r in rows} - {""}):
         print(f"\nTo reach it from here, run first: {_safe(tunnel)}")
-    return 1 if away else 0
+    return code
 
 
 def run_stop_host(args: argparse.Namespace) -> int:

@@ -86,6 +86,18 @@ class SshBox:
     def endpoint(self) -> str:
         return f"ssh://root@127.0.0.1:{self.port}"
 
+    def alias(self, name: str) -> str:
+        """An ``ssh://root@NAME`` endpoint that ~/.ssh/config maps to this sshd: to paitui the
+        box is another machine (not loopback), as a real remote is."""
+        ssh_dir = self.home / ".ssh"
+        with (ssh_dir / "config").open("a") as config:
+            config.write(
+                f"Host {name}\n  HostName 127.0.0.1\n  Port {self.port}\n  User root\n"
+                f"  IdentityFile {ssh_dir / 'id_ed25519'}\n"
+            )
+        # The port in the URL too: the docker SDK takes it from there, not from the config.
+        return f"ssh://root@{name}:{self.port}"
+
     def start(self, timeout: float = 20.0) -> None:
         """Start sshd and wait until it accepts connections."""
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)

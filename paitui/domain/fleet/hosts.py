@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from paitui.domain.catalog.schema import App
 from paitui.domain.engine.containers import PublishedPort
 from paitui.domain.fleet.links import AppLinks, app_links, ssh_tunnel_to
+from paitui.domain.fleet.status import AppState, AppStatus
 
 #: The name of the engine paitui uses without ``--host`` (settings, DOCKER_HOST, the default).
 LOCAL = "local"
@@ -317,3 +318,30 @@ def tile_host_note(hosts: Sequence[HostSpec], target: str | None = None) -> str 
         (h for h in hosts if h.current), hosts[0]
     )
     return f"runs on {chosen.name}"
+
+
+#: An app on another box whose port is bound to that box's loopback: this box cannot reach it,
+#: so it is neither ready nor unhealthy as far as paitui here can tell.
+NOT_PROBED = "not probed (bound to the remote's loopback; open the ssh -L line)"
+_LOOPBACK_IPS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def unreachable_port(host: HostSpec, host_ip: str) -> bool:
+    """Whether a port the box publishes on ``host_ip`` cannot be probed from here: a remote
+    box's loopback (an app's default bind) is only reached through ``ssh -L``."""
+    return host.remote and (host_ip in _LOOPBACK_IPS or host_ip.startswith("127."))
+
+
+def mark_not_probed(status: AppStatus) -> AppStatus:
+    """A running app whose port cannot be probed from here: still ``starting`` as far as the
+    engine tells, with the reason instead of a false ``unhealthy``."""
+    if status.state != AppState.STARTING or status.detail == NOT_PROBED:
+        return status
+    return dataclasses.replace(status, detail=NOT_PROBED)
+
+
+def state_label(status: AppStatus) -> str:
+    """The state as ``ls`` shows it: ``not probed`` for a remote app behind its loopback."""
+    if status.state == AppState.STARTING and status.detail == NOT_PROBED:
+        return "not probed"
+    return str(status.state)

@@ -16,8 +16,17 @@ from typing import Any
 
 from paitui.domain.catalog.schema import Catalog
 from paitui.domain.engine.containers import EngineConnection
-from paitui.domain.fleet.hosts import HostList, HostSpec, HostState, local_name, merge_hosts
+from paitui.domain.fleet.hosts import (
+    HostList,
+    HostSpec,
+    HostState,
+    local_name,
+    mark_not_probed,
+    merge_hosts,
+    unreachable_port,
+)
 from paitui.domain.fleet.status import AppStatus
+from paitui.services.fleet.probes import ProbeTarget
 from paitui.services.engine.client import Engine
 from paitui.services.engine.connect import Endpoint, resolve_endpoint
 from paitui.services.engine.contexts import current_context, read_contexts
@@ -87,6 +96,37 @@ class HostEngine(Engine):
         return await self._call(lambda: dict(self.client().info()), timeout=timeout)
 
 
+class HostFleet(Fleet):
+    """A ``Fleet`` on one host: a port bound to a remote box's loopback is not probed from here
+    (it cannot answer; that would read ``unhealthy``), the app says so instead."""
+
+    def __init__(self, engine: Any, catalog: Catalog, settings: Settings, spec: HostSpec) -> None:
+        super().__init__(engine, catalog, settings, probe_host=spec.probe_host)
+        self.spec = spec
+
+    def _behind_loopback(self, status: AppStatus) -> bool:
+        target = super().probe_target(status)
+        if target is None:
+            return False
+        port = next((p for p in status.ports if p.host_port == target.port), None)
+        return port is not None and unreachable_port(self.spec, port.host_ip)
+
+    def probe_target(self, status: AppStatus) -> ProbeTarget | None:
+        """Where to probe the app; None when its port is on the remote box's loopback."""
+        return None if self._behind_loopback(status) else super().probe_target(status)
+
+    def _apply(self, new: AppStatus) -> None:
+        if self._behind_loopback(new):
+            new = mark_not_probed(new)
+        super()._apply(new)
+
+    async def snapshot(self) -> list[AppStatus]:
+        """One listing and probe round; apps behind the remote loopback say ``not probed``."""
+        return [
+            mark_not_probed(s) if self._behind_loopback(s) else s for s in await super().snapshot()
+        ]
+
+
 @dataclass
 class Member:
     """One host of the fleet."""
@@ -113,7 +153,7 @@ class MultiFleet:
         self.members: dict[str, Member] = {}
         for spec in hosts:
             engine = HostEngine(spec, settings, **engine_kwargs)
-            fleet = Fleet(engine, catalog, settings, probe_host=spec.probe_host)
+            fleet = HostFleet(engine, catalog, settings, spec)
             self.members[spec.name] = Member(spec, engine, fleet, HostState(spec.name))
         self._listeners: list[HostedListener] = []
         self._host_listeners: list[Callable[[HostState], object]] = []
