@@ -26,10 +26,10 @@ from paitui.domain.fleet.hosts import (
     unreachable_port,
 )
 from paitui.domain.fleet.status import AppStatus
-from paitui.services.fleet.probes import ProbeTarget
 from paitui.services.engine.client import Engine
 from paitui.services.engine.connect import Endpoint, resolve_endpoint
 from paitui.services.engine.contexts import current_context, read_contexts
+from paitui.services.fleet.probes import ProbeTarget
 from paitui.services.fleet.tracker import Fleet
 from paitui.settings import Settings
 
