@@ -1,0 +1,191 @@
+"""Models on the box that runs the app: ``paitui models pull|ls --host`` over a real sshd whose
+sessions run THIS checkout's paitui (a ``paitui`` wrapper on the session's PATH) with a store of
+its own, fetching from the suite's Hub server. Nothing is installed anywhere: the "remote" is
+this machine seen through ssh://root@gpubox (an ~/.ssh/config alias)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from paitui.domain.fleet.hosts import host_from_table
+from paitui.domain.models.holders import holders, holders_cell, parse_listing
+from paitui.services.models.remote import RemoteModelsError, remote_pull, remote_store
+from tests.hosts.conftest import REPO
+from tests.hosts.sshd import SshBox
+from tests.models.hub_server import HubServer, make_repo
+
+Q4 = os.urandom(1_500_000)
+BIG = os.urandom(6_000_000)
+
+
+@dataclass
+class RemoteBox:
+    box: SshBox
+    hub: HubServer
+    store: Path  # the remote's models_dir
+    config: Path  # this box's config.toml naming it
+    env: dict[str, str]  # this box's environment for the CLI
+
+
+@pytest.fixture
+def remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RemoteBox]:
+    repos = [
+        make_repo("acme/tiny-gguf", {"tiny.Q4_K_M.gguf": Q4, "README.md": b"# t\n"}),
+        make_repo("acme/big", {"big.gguf": BIG}),
+    ]
+    bin_dir = tmp_path / "remote-bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "paitui"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m paitui "$@"\n')
+    wrapper.chmod(0o755)
+    store = tmp_path / "remote-models"
+    with HubServer(repos) as hub:
+        box = SshBox(
+            user_env={"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"},
+            session_env={
+                "PYTHONPATH": str(REPO),
+                "PAITUI_CONFIG_DIR": str(tmp_path / "remote-config"),
+                "PAITUI_STATE_DIR": str(tmp_path / "remote-state"),
+                "PAITUI_MODELS_DIR": str(store),
+                "HF_ENDPOINT": hub.url,
+                "HF_HOME": str(tmp_path / "remote-hf"),
+            },
+        )
+        monkeypatch.setenv("HOME", str(box.home))
+        endpoint = box.alias("gpubox")
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'models_dir = "{tmp_path / "local-models"}"\n'
+            f'[hosts.gpubox]\nendpoint = "{endpoint}"\n'
+            f'[hosts.bare]\nendpoint = "{endpoint}"\npaitui = "paitui-not-installed-here"\n'
+        )
+        # Here the Hub is out of reach: a pull that ran on this box would fail.
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "HOME": str(box.home),
+            "HF_ENDPOINT": "http://127.0.0.1:9",
+        }
+        try:
+            yield RemoteBox(box, hub, store, config, env)
+        finally:
+            box.close()
+
+
+def _cli(r: RemoteBox, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "paitui", "--config", str(r.config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=r.env,
+        check=False,
+    )
+
+
+def _pulls_running(repo: str) -> list[int]:
+    """Remote ``paitui models pull REPO`` processes (the remote is this machine)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"pull" in argv and repo.encode() in argv and b"paitui" in argv:
+                found.append(int(entry.name))
+    return found
+
+
+def test_pull_and_ls_on_the_box_that_runs_the_app(remote: RemoteBox) -> None:
+    t0 = time.monotonic()
+    out = _cli(remote, "models", "pull", "acme/tiny-gguf", "tiny.Q4_K_M.gguf", "--host", "gpubox")
+    pull_s = time.monotonic() - t0
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("gpubox: acme/tiny-gguf@") for line in lines), lines
+    assert any("tiny.Q4_K_M.gguf: done, verified" in line for line in lines), lines
+    held = remote.store / "acme" / "tiny-gguf" / "tiny.Q4_K_M.gguf"
+    assert hashlib.sha256(held.read_bytes()).digest() == hashlib.sha256(Q4).digest()
+    assert not (remote.store.parent / "local-models" / "acme").exists()
+
+    out = _cli(remote, "models", "ls", "--host", "gpubox", "--json")
+    assert out.returncode == 0, out.stderr
+    listing = parse_listing("gpubox", out.stdout)
+    assert listing.root == str(remote.store) and listing.repo_ids == {"acme/tiny-gguf"}
+    files = {f.path: f.size for r in listing.repos for f in r.files}
+    assert files == {"tiny.Q4_K_M.gguf": len(Q4)}
+    table = _cli(remote, "models", "ls", "--host", "gpubox")
+    assert "tiny.Q4_K_M.gguf" in table.stdout and f"in {remote.store}" in table.stdout
+
+    # Which box holds what, for the Models screen.
+    held_by = holders("local", ["acme/local-only"], {"gpubox": listing.repo_ids, "gpu2": None})
+    assert holders_cell("acme/tiny-gguf", held_by) == "gpubox"
+    assert holders_cell("acme/local-only", held_by, unknown=["gpu2"]) == "local, gpu2?"
+
+    bare = _cli(remote, "models", "ls", "--host", "bare")
+    assert bare.returncode == 1
+    assert "paitui is not installed on bare" in bare.stderr, bare.stderr
+    assert '[hosts.bare] paitui = "/path/to/paitui"' in bare.stderr
+    bare = _cli(remote, "models", "pull", "acme/tiny-gguf", "--host", "bare")
+    assert bare.returncode == 1 and "not installed on bare" in bare.stderr, bare.stderr
+    local = _cli(remote, "models", "ls", "--host", "local")
+    assert local.returncode == 1 and "reached only over ssh://" in local.stderr, local.stderr
+    nope = _cli(remote, "models", "pull", "acme/x", "--host", "nope")
+    assert nope.returncode == 1 and "no host 'nope'" in nope.stderr
+    print(f"\nmodels pull --host (1.5 MB, ssh + remote paitui start): {pull_s:.2f} s")
+
+
+def test_a_cancelled_remote_pull_ends_there_and_resumes(remote: RemoteBox) -> None:
+    spec = host_from_table("gpubox", {"endpoint": remote.box.alias("gpubox2")})
+    remote.hub.faults.throttle = 1_000_000  # 6 s for the whole file: time to cancel it
+    cancel = threading.Event()
+    seen: list[str] = []
+    running: list[int] = []
+
+    def on_line(line: str) -> None:
+        seen.append(line)
+        if "big.gguf:" in line and "%" in line and not cancel.is_set():
+            running.extend(_pulls_running("acme/big"))
+            cancel.set()
+
+    t0 = time.monotonic()
+    result = remote_pull(spec, "acme/big", ["big.gguf"], on_line, cancel=cancel)
+    assert result.code is None and result.reason == "cancelled", (result, seen)
+    assert running, "the remote pull was not seen running"
+    # The session's hang-up ends the remote pull (and its downloads) within seconds.
+    deadline = time.monotonic() + 15
+    while _pulls_running("acme/big"):
+        assert time.monotonic() < deadline, "the remote pull outlived its session"
+        time.sleep(0.1)
+    ended_s = time.monotonic() - t0
+    assert not (remote.store / "acme" / "big" / "big.gguf").exists()
+
+    remote.hub.faults.throttle = 0
+    again: list[str] = []
+    result = remote_pull(spec, "acme/big", ["big.gguf"], again.append)
+    assert result.code == 0, again
+    done = remote.store / "acme" / "big" / "big.gguf"
+    assert hashlib.sha256(done.read_bytes()).digest() == hashlib.sha256(BIG).digest()
+    assert remote_store(spec).repo_ids == {"acme/big"}
+    ranges = [r.headers.get("range", "") for r in remote.hub.gets("big.gguf")]
+    assert any(r.startswith("bytes=") and not r.startswith("bytes=0-") for r in ranges), (
+        ranges,
+        [(x.path, x.headers) for x in remote.hub.gets()][-6:],
+    )
+
+    # A box that is gone: a clear message, bounded by the timeout.
+    remote.box.kill()
+    with pytest.raises(RemoteModelsError, match="cannot reach gpubox over SSH"):
+        remote_store(spec, timeout=5)
+    print(f"\ncancel -> remote pull gone: {ended_s:.2f} s")
