@@ -6,7 +6,6 @@ SSH goes the way the host's engine connection goes (``services.fleet.ssh_exec``)
 
 from __future__ import annotations
 
-from paitui.domain.fleet.hosts import HostSpec
 from paitui.domain.hardware.remote import (
     RemoteHardware,
     from_engine_info,

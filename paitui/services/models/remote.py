@@ -57,7 +57,8 @@ def remote_store(spec: HostSpec, timeout: float = LS_TIMEOUT_S) -> RemoteStore:
     try:
         code, out, err = ssh_run(spec, command, timeout)
     except Exception as exc:
-        raise RemoteModelsError(f"cannot reach {spec.name} over SSH: {exc or type(exc).__name__}")
+        why = exc or type(exc).__name__
+        raise RemoteModelsError(f"cannot reach {spec.name} over SSH: {why}") from None
     if code != 0:
         raise _failed(spec, code, err.decode("utf-8", errors="replace"), "paitui models ls")
     try:
@@ -87,7 +88,8 @@ def remote_pull(
     try:
         result = ssh_stream(spec, command, on_line, idle_timeout=idle_timeout, cancel=cancel)
     except Exception as exc:
-        raise RemoteModelsError(f"cannot reach {spec.name} over SSH: {exc or type(exc).__name__}")
+        why = exc or type(exc).__name__
+        raise RemoteModelsError(f"cannot reach {spec.name} over SSH: {why}") from None
     if result.code is None:
         if result.reason == "cancelled":
             return result
