@@ -318,7 +318,8 @@ def run_stop_host(args: argparse.Namespace) -> int:
 
 
 def run_start_host(args: argparse.Namespace) -> int:
-    """``paitui start APP --host NAME``: planned here, pulled and run on that host's engine."""
+    """``paitui start APP --host NAME``: pulled and run on that host's engine; planned for that
+    box when it is another one (``cli.remote_start``), else as ``paitui start``."""
     from paitui.cli.engine import _plan
     from paitui.cli.status import _ProgressLine
     from paitui.domain.engine.errors import EngineError
@@ -341,9 +342,21 @@ def run_start_host(args: argparse.Namespace) -> int:
     except EngineError as exc:
         asyncio.run(fleet.close())
         return _error(f"{args.host}: {exc}")
-    plan = _plan(args, pull_models=True)
-    if isinstance(plan, int):
-        return plan
+    if member.spec.remote:
+        from paitui.cli.remote_start import plan_on_host
+
+        planned = plan_on_host(args, services, member.engine)
+        if isinstance(planned, int):
+            asyncio.run(fleet.close())
+            return planned
+        plan, notes = planned
+        for note in notes:
+            print(f"note: {_safe(note)}", file=sys.stderr)
+    else:
+        local_plan = _plan(args, pull_models=True)
+        if isinstance(local_plan, int):
+            return local_plan
+        plan = local_plan
     for warning in plan.warnings:
         print(f"note: {_safe(warning)}", file=sys.stderr)
 

@@ -6,13 +6,10 @@ this machine seen through ssh://root@gpubox (an ~/.ssh/config alias)."""
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,66 +17,7 @@ import pytest
 from paitui.domain.fleet.hosts import host_from_table
 from paitui.domain.models.holders import holders, holders_cell, parse_listing
 from paitui.services.models.remote import RemoteModelsError, remote_pull, remote_store
-from tests.hosts.conftest import REPO
-from tests.hosts.sshd import SshBox
-from tests.models.hub_server import HubServer, make_repo
-
-Q4 = os.urandom(1_500_000)
-BIG = os.urandom(6_000_000)
-
-
-@dataclass
-class RemoteBox:
-    box: SshBox
-    hub: HubServer
-    store: Path  # the remote's models_dir
-    config: Path  # this box's config.toml naming it
-    env: dict[str, str]  # this box's environment for the CLI
-
-
-@pytest.fixture
-def remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RemoteBox]:
-    repos = [
-        make_repo("acme/tiny-gguf", {"tiny.Q4_K_M.gguf": Q4, "README.md": b"# t\n"}),
-        make_repo("acme/big", {"big.gguf": BIG}),
-    ]
-    bin_dir = tmp_path / "remote-bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "paitui"
-    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m paitui "$@"\n')
-    wrapper.chmod(0o755)
-    store = tmp_path / "remote-models"
-    with HubServer(repos) as hub:
-        box = SshBox(
-            user_env={"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"},
-            session_env={
-                "PYTHONPATH": str(REPO),
-                "PAITUI_CONFIG_DIR": str(tmp_path / "remote-config"),
-                "PAITUI_STATE_DIR": str(tmp_path / "remote-state"),
-                "PAITUI_MODELS_DIR": str(store),
-                "HF_ENDPOINT": hub.url,
-                "HF_HOME": str(tmp_path / "remote-hf"),
-            },
-        )
-        monkeypatch.setenv("HOME", str(box.home))
-        endpoint = box.alias("gpubox")
-        config = tmp_path / "config.toml"
-        config.write_text(
-            f'models_dir = "{tmp_path / "local-models"}"\n'
-            f'[hosts.gpubox]\nendpoint = "{endpoint}"\n'
-            f'[hosts.bare]\nendpoint = "{endpoint}"\npaitui = "paitui-not-installed-here"\n'
-        )
-        # Here the Hub is out of reach: a pull that ran on this box would fail.
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "HOME": str(box.home),
-            "HF_ENDPOINT": "http://127.0.0.1:9",
-        }
-        try:
-            yield RemoteBox(box, hub, store, config, env)
-        finally:
-            box.close()
+from tests.hosts.remote_box import BIG, Q4, RemoteBox
 
 
 def _cli(r: RemoteBox, *args: str) -> subprocess.CompletedProcess[str]:

@@ -22,7 +22,17 @@ from paitui.domain.fleet.status import AppState, AppStatus
 LOCAL = "local"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _SCHEMES = ("unix", "npipe", "tcp", "ssh", "http", "https")
-_KEYS = {"endpoint", "tls_verify", "ca_cert", "client_cert", "client_key", "ssh_client", "paitui"}
+_KEYS = {
+    "endpoint",
+    "tls_verify",
+    "ca_cert",
+    "client_cert",
+    "client_key",
+    "ssh_client",
+    "paitui",
+    "models_dir",
+    "apps_dir",
+}
 SSH_CLIENTS = ("paramiko", "openssh")
 
 
@@ -44,6 +54,10 @@ class HostSpec:
     paitui: str = "paitui"
     #: Whether this is the engine paitui uses without ``--host``.
     current: bool = False
+    #: The store and apps dir on that box (``[hosts.NAME]``), for plans when paitui there
+    #: cannot tell.
+    models_dir: str | None = None
+    apps_dir: str | None = None
 
     @property
     def scheme(self) -> str:
@@ -183,6 +197,12 @@ def host_from_table(name: str, entry: object) -> HostSpec:
     paitui = entry.get("paitui", "paitui")
     if not isinstance(paitui, str) or not paitui.strip():
         raise ValueError(f"{where}: paitui must be the command that runs paitui on that box")
+    dirs: dict[str, str | None] = {}
+    for key in ("models_dir", "apps_dir"):
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, str) or not value.startswith("/")):
+            raise ValueError(f"{where}: {key} must be an absolute path on that box")
+        dirs[key] = value
     return HostSpec(
         name=name,
         endpoint=endpoint,
@@ -193,6 +213,8 @@ def host_from_table(name: str, entry: object) -> HostSpec:
         client_key=files["client_key"],
         ssh_client=str(ssh_client),
         paitui=paitui.strip(),
+        models_dir=dirs["models_dir"],
+        apps_dir=dirs["apps_dir"],
     )
 
 

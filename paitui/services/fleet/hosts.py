@@ -16,6 +16,7 @@ from typing import Any
 
 from paitui.domain.catalog.schema import Catalog
 from paitui.domain.engine.containers import EngineConnection
+from paitui.domain.engine.errors import EngineError, ErrorKind, translate
 from paitui.domain.fleet.hosts import (
     HostList,
     HostSpec,
@@ -26,6 +27,7 @@ from paitui.domain.fleet.hosts import (
     unreachable_port,
 )
 from paitui.domain.fleet.status import AppStatus
+from paitui.domain.launch.plan import LaunchPlan
 from paitui.services.engine.client import Engine
 from paitui.services.engine.connect import Endpoint, resolve_endpoint
 from paitui.services.engine.contexts import current_context, read_contexts
@@ -90,6 +92,71 @@ class HostEngine(Engine):
             )
         except Exception as exc:
             raise translate(exc, host=self.host) from None
+
+    def _prepare_host_dirs(self, plan: LaunchPlan) -> None:
+        if not self.spec.remote:  # an engine on this box: the dirs are this box's
+            super()._prepare_host_dirs(plan)
+            return
+        if not plan.data_dir:
+            return
+        # The data dir is on that box: the engine makes it (a bind of a missing path creates
+        # it) in a throw-away container of the app's image, and gives it to the image's user.
+        uid = plan.data_uid
+        gid = plan.data_gid if plan.data_gid is not None else uid
+        owner = f"{uid}:{gid}"
+        tries = (
+            [["chown", owner, "/paitui-data"], ["busybox", "chown", owner, "/paitui-data"]]
+            if uid is not None
+            else [["true"], ["busybox", "true"]]
+        )
+        error: Exception | None = None
+        for argv in tries:
+            try:
+                self.client().containers.run(
+                    plan.image,
+                    entrypoint=argv,
+                    command=[],
+                    user="0:0",
+                    volumes={plan.data_dir: {"bind": "/paitui-data", "mode": "rw"}},
+                    # Not labelled managed: it is gone in a moment and must not show as the app.
+                    labels={"paitui.helper": "data-dir", "paitui.helper-for": plan.app_id},
+                    remove=True,
+                    network_mode="none",
+                )
+                return
+            except Exception as exc:
+                error = exc
+            finally:  # one that could not start stays "Created": leave nothing behind
+                with contextlib.suppress(Exception):
+                    for helper in self.client().containers.list(
+                        all=True,
+                        filters={
+                            "label": ["paitui.helper=data-dir", f"paitui.helper-for={plan.app_id}"]
+                        },
+                    ):
+                        helper.remove(force=True)
+        raise EngineError(
+            ErrorKind.DATA_DIR,
+            f"cannot make the data dir {plan.data_dir} on {self.spec.name}"
+            + (f" for {owner}" if uid is not None else "")
+            + f" ({translate(error).message if error else 'no helper ran'})",
+            f"on {self.spec.name}: mkdir -p {plan.data_dir}"
+            + (f" && sudo chown {owner} {plan.data_dir}" if uid is not None else ""),
+        ) from None
+
+    async def published_ports(self, timeout: float = ANSWER_S) -> set[int]:
+        """The host ports the box's running containers publish (all of them, managed or not)."""
+
+        def read() -> set[int]:
+            ports: set[int] = set()
+            for container in self.client().api.containers():
+                for port in container.get("Ports") or ():
+                    public = port.get("PublicPort") if isinstance(port, dict) else None
+                    if isinstance(public, int):
+                        ports.add(public)
+            return ports
+
+        return await self._call(read, timeout=timeout)
 
     async def info(self, timeout: float = ANSWER_S) -> dict[str, Any]:
         """The engine's ``/info`` (OS, runtimes, CDI devices), bounded by ``timeout``."""
