@@ -33,21 +33,33 @@ NO_BIND_TEST = (
 )
 
 
-def _typed(cls: type[Any], raw: object, nested: Mapping[str, Any] | None = None) -> Any:
-    """A frozen dataclass from a JSON dict, keeping the fields whose type matches its default's
-    (or a str/int/bool for an optional one); a bad field keeps the default."""
+def _fits(annotation: str, value: object) -> tuple[bool, object]:
+    """Whether ``value`` (from JSON) fits a field annotated ``annotation``, and as what."""
+    parts = {p.strip() for p in annotation.split("|")}
+    if value is None:
+        return "None" in parts, None
+    if isinstance(value, bool):
+        return "bool" in parts, value
+    if isinstance(value, int):
+        return "int" in parts and value >= 0, value
+    if isinstance(value, str):
+        return "str" in parts, value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "tuple[str, ...]" in parts, tuple(value)
+    return False, None
+
+
+def _typed(cls: type[Any], raw: object, **fixed: Any) -> Any:
+    """A dataclass from a JSON dict: each field whose value fits its annotation (a bad one keeps
+    its default), and ``fixed`` as given; None when a field without default is missing."""
     if not isinstance(raw, Mapping):
         return None
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(fixed)
     for f in dataclasses.fields(cls):
-        if f.name not in raw or (nested and f.name in nested):
+        if f.name in fixed or f.name not in raw:
             continue
-        value = raw[f.name]
-        if isinstance(value, list):
-            if all(isinstance(v, str) for v in value):
-                kwargs[f.name] = tuple(value)
-            continue
-        if isinstance(value, bool | int | str) or value is None:
+        ok, value = _fits(str(f.type), raw[f.name])
+        if ok:
             kwargs[f.name] = value
     try:
         return cls(**kwargs)
@@ -55,40 +67,38 @@ def _typed(cls: type[Any], raw: object, nested: Mapping[str, Any] | None = None)
         return None
 
 
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _enum(kind: type[Any], value: object) -> Any:
     try:
         return kind(value)
-    except ValueError:
+    except (ValueError, TypeError):
         return None
 
 
 def report_from_json(data: Mapping[str, Any]) -> HardwareReport:
     """The box's ``paitui hw --json`` as the ``HardwareReport`` the planner takes (what matters
     to a plan: GPUs, verdicts, ranking, GIDs, device nodes, the engine's facts)."""
-    plain = {
-        k: v
-        for k, v in data.items()
-        if k not in ("gpus", "accels", "ranking", "findings", "docker", "extra")
-    }
+    skip = ("gpus", "accels", "ranking", "findings", "docker", "extra")
+    plain = {k: v for k, v in data.items() if k not in skip}
     report: HardwareReport = _typed(HardwareReport, plain) or HardwareReport()
     gpus = []
-    for raw in data.get("gpus") or ():
-        if not isinstance(raw, Mapping):
-            continue
-        vendor = _enum(Vendor, raw.get("vendor"))
-        if vendor is None or not all(isinstance(raw.get(k), str) for k in ("pci_id", "pci_slot")):
-            continue
-        gpu = _typed(Gpu, {"name": raw["pci_id"], "driver": None, **raw, "vendor": vendor.value})
-        if gpu is not None:
-            gpus.append(dataclasses.replace(gpu, vendor=vendor))
+    for raw in _list(data.get("gpus")):
+        vendor = _enum(Vendor, raw.get("vendor")) if isinstance(raw, Mapping) else None
+        if vendor is not None:
+            gpu = _typed(Gpu, {"name": raw.get("pci_id"), "driver": None, **raw}, vendor=vendor)
+            if gpu is not None:
+                gpus.append(gpu)
     ranking = tuple(
-        a for a in (_enum(Accel, r) for r in data.get("ranking") or ()) if a is not None
+        a for a in (_enum(Accel, r) for r in _list(data.get("ranking"))) if a is not None
     )
     accels = []
-    for raw in data.get("accels") or ():
+    for raw in _list(data.get("accels")):
         accel = _enum(Accel, raw.get("accel")) if isinstance(raw, Mapping) else None
         if accel is not None:
-            reasons = tuple(r for r in raw.get("reasons") or () if isinstance(r, str))
+            reasons = tuple(r for r in _list(raw.get("reasons")) if isinstance(r, str))
             accels.append(AccelStatus(accel, raw.get("usable") is True, reasons))
     docker = _typed(DockerFacts, data.get("docker"))
     return dataclasses.replace(
