@@ -127,3 +127,37 @@ def test_a_cancelled_remote_pull_ends_there_and_resumes(remote: RemoteBox) -> No
     with pytest.raises(RemoteModelsError, match="cannot reach gpubox over SSH"):
         remote_store(spec, timeout=5)
     print(f"\ncancel -> remote pull gone: {ended_s:.2f} s")
+
+
+def test_ctrl_c_on_the_cli_stops_the_pull_there(remote: RemoteBox) -> None:
+    import signal
+
+    remote.hub.faults.throttle = 1_000_000
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "paitui", "--config", str(remote.config)),
+            *("models", "pull", "acme/big", "big.gguf", "--host", "gpubox"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=remote.env,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        for line in proc.stdout:  # ends when the CLI ends: no wait without an end
+            lines.append(line)
+            if line.startswith("gpubox: big.gguf:") and "%" in line:
+                break
+        assert _pulls_running("acme/big"), lines
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "paused on gpubox" in err, err
+    deadline = time.monotonic() + 15
+    while _pulls_running("acme/big"):
+        assert time.monotonic() < deadline, "Ctrl-C here left the pull running there"
+        time.sleep(0.1)
