@@ -195,10 +195,12 @@ def hardware_lines(hw: Any) -> list[str]:
 
 
 def wants_hosts(args: argparse.Namespace, services: Services) -> bool:
-    """Whether ``ls`` should go across hosts: ``--host`` given, or more than one configured."""
+    """Whether ``ls`` should go across hosts: ``--host`` given, more than one configured, or
+    the one engine on another box (its loopback ports are not probed from here)."""
     if getattr(args, "host", None):
         return True
-    return len(services.hosts.hosts) > 1
+    hosts = services.hosts.hosts
+    return len(hosts) > 1 or any(h.remote for h in hosts)
 
 
 def status_row(

@@ -5,6 +5,10 @@ host (a real sshd that ~/.ssh/config names ``gpubox``) it reads "not probed", ne
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,7 @@ from paitui.domain.fleet.status import AppState
 from paitui.services.fleet.hosts import MultiFleet
 from paitui.settings import Settings
 from tests.helpers import free_port
+from tests.hosts.conftest import REPO
 from tests.hosts.sshd import SshBox
 
 pytestmark = pytest.mark.docker
@@ -58,10 +63,26 @@ def test_loopback_port_of_a_remote_is_not_probed(
         finally:
             await fleet.close()
 
+    config = tmp_path / "config.toml"
+    config.write_text(f'[hosts.gpubox]\nendpoint = "{gpubox.endpoint}"\n')
     try:
         seen = asyncio.run(look())
+        # What the user reads: the table, and the JSON for scripts.
+        env = {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(sshbox.home)}
+        run = [sys.executable, "-m", "paitui", "--config", str(config), "ls", "--timeout", "15"]
+        table = subprocess.run(run, capture_output=True, text=True, env=env, timeout=60)
+        data = subprocess.run([*run, "--json"], capture_output=True, text=True, env=env, timeout=60)
     finally:
         container.remove(force=True)
+    assert table.returncode == 0, table.stderr
+    cells = [line.split() for line in table.stdout.splitlines()]
+    assert ["gpubox", app_id, "not", "probed"] in [c[:4] for c in cells], table.stdout
+    assert ["local", app_id, "ready"] in [c[:3] for c in cells], table.stdout
+    assert f"-L {port}:127.0.0.1:{port} root@gpubox" in table.stdout, table.stdout
+    rows = {(r["host"], r["app"]): r for r in json.loads(data.stdout)}
+    assert rows[("gpubox", app_id)]["probed"] is False
+    assert rows[("gpubox", app_id)]["detail"] == NOT_PROBED
+    assert rows[("local", app_id)]["probed"] is True
     remote = seen["snap"]["gpubox"]
     assert remote.state == AppState.STARTING and remote.detail == NOT_PROBED, remote
     assert state_label(remote) == "not probed"
