@@ -6,6 +6,7 @@ this machine seen through ssh://root@gpubox (an ~/.ssh/config alias)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import threading
@@ -161,3 +162,44 @@ def test_ctrl_c_on_the_cli_stops_the_pull_there(remote: RemoteBox) -> None:
     while _pulls_running("acme/big"):
         assert time.monotonic() < deadline, "Ctrl-C here left the pull running there"
         time.sleep(0.1)
+
+
+def test_the_ssh_binary_path_too(
+    remote: RemoteBox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ssh_client = "openssh"``: the real ssh binary (pointed at the test's config by a
+    wrapper: it reads the passwd home's ~/.ssh, not $HOME) lists, pulls and is cancelled."""
+    wrapper_dir = tmp_path / "client-bin"
+    wrapper_dir.mkdir()
+    ssh_dir = remote.box.home / ".ssh"
+    (wrapper_dir / "ssh").write_text(
+        f"#!/bin/sh\nexec /usr/bin/ssh -F {ssh_dir / 'config'} "
+        f'-o UserKnownHostsFile={ssh_dir / "known_hosts"} "$@"\n'
+    )
+    (wrapper_dir / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper_dir}:{os.environ['PATH']}")
+    spec = host_from_table("gpubox", {"endpoint": remote.endpoint, "ssh_client": "openssh"})
+    assert remote_store(spec).repo_ids == set()
+    remote.hub.faults.throttle = 1_000_000
+    cancel = threading.Event()
+    running: list[int] = []
+
+    def on_line(line: str) -> None:
+        if "big.gguf:" in line and "%" in line and not cancel.is_set():
+            running.extend(_pulls_running("acme/big"))
+            cancel.set()
+
+    result = remote_pull(spec, "acme/big", ["big.gguf"], on_line, cancel=cancel)
+    assert result.reason == "cancelled" and running
+    deadline = time.monotonic() + 15
+    while _pulls_running("acme/big"):
+        assert time.monotonic() < deadline, "the remote pull outlived the ssh binary"
+        time.sleep(0.1)
+    remote.hub.faults.throttle = 0
+    result = remote_pull(spec, "acme/big", ["big.gguf"], lambda line: None)
+    assert result.code == 0 and remote_store(spec).repo_ids == {"acme/big"}
+    bare = host_from_table(
+        "bare", {"endpoint": remote.endpoint, "ssh_client": "openssh", "paitui": "no-paitui"}
+    )
+    with pytest.raises(RemoteModelsError, match="not installed on bare"):
+        remote_pull(bare, "acme/big", [], lambda line: None)
