@@ -13,7 +13,9 @@ import asyncio
 import sys
 from pathlib import Path
 
+from paitui.domain.fleet.hosts import HostSpec
 from paitui.domain.launch.plan import LaunchPlan
+from paitui.domain.models.holders import RemoteStore
 from paitui.services.fleet.hosts import HostEngine
 from paitui.services.registry import Services
 
@@ -27,6 +29,29 @@ def _error(message: str, code: int = 2, fix: str | None = None) -> int:
     return code
 
 
+def _pull_there(spec: HostSpec, model: str) -> RemoteStore | int:
+    """Pull ``model`` (REPO:FILE) into the box's store, its progress on stderr; the store as it
+    is afterwards, or the exit status after saying why not."""
+    from paitui.domain.fleet.remote_plan import split_model
+    from paitui.domain.text_safety import terminal_safe
+    from paitui.services.models.remote import RemoteModelsError, remote_pull, remote_store
+
+    repo, name = split_model(model)
+    print(
+        f"paitui: {terminal_safe(model)} is not on {spec.name}: pulling it there first",
+        file=sys.stderr,
+    )
+
+    def show(line: str) -> None:
+        print(f"{spec.name}: {terminal_safe(line)}", file=sys.stderr, flush=True)
+
+    try:
+        remote_pull(spec, repo, [name], show)
+        return remote_store(spec)
+    except RemoteModelsError as exc:
+        return _error(f"{spec.name}: the pull of {model} failed: {exc}", 1)
+
+
 def plan_on_host(
     args: argparse.Namespace, services: Services, engine: HostEngine
 ) -> tuple[LaunchPlan, list[str]] | int:
@@ -34,6 +59,7 @@ def plan_on_host(
     or the exit status after saying why there is none."""
     from paitui.domain.fleet.remote_plan import (
         NO_BIND_TEST,
+        NotOnBox,
         engine_port_check,
         remote_dirs,
         remote_model,
@@ -43,7 +69,6 @@ def plan_on_host(
     from paitui.domain.hardware.report import HardwareReport
     from paitui.domain.launch.plan import LaunchChoices
     from paitui.domain.launch.planner import PlanError, plan_launch
-    from paitui.domain.models.holders import RemoteStore
     from paitui.services.hardware.remote import host_hardware
     from paitui.services.models.remote import RemoteModelsError, remote_store
 
@@ -86,14 +111,19 @@ def plan_on_host(
         hardware, published = asyncio.run(ask())
     except Exception as exc:
         return _error(f"{spec.name}: {exc}", 1)
+    formats = app.needs.model_file or (app.mounts.models.formats if app.mounts.models else ())
+    model = args.model
     try:
         dirs = remote_dirs(spec, store, why_no_store)
-        model = args.model
         if model is not None and not model.startswith("/"):
-            formats = app.needs.model_file or (
-                app.mounts.models.formats if app.mounts.models else ()
-            )
-            model = remote_model(spec, store, model, formats)
+            try:
+                model = remote_model(spec, store, model, formats)
+            except NotOnBox:
+                # As `paitui start` does here: a named file missing there is pulled there first.
+                pulled = _pull_there(spec, model)
+                if isinstance(pulled, int):
+                    return pulled
+                model = remote_model(spec, pulled, model, formats)
     except ValueError as exc:
         return _error(str(exc))
     notes.extend(dirs.notes)

@@ -18,7 +18,6 @@ import pytest
 
 from paitui.cli.remote_start import plan_on_host
 from paitui.services.fleet.hosts import HostEngine
-from paitui.services.models.remote import remote_pull
 from paitui.services.registry import Services
 from paitui.settings import load_settings
 from tests.helpers import free_port
@@ -72,13 +71,6 @@ def test_start_plans_for_the_remote_box(
     app_id = f"{app_tag}-rs"
     base = free_port()
     catalog = _catalog(tmp_path, app_id, busybox_image, base)
-    got = remote_pull(
-        _spec(remote),
-        "acme/tiny-gguf",
-        ["tiny.Q4_K_M.gguf"],
-        lambda line: None,
-    )
-    assert got.code == 0
     blocker = docker_client.containers.run(
         busybox_image,
         ["sleep", "600"],
@@ -93,8 +85,14 @@ def test_start_plans_for_the_remote_box(
         # a container on gpubox's engine: skipped there.
         here.bind(("127.0.0.1", base + 1))
         here.listen()
-        planned = _plan(remote, catalog, "gpubox", _args(app_id, model="acme/tiny-gguf"))
-        assert not isinstance(planned, int), capsys.readouterr().err
+        # Not on gpubox yet: pulled there first (into its store, from its Hub), then planned.
+        model = "acme/tiny-gguf:tiny.Q4_K_M.gguf"
+        planned = _plan(remote, catalog, "gpubox", _args(app_id, model=model))
+        err = capsys.readouterr().err
+        assert not isinstance(planned, int), err
+        assert f"{model} is not on gpubox: pulling it there first" in err, err
+        assert "gpubox: tiny.Q4_K_M.gguf: done, verified" in err, err
+        assert (remote.store / "acme" / "tiny-gguf" / "tiny.Q4_K_M.gguf").stat().st_size
         plan, notes = planned
         assert [p.host_port for p in plan.ports] == [base + 1], plan.ports
         mounts = {m.target: m for m in plan.mounts}
@@ -105,9 +103,10 @@ def test_start_plans_for_the_remote_box(
         assert any("program outside any container is not seen" in n for n in notes), notes
 
         missing = _plan(remote, catalog, "gpubox", _args(app_id, model="acme/tiny-gguf:nope"))
-        assert missing == 2
+        assert missing == 1
         err = capsys.readouterr().err
-        assert "paitui models pull acme/tiny-gguf nope --host gpubox" in err, err
+        assert "the pull of acme/tiny-gguf:nope failed" in err, err
+        assert "no file of acme/tiny-gguf matches nope" in err, err
 
         # Without paitui there and no [hosts.bare] models_dir: refused, saying what to set.
         assert _plan(remote, catalog, "bare", _args(app_id)) == 2
@@ -150,12 +149,6 @@ def test_start_plans_for_the_remote_box(
         for c in docker_client.containers.list(all=True, filters={"label": f"paitui.app={app_id}"}):
             c.remove(force=True)
     print(f"\nstart --host gpubox (plan over ssh, start): {start_s:.2f} s")
-
-
-def _spec(remote: RemoteBox) -> Any:
-    from paitui.domain.fleet.hosts import host_from_table
-
-    return host_from_table("gpubox", {"endpoint": remote.endpoint})
 
 
 def test_engine_only_box_says_what_is_missing(

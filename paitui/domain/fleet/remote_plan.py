@@ -185,15 +185,25 @@ def remote_dirs(spec: HostSpec, store: RemoteStore | None, why_no_store: str = "
     return RemoteDirs(models, apps, tuple(notes))
 
 
+def split_model(model: str) -> tuple[str, str]:
+    """``REPO:FILE``, ``REPO/FILE`` or ``REPO`` as (repo, file); the file is "" for none."""
+    repo, sep, name = model.partition(":")
+    if not sep:
+        parts = model.split("/")
+        repo, name = "/".join(parts[:2]), "/".join(parts[2:])
+    return repo, name
+
+
+class NotOnBox(ValueError):
+    """The model is not in the box's store (it can be pulled there)."""
+
+
 def remote_model(
     spec: HostSpec, store: RemoteStore | None, model: str, formats: Iterable[str]
 ) -> str:
     """``--model REPO:FILE`` (or ``REPO/FILE``, or ``REPO`` with one usable file) as the path in
     the box's store; ValueError saying how to get it there."""
-    repo, sep, name = model.partition(":")
-    if not sep:
-        parts = model.split("/")
-        repo, name = "/".join(parts[:2]), "/".join(parts[2:])
+    repo, name = split_model(model)
     pull = f"paitui models pull {repo}{' ' + name if name else ''} --host {spec.name}"
     if store is None:
         if name:
@@ -204,7 +214,7 @@ def remote_model(
     }
     if name:
         if name not in held:
-            raise ValueError(f"{repo}/{name} is not in {spec.name}'s store: run {pull}")
+            raise NotOnBox(f"{repo}/{name} is not in {spec.name}'s store: run {pull}")
         return f"{repo}/{name}"
     usable = sorted(p for p in held if any(p.endswith(f".{x}") for x in formats)) or sorted(held)
     if len(usable) == 1:
