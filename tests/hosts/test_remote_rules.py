@@ -171,3 +171,10 @@ def test_loopback_ports_of_a_remote_only() -> None:
     assert not unreachable_port(BOX, "0.0.0.0")
     here = HostSpec("local", "unix:///var/run/docker.sock", "default")
     assert not unreachable_port(here, "127.0.0.1")
+
+
+def test_the_boxs_own_paitui_names_the_store_first() -> None:
+    table = host_from_table("gpu1", {"endpoint": "ssh://gpu1", "models_dir": "/old"})
+    store = RemoteStore("gpu1", "/srv/models", ())
+    dirs = remote_dirs(table, store)
+    assert dirs.models_dir == "/srv/models" and "/old is not used" in dirs.notes[0]

@@ -152,18 +152,18 @@ class RemoteDirs:
 
 def remote_dirs(spec: HostSpec, store: RemoteStore | None, why_no_store: str = "") -> RemoteDirs:
     """The store (the box's paitui says where, else ``[hosts.NAME] models_dir``) and the apps
-    dir (``[hosts.NAME] apps_dir``, else beside the store, as paitui's default layout has it);
-    ValueError saying what to set when neither is known."""
+    dir (``[hosts.NAME] apps_dir``, else beside the store, as paitui's default layout has it:
+    paitui there does not tell it); ValueError saying what to set when the store is not known."""
     notes: list[str] = []
-    if spec.models_dir:
-        models = spec.models_dir
-        if store is not None and store.root and store.root != models:
-            notes.append(
-                f"{spec.name}: [hosts.{spec.name}] models_dir {models} is used; paitui there "
-                f"names {store.root}"
-            )
-    elif store is not None and store.root:
+    if store is not None and store.root:
         models = store.root
+        if spec.models_dir and spec.models_dir != models:
+            notes.append(
+                f"{spec.name}: its paitui names the store {models}; [hosts.{spec.name}] "
+                f"models_dir {spec.models_dir} is not used"
+            )
+    elif spec.models_dir:
+        models = spec.models_dir
     else:
         because = f" ({why_no_store})" if why_no_store else ""
         raise ValueError(
