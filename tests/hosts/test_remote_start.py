@@ -36,6 +36,21 @@ def _catalog(tmp_path: Path, app_id: str, image: str, port: int) -> Path:
     return catalog
 
 
+def _two_free_ports() -> tuple[socket.socket, int]:
+    """A free port whose next one is free too, the next one held by a listening socket."""
+    for _ in range(50):
+        base = free_port()
+        here = socket.socket()
+        try:
+            here.bind(("127.0.0.1", base + 1))
+        except OSError:
+            here.close()
+            continue
+        here.listen()
+        return here, base
+    raise AssertionError("no two free ports in a row")
+
+
 def _args(app_id: str, **kw: Any) -> argparse.Namespace:
     base: dict[str, Any] = {
         "app": app_id,
@@ -69,7 +84,7 @@ def test_start_plans_for_the_remote_box(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     app_id = f"{app_tag}-rs"
-    base = free_port()
+    here, base = _two_free_ports()
     catalog = _catalog(tmp_path, app_id, busybox_image, base)
     blocker = docker_client.containers.run(
         busybox_image,
@@ -79,12 +94,9 @@ def test_start_plans_for_the_remote_box(
         labels={"paitest": "hosts"},
         ports={"9/tcp": ("127.0.0.1", base)},
     )
-    here = socket.socket()
     try:
-        # base+1 is taken on THIS box only: the plan for gpubox uses it; base is published by
-        # a container on gpubox's engine: skipped there.
-        here.bind(("127.0.0.1", base + 1))
-        here.listen()
+        # base+1 is taken on THIS box only (``here``): the plan for gpubox uses it; base is
+        # published by a container on gpubox's engine: skipped there.
         # Not on gpubox yet: pulled there first (into its store, from its Hub), then planned.
         model = "acme/tiny-gguf:tiny.Q4_K_M.gguf"
         planned = _plan(remote, catalog, "gpubox", _args(app_id, model=model))
