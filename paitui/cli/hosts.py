@@ -195,10 +195,12 @@ def hardware_lines(hw: Any) -> list[str]:
 
 
 def wants_hosts(args: argparse.Namespace, services: Services) -> bool:
-    """Whether ``ls`` should go across hosts: ``--host`` given, or more than one configured."""
+    """Whether ``ls`` should go across hosts: ``--host`` given, more than one configured, or
+    the one engine on another box (its loopback ports are not probed from here)."""
     if getattr(args, "host", None):
         return True
-    return len(services.hosts.hosts) > 1
+    hosts = services.hosts.hosts
+    return len(hosts) > 1 or any(h.remote for h in hosts)
 
 
 def status_row(
@@ -206,7 +208,7 @@ def status_row(
 ) -> dict[str, Any]:
     """``paitui ls --json``'s row of an app on a host, links with that host's ``ssh -L`` line."""
     from paitui.cli.status import _status_json
-    from paitui.domain.fleet.hosts import host_links
+    from paitui.domain.fleet.hosts import NOT_PROBED, host_links
 
     member = fleet.members[host]
     row = {"host": host, **_status_json(member.fleet, status)}
@@ -218,11 +220,24 @@ def status_row(
         socket.gethostname(),
     )
     row["ssh_tunnel"] = links.ssh_tunnel
+    # False: the app's port is on the remote box's loopback; its readiness is not known here.
+    row["probed"] = status.detail != NOT_PROBED
     return row
 
 
+def ls_exit_status(args: argparse.Namespace, states: list[HostState]) -> int:
+    """``ls`` across hosts exits 1 only when the host named with ``--host`` (or, with
+    ``--strict``, any host) did not answer; an unreachable host is otherwise marked, not fatal
+    (a stale docker context must not fail every ``ls``)."""
+    away = [s for s in states if not s.reachable]
+    if not away:
+        return 0
+    return 1 if getattr(args, "host", None) or getattr(args, "strict", False) else 0
+
+
 def run_ls_hosts(args: argparse.Namespace) -> int:
-    """``paitui ls`` across hosts; exit 1 when a host asked for did not answer."""
+    """``paitui ls`` across hosts; see ``ls_exit_status`` for when it exits 1."""
+    from paitui.domain.fleet.hosts import state_label
     from paitui.domain.fleet.status import format_uptime
 
     services = _services(args)
@@ -242,27 +257,35 @@ def run_ls_hosts(args: argparse.Namespace) -> int:
     rows_raw.sort(key=lambda r: (r[0], r[1].app_id))
     rows = [status_row(fleet, host, status) for host, status in rows_raw]
     away = [s for s in states if not s.reachable]
+    code = ls_exit_status(args, states)
     for s in away:
         print(f"paitui: host {_safe(s.name)} unreachable: {_safe(s.message)}", file=sys.stderr)
     if args.json:
         from paitui.cli.common import print_json
 
-        print_json(rows)
-        return 1 if away else 0
-    if not rows:
+        # The apps of an unreachable host are not known: one row per such host says so.
+        away_rows = [
+            {"host": s.name, "app": None, "state": "unknown", "host_unreachable": s.message}
+            for s in away
+        ]
+        print_json(rows + away_rows)
+        return code
+    if not rows and not away:
         print("No managed apps. Start one with: paitui start APP [--host NAME]")
-        return 1 if away else 0
+        return code
     table: list[tuple[str, ...]] = [("HOST", "APP", "STATE", "UPTIME", "PORTS", "LINK")]
     for row, (_host, status) in zip(rows, rows_raw, strict=True):
         ports = " ".join(sorted({f"{p['host_port']}->{p['container_port']}" for p in row["ports"]}))
         link = row["links"][0]["url"] if row["links"] else ""
         uptime = format_uptime(status.uptime(time.time()))
-        cells = (row["host"], row["app"], row["state"], uptime, ports, link)
+        cells = (row["host"], row["app"], state_label(status), uptime, ports, link)
         table.append(tuple(map(_safe, cells)))
+    for s in away:
+        table.append(tuple(map(_safe, (s.name, "?", "unreachable", "", "", ""))))
     _print_table(table)
     for tunnel in sorted({(r["ssh_tunnel"] or "") for r in rows} - {""}):
         print(f"\nTo reach it from here, run first: {_safe(tunnel)}")
-    return 1 if away else 0
+    return code
 
 
 def run_stop_host(args: argparse.Namespace) -> int:
@@ -297,7 +320,8 @@ def run_stop_host(args: argparse.Namespace) -> int:
 
 
 def run_start_host(args: argparse.Namespace) -> int:
-    """``paitui start APP --host NAME``: planned here, pulled and run on that host's engine."""
+    """``paitui start APP --host NAME``: pulled and run on that host's engine; planned for that
+    box when it is another one (``cli.remote_start``), else as ``paitui start``."""
     from paitui.cli.engine import _plan
     from paitui.cli.status import _ProgressLine
     from paitui.domain.engine.errors import EngineError
@@ -320,9 +344,21 @@ def run_start_host(args: argparse.Namespace) -> int:
     except EngineError as exc:
         asyncio.run(fleet.close())
         return _error(f"{args.host}: {exc}")
-    plan = _plan(args, pull_models=True)
-    if isinstance(plan, int):
-        return plan
+    if member.spec.remote:
+        from paitui.cli.remote_start import plan_on_host
+
+        planned = plan_on_host(args, services, member.engine)
+        if isinstance(planned, int):
+            asyncio.run(fleet.close())
+            return planned
+        plan, notes = planned
+        for note in notes:
+            print(f"note: {_safe(note)}", file=sys.stderr)
+    else:
+        local_plan = _plan(args, pull_models=True)
+        if isinstance(local_plan, int):
+            return local_plan
+        plan = local_plan
     for warning in plan.warnings:
         print(f"note: {_safe(warning)}", file=sys.stderr)
 

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from paitui.services.registry import Services
 
 
+_HOST_HELP = (
+    "{} the store of that ssh:// host (paitui hosts lists them), through the paitui installed there"
+)
+
+
 def register(subparsers: Subparsers) -> None:
     """Add ``models`` and its sub-commands."""
     parser = subparsers.add_parser("models", help="search, download and manage model files")
@@ -34,10 +39,12 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("repo", help="org/name on the hub")
     p.add_argument("files", nargs="*", metavar="FILE|GLOB", help="files to get (default: all)")
     p.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
+    p.add_argument("--host", metavar="NAME", help=_HOST_HELP.format("pull into"))
     p.set_defaults(func=cmd_pull)
 
     p = sub.add_parser("ls", help="list installed model files")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--host", metavar="NAME", help=_HOST_HELP.format("list"))
     p.set_defaults(func=cmd_ls)
 
     p = sub.add_parser("rm", help="delete a model (a whole repo or one file)")
@@ -145,6 +152,10 @@ def cmd_pull(args: argparse.Namespace) -> int:
     """Download files of a repo, showing progress; resumable and verified."""
     from paitui.cli.common import services_from_args
 
+    if getattr(args, "host", None):
+        from paitui.cli.remote_models import pull_on_host
+
+        return pull_on_host(args)
     return pull_files(services_from_args(args), args.repo, list(args.files), args.revision)
 
 
@@ -274,6 +285,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from paitui.domain.models.records import ORIGIN_HF_CACHE, group_by_repo, human_size
     from paitui.services.models.library import library_files, library_models, user_hf_cache
 
+    if getattr(args, "host", None):
+        from paitui.cli.remote_models import ls_on_host
+
+        return ls_on_host(args)
     services = services_from_args(args)
     store = services.model_store
     from paitui.cli.catalog import report_issues

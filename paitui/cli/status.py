@@ -40,9 +40,14 @@ def register(subparsers: Subparsers) -> None:
     ls = subparsers.add_parser(
         "ls",
         help="list managed apps with their state and links",
-        description="List the apps paitui manages: state (probed now), uptime, ports and links.",
+        description="List the apps paitui manages: state (probed now), uptime, ports and links. "
+        "Across several hosts, one that does not answer is listed as unreachable (its apps "
+        "unknown) and ls still exits 0; it exits 1 when the host named with --host does not "
+        "answer, or any host with --strict. An app on another box whose port is on that box's "
+        "loopback reads 'not probed': open the ssh -L line printed below the table.",
     )
     ls.add_argument("--json", action="store_true", help="print JSON for scripts")
+    ls.add_argument("--strict", action="store_true", help="exit 1 when any host does not answer")
     ls.add_argument(
         "--timeout",
         type=_seconds,

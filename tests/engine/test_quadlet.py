@@ -22,7 +22,6 @@ from tests.engine.test_engine_plan import KOBOLD, RUNNER, _box, _podman
 from tests.engine.test_planner import AMD_BOX, NV_RUNTIME, RENDER, SETTINGS, STORE, VIDEO
 from tests.engine.test_planner import apps as apps
 
-QUADLET = Path("/usr/libexec/podman/quadlet")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -196,20 +195,84 @@ def test_the_command_says_what_is_wrong(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "no app 'no-such-app'" in unknown.stderr
 
 
-def test_podman_accepts_the_unit(apps: dict[str, App], tmp_path: Path) -> None:
-    """Quadlet's own dry run (Podman 4.4 and later; Debian 12's 4.3.1 has no quadlet)."""
-    if not QUADLET.exists() or shutil.which("podman") is None:
-        pytest.skip(f"{QUADLET} is not installed (Podman 4.4 or later has it)")
-    box = _box(AMD_BOX, _podman(True), render=True, video=True)
-    plan = plan_launch(apps["pai-koboldcpp"], AMD_BOX, SETTINGS, KOBOLD)
-    unit = quadlet_unit(plan, box, rootless=True)
-    (tmp_path / unit.name).write_text(unit.text)
-    done = subprocess.run(
-        [str(QUADLET), "-dryrun", "-user"],
-        env=dict(os.environ, QUADLET_UNIT_DIRS=str(tmp_path)),
-        capture_output=True,
-        text=True,
-        timeout=60,
+#: Quadlet's documented [Container] keys per Podman release (read from containers/podman's
+#: podman-systemd.unit.5.md at each tag; Debian 12's Podman 4.3.1 has no quadlet to ask).
+QUADLET_KEYS: dict[str, list[str]] = json.loads(
+    (Path(__file__).with_name("quadlet_keys.json")).read_text()
+)["container_keys"]
+
+
+def _units(apps: dict[str, App]) -> list[str]:
+    """Every kind of unit the renderer writes: rootless ROCm, rootful NVIDIA, odd values, a
+    data dir, seccomp and shm options."""
+    amd = plan_launch(apps["pai-koboldcpp"], AMD_BOX, SETTINGS, KOBOLD)
+    nvidia = plan_launch(apps["livepeer-ai-runner"], NV_RUNTIME, SETTINGS, RUNNER)
+    odd = dataclasses.replace(
+        amd,
+        command=("a b", "100%", "$HOME"),
+        env={"PLAIN": "x", "SPACED": "a b"},
+        data_dir="/srv/apps/x",
+        data_uid=1999,
+        shm_size="8g",
+        security_opt=("label=disable", "seccomp=unconfined"),
     )
-    assert done.returncode == 0, done.stderr
-    assert "--group-add keep-groups" in done.stdout and "/dev/kfd" in done.stdout
+    return [
+        quadlet_unit(
+            amd, _box(AMD_BOX, _podman(True), render=True, video=True), rootless=True
+        ).text,
+        quadlet_unit(nvidia, _box(NV_RUNTIME, _podman(False)), rootless=False).text,
+        quadlet_unit(odd, rootless=False).text,
+    ]
+
+
+def test_every_container_key_is_one_quadlet_documents(apps: dict[str, App]) -> None:
+    """The [Container] keys, checked against Quadlet's own documentation: a key it does not
+    know would make the generator drop the unit; the oldest release that reads them all is
+    the Podman paitui quadlet needs."""
+    used = {k for text in _units(apps) for k, _v in parse_unit(text)["Container"]}
+    assert {"Image", "AddDevice", "GroupAdd", "Volume", "PublishPort"} <= used
+    newest = max(QUADLET_KEYS, key=lambda t: tuple(int(x) for x in t[1:].split(".")))
+    unknown = used - set(QUADLET_KEYS[newest])
+    assert not unknown, f"not Quadlet keys (as of Podman {newest}): {sorted(unknown)}"
+    reads_all = sorted(
+        (t for t, keys in QUADLET_KEYS.items() if used <= set(keys)),
+        key=lambda t: tuple(int(x) for x in t[1:].split(".")),
+    )
+    # GroupAdd (keep-groups for rootless GPUs) came with Podman 5.1: the floor to document.
+    assert reads_all[0] == "v5.1.0", (reads_all, used - set(QUADLET_KEYS["v5.0.0"]))
+
+
+def test_systemd_accepts_the_unit_and_service_sections(
+    apps: dict[str, App], tmp_path: Path
+) -> None:
+    """Quadlet copies [Unit], [Service] and [Install] into the .service as they are: systemd's
+    own ``systemd-analyze verify`` reads them (with the ExecStart Quadlet adds) and must find
+    no unknown key or bad value."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is needed (Debian: the systemd package)"
+    for i, text in enumerate(_units(apps)):
+        sections = parse_unit(text)
+        lines = []
+        for name in ("Unit", "Service", "Install"):
+            lines.append(f"[{name}]")
+            lines += [f"{k}={v}" for k, v in sections.get(name, [])]
+            if name == "Service":
+                lines.append("ExecStart=/bin/true")
+        service = tmp_path / f"paitui-unit{i}.service"
+        service.write_text("\n".join(lines) + "\n")
+        done = subprocess.run(
+            [analyze, "verify", str(service)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        complaints = [line for line in done.stderr.splitlines() if service.name in line]
+        assert done.returncode == 0 and not complaints, (done.stderr, service.read_text())
+    # And it does complain: the check is not blind.
+    bad = tmp_path / "bad.service"
+    bad.write_text("[Service]\nExecStart=/bin/true\nRestartt=always\n")
+    done = subprocess.run(
+        [analyze, "verify", str(bad)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "Unknown key 'Restartt'" in done.stderr, done.stderr

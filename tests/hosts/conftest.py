@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.engine.second_dockerd import SecondDockerd
+from tests.hosts.remote_box import RemoteBox, remote_box
 from tests.hosts.sshd import SshBox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +43,16 @@ def sshbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SshBox]:
         yield box
     finally:
         box.close()
+
+
+@pytest.fixture
+def remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RemoteBox]:
+    """A box that runs this checkout's paitui over a real sshd (``tests.hosts.remote_box``)."""
+    if shutil.which("sshd") is None and shutil.which("/usr/sbin/sshd") is None:
+        pytest.fail("sshd is needed: scripts/test-env.sh up installs openssh-server")
+    with remote_box(tmp_path) as box:
+        monkeypatch.setenv("HOME", str(box.box.home))
+        yield box
 
 
 @pytest.fixture

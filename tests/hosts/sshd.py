@@ -43,7 +43,11 @@ def _descendants(pid: int) -> list[int]:
 class SshBox:
     """``sshd -D`` on 127.0.0.1:PORT for root with a key made here; ``home`` has the client side."""
 
-    def __init__(self, session_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, session_env: dict[str, str] | None = None, user_env: dict[str, str] | None = None
+    ) -> None:
+        """``session_env``: sshd's SetEnv; ``user_env``: the key's ``environment=`` options,
+        which sshd applies after its own PATH (the way to put a command on a session's PATH)."""
         if shutil.which("sshd") is None and not Path("/usr/sbin/sshd").exists():
             raise RuntimeError("sshd is needed: scripts/test-env.sh up installs openssh-server")
         self.root = Path(tempfile.mkdtemp(prefix="pssh-", dir="/tmp"))
@@ -56,17 +60,21 @@ class SshBox:
         keygen = ["ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f"]
         subprocess.run([*keygen, str(self.root / "host_key")], check=True, timeout=30)
         subprocess.run([*keygen, str(ssh_dir / "id_ed25519")], check=True, timeout=30)
-        shutil.copy(ssh_dir / "id_ed25519.pub", self.root / "authorized_keys")
+        options = ",".join(f'environment="{k}={v}"' for k, v in (user_env or {}).items())
+        public = (ssh_dir / "id_ed25519.pub").read_text()
+        (self.root / "authorized_keys").write_text(f"{options} {public}" if options else public)
         # The session's HOME is the test's own: root's real ~/.bashrc (which bash reads for an
         # ssh command) stays out, and so does any ~/.docker there.
         (self.root / "session-home").mkdir()
         env = {"HOME": str(self.root / "session-home"), **(session_env or {})}
-        env_lines = "".join(f'SetEnv {k}="{v}"\n' for k, v in env.items())
+        # One SetEnv line: sshd keeps only the first SetEnv directive it reads.
+        env_lines = "SetEnv " + " ".join(f'{k}="{v}"' for k, v in env.items()) + "\n"
         (self.root / "sshd_config").write_text(
             f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {self.root / 'host_key'}\n"
             f"AuthorizedKeysFile {self.root / 'authorized_keys'}\nStrictModes no\nUsePAM no\n"
             f"PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             f"PidFile {self.root / 'sshd.pid'}\n{env_lines}"
+            + ("PermitUserEnvironment yes\n" if user_env else "")
         )
         (ssh_dir / "config").write_text(
             f"Host 127.0.0.1\n  Port {self.port}\n  User root\n"
@@ -85,6 +93,18 @@ class SshBox:
     @property
     def endpoint(self) -> str:
         return f"ssh://root@127.0.0.1:{self.port}"
+
+    def alias(self, name: str) -> str:
+        """An ``ssh://root@NAME`` endpoint that ~/.ssh/config maps to this sshd: to paitui the
+        box is another machine (not loopback), as a real remote is."""
+        ssh_dir = self.home / ".ssh"
+        with (ssh_dir / "config").open("a") as config:
+            config.write(
+                f"Host {name}\n  HostName 127.0.0.1\n  Port {self.port}\n  User root\n"
+                f"  IdentityFile {ssh_dir / 'id_ed25519'}\n"
+            )
+        # The port in the URL too: the docker SDK takes it from there, not from the config.
+        return f"ssh://root@{name}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> None:
         """Start sshd and wait until it accepts connections."""

@@ -16,12 +16,23 @@ from urllib.parse import urlsplit
 from paitui.domain.catalog.schema import App
 from paitui.domain.engine.containers import PublishedPort
 from paitui.domain.fleet.links import AppLinks, app_links, ssh_tunnel_to
+from paitui.domain.fleet.status import AppState, AppStatus
 
 #: The name of the engine paitui uses without ``--host`` (settings, DOCKER_HOST, the default).
 LOCAL = "local"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _SCHEMES = ("unix", "npipe", "tcp", "ssh", "http", "https")
-_KEYS = {"endpoint", "tls_verify", "ca_cert", "client_cert", "client_key", "ssh_client", "paitui"}
+_KEYS = {
+    "endpoint",
+    "tls_verify",
+    "ca_cert",
+    "client_cert",
+    "client_key",
+    "ssh_client",
+    "paitui",
+    "models_dir",
+    "apps_dir",
+}
 SSH_CLIENTS = ("paramiko", "openssh")
 
 
@@ -43,6 +54,10 @@ class HostSpec:
     paitui: str = "paitui"
     #: Whether this is the engine paitui uses without ``--host``.
     current: bool = False
+    #: The store and apps dir on that box (``[hosts.NAME]``), for plans when paitui there
+    #: cannot tell.
+    models_dir: str | None = None
+    apps_dir: str | None = None
 
     @property
     def scheme(self) -> str:
@@ -182,6 +197,12 @@ def host_from_table(name: str, entry: object) -> HostSpec:
     paitui = entry.get("paitui", "paitui")
     if not isinstance(paitui, str) or not paitui.strip():
         raise ValueError(f"{where}: paitui must be the command that runs paitui on that box")
+    dirs: dict[str, str | None] = {}
+    for key in ("models_dir", "apps_dir"):
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, str) or not value.startswith("/")):
+            raise ValueError(f"{where}: {key} must be an absolute path on that box")
+        dirs[key] = value
     return HostSpec(
         name=name,
         endpoint=endpoint,
@@ -192,6 +213,8 @@ def host_from_table(name: str, entry: object) -> HostSpec:
         client_key=files["client_key"],
         ssh_client=str(ssh_client),
         paitui=paitui.strip(),
+        models_dir=dirs["models_dir"],
+        apps_dir=dirs["apps_dir"],
     )
 
 
@@ -317,3 +340,30 @@ def tile_host_note(hosts: Sequence[HostSpec], target: str | None = None) -> str 
         (h for h in hosts if h.current), hosts[0]
     )
     return f"runs on {chosen.name}"
+
+
+#: An app on another box whose port is bound to that box's loopback: this box cannot reach it,
+#: so it is neither ready nor unhealthy as far as paitui here can tell.
+NOT_PROBED = "not probed (bound to the remote's loopback; open the ssh -L line)"
+_LOOPBACK_IPS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def unreachable_port(host: HostSpec, host_ip: str) -> bool:
+    """Whether a port the box publishes on ``host_ip`` cannot be probed from here: a remote
+    box's loopback (an app's default bind) is only reached through ``ssh -L``."""
+    return host.remote and (host_ip in _LOOPBACK_IPS or host_ip.startswith("127."))
+
+
+def mark_not_probed(status: AppStatus) -> AppStatus:
+    """A running app whose port cannot be probed from here: still ``starting`` as far as the
+    engine tells, with the reason instead of a false ``unhealthy``."""
+    if status.state != AppState.STARTING or status.detail == NOT_PROBED:
+        return status
+    return dataclasses.replace(status, detail=NOT_PROBED)
+
+
+def state_label(status: AppStatus) -> str:
+    """The state as ``ls`` shows it: ``not probed`` for a remote app behind its loopback."""
+    if status.state == AppState.STARTING and status.detail == NOT_PROBED:
+        return "not probed"
+    return str(status.state)

@@ -428,8 +428,7 @@ class Engine:
         except Exception as exc:
             raise translate(exc, host=self.host, image=plan.image) from None
         self._replace_stopped(plan.name)
-        prepare_data_dir(plan, self._chown_in_container)
-        prepare_models_views(plan)
+        self._prepare_host_dirs(plan)
         try:
             container = client.containers.create(plan.image, **create_kwargs(plan))
         except Exception as exc:
@@ -444,6 +443,12 @@ class Engine:
             raise error from None
         container.reload()
         return info_from_attrs(container.attrs)
+
+    def _prepare_host_dirs(self, plan: LaunchPlan) -> None:
+        """The data dir and the store's views, on the box the engine runs on (this one; a
+        remote host's engine does it there: ``services.fleet.hosts.HostEngine``)."""
+        prepare_data_dir(plan, self._chown_in_container)
+        prepare_models_views(plan)
 
     def _replace_stopped(self, name: str) -> None:
         import docker.errors

@@ -16,11 +16,22 @@ from typing import Any
 
 from paitui.domain.catalog.schema import Catalog
 from paitui.domain.engine.containers import EngineConnection
-from paitui.domain.fleet.hosts import HostList, HostSpec, HostState, local_name, merge_hosts
+from paitui.domain.engine.errors import EngineError, ErrorKind, translate
+from paitui.domain.fleet.hosts import (
+    HostList,
+    HostSpec,
+    HostState,
+    local_name,
+    mark_not_probed,
+    merge_hosts,
+    unreachable_port,
+)
 from paitui.domain.fleet.status import AppStatus
+from paitui.domain.launch.plan import LaunchPlan
 from paitui.services.engine.client import Engine
 from paitui.services.engine.connect import Endpoint, resolve_endpoint
 from paitui.services.engine.contexts import current_context, read_contexts
+from paitui.services.fleet.probes import ProbeTarget
 from paitui.services.fleet.tracker import Fleet
 from paitui.settings import Settings
 
@@ -82,9 +93,105 @@ class HostEngine(Engine):
         except Exception as exc:
             raise translate(exc, host=self.host) from None
 
+    def _prepare_host_dirs(self, plan: LaunchPlan) -> None:
+        if not self.spec.remote:  # an engine on this box: the dirs are this box's
+            super()._prepare_host_dirs(plan)
+            return
+        if not plan.data_dir:
+            return
+        # The data dir is on that box: the engine makes it (a bind of a missing path creates
+        # it) in a throw-away container of the app's image, and gives it to the image's user.
+        uid = plan.data_uid
+        gid = plan.data_gid if plan.data_gid is not None else uid
+        owner = f"{uid}:{gid}"
+        tries = (
+            [["chown", owner, "/paitui-data"], ["busybox", "chown", owner, "/paitui-data"]]
+            if uid is not None
+            else [["true"], ["busybox", "true"]]
+        )
+        error: Exception | None = None
+        for argv in tries:
+            try:
+                self.client().containers.run(
+                    plan.image,
+                    entrypoint=argv,
+                    command=[],
+                    user="0:0",
+                    volumes={plan.data_dir: {"bind": "/paitui-data", "mode": "rw"}},
+                    # Not labelled managed: it is gone in a moment and must not show as the app.
+                    labels={"paitui.helper": "data-dir", "paitui.helper-for": plan.app_id},
+                    remove=True,
+                    network_mode="none",
+                )
+                return
+            except Exception as exc:
+                error = exc
+            finally:  # one that could not start stays "Created": leave nothing behind
+                with contextlib.suppress(Exception):
+                    for helper in self.client().containers.list(
+                        all=True,
+                        filters={
+                            "label": ["paitui.helper=data-dir", f"paitui.helper-for={plan.app_id}"]
+                        },
+                    ):
+                        helper.remove(force=True)
+        raise EngineError(
+            ErrorKind.DATA_DIR,
+            f"cannot make the data dir {plan.data_dir} on {self.spec.name}"
+            + (f" for {owner}" if uid is not None else "")
+            + f" ({translate(error).message if error else 'no helper ran'})",
+            f"on {self.spec.name}: mkdir -p {plan.data_dir}"
+            + (f" && sudo chown {owner} {plan.data_dir}" if uid is not None else ""),
+        ) from None
+
+    async def published_ports(self, timeout: float = ANSWER_S) -> set[int]:
+        """The host ports the box's running containers publish (all of them, managed or not)."""
+
+        def read() -> set[int]:
+            ports: set[int] = set()
+            for container in self.client().api.containers():
+                for port in container.get("Ports") or ():
+                    public = port.get("PublicPort") if isinstance(port, dict) else None
+                    if isinstance(public, int):
+                        ports.add(public)
+            return ports
+
+        return await self._call(read, timeout=timeout)
+
     async def info(self, timeout: float = ANSWER_S) -> dict[str, Any]:
         """The engine's ``/info`` (OS, runtimes, CDI devices), bounded by ``timeout``."""
         return await self._call(lambda: dict(self.client().info()), timeout=timeout)
+
+
+class HostFleet(Fleet):
+    """A ``Fleet`` on one host: a port bound to a remote box's loopback is not probed from here
+    (it cannot answer; that would read ``unhealthy``), the app says so instead."""
+
+    def __init__(self, engine: Any, catalog: Catalog, settings: Settings, spec: HostSpec) -> None:
+        super().__init__(engine, catalog, settings, probe_host=spec.probe_host)
+        self.spec = spec
+
+    def _behind_loopback(self, status: AppStatus) -> bool:
+        target = super().probe_target(status)
+        if target is None:
+            return False
+        port = next((p for p in status.ports if p.host_port == target.port), None)
+        return port is not None and unreachable_port(self.spec, port.host_ip)
+
+    def probe_target(self, status: AppStatus) -> ProbeTarget | None:
+        """Where to probe the app; None when its port is on the remote box's loopback."""
+        return None if self._behind_loopback(status) else super().probe_target(status)
+
+    def _apply(self, new: AppStatus) -> None:
+        if self._behind_loopback(new):
+            new = mark_not_probed(new)
+        super()._apply(new)
+
+    async def snapshot(self) -> list[AppStatus]:
+        """One listing and probe round; apps behind the remote loopback say ``not probed``."""
+        return [
+            mark_not_probed(s) if self._behind_loopback(s) else s for s in await super().snapshot()
+        ]
 
 
 @dataclass
@@ -113,7 +220,7 @@ class MultiFleet:
         self.members: dict[str, Member] = {}
         for spec in hosts:
             engine = HostEngine(spec, settings, **engine_kwargs)
-            fleet = Fleet(engine, catalog, settings, probe_host=spec.probe_host)
+            fleet = HostFleet(engine, catalog, settings, spec)
             self.members[spec.name] = Member(spec, engine, fleet, HostState(spec.name))
         self._listeners: list[HostedListener] = []
         self._host_listeners: list[Callable[[HostState], object]] = []

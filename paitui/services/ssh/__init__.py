@@ -1,0 +1,1 @@
+"""Running commands on other boxes over SSH (the hosts paitui follows)."""
