@@ -12,7 +12,7 @@ starts the previewed plan; a failed or cancelled download starts nothing and say
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.worker import get_current_worker
 
 from paitui.domain.catalog.companions import model_companions
@@ -42,6 +42,8 @@ from paitui.domain.launch.model_choice import (
 from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
 from paitui.domain.launch.planner import PlanError, plan_launch
 from paitui.domain.launch.variant_fit import best_variant, ranked_variants
+from paitui.domain.models.fit import Fit, FitResult
+from paitui.domain.models.fit_verdict import FitLevel, Offer, Verdict
 from paitui.domain.models.records import Download, DownloadState, InstalledModel
 from paitui.services.fleet.host_ports import PortCheck
 from paitui.settings import Settings
@@ -50,8 +52,10 @@ from paitui.ui.host import host_of
 from paitui.ui.widgets.model_picker import ModelPicker
 
 if TYPE_CHECKING:
+    from paitui.services.models.will_fit import GpuFreeSource
     from paitui.services.registry import Services
 
+from paitui.ui.screens.launch.fit_panel import FitPanel, FitTarget, set_flag, takes_llama_args
 from paitui.ui.screens.launch.model_fetch import fetch_model, find_offers
 from paitui.ui.screens.launch.request import (
     DOWNLOAD,
@@ -60,6 +64,9 @@ from paitui.ui.screens.launch.request import (
     formats_label,
     model_options,
 )
+
+#: A placeholder verdict, judged again at once (``refit_offer``).
+_UNJUDGED = FitResult(Fit.UNKNOWN, "")
 
 
 class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
@@ -122,10 +129,12 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
         port_free: PortCheck | None = None,
         *,
         hf_cache: Path | None = None,
+        gpu_source: GpuFreeSource | None = None,
     ) -> None:
         """``port_free`` is the host's free-port test, the one the CLI uses too, primed in a
         worker for the app's own ports (a port the user types costs one bind test, once);
-        None plans with ``taken_ports`` alone (the demo box)."""
+        None plans with ``taken_ports`` alone (the demo box). ``gpu_source``: free GPU memory
+        for "will it fit?" (None: the live readings of this machine)."""
         super().__init__()
         self.catalog_app = app
         self.report = report
@@ -140,6 +149,7 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
         self.problem = ""
         #: The download the dialog is waiting for (its id), while one runs.
         self.getting: str | None = None
+        self.gpu_source = gpu_source
 
     def compose(self) -> ComposeResult:
         app = self.catalog_app
@@ -221,6 +231,8 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
                     id="extra",
                     compact=True,
                 )
+            if needs_model(app) or app.needs.model_file:
+                yield FitPanel(self.gpu_source, id="fit")
             yield Static(id="warnings")
             with VerticalScroll(id="preview-box"):
                 yield Static(id="preview")
@@ -330,6 +342,7 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
             preview.update(Text(run_line(self.plan), style="green"))
             warnings.update("\n".join(f"⚠ {w}" for w in self.plan.warnings))
         self.query_one("#start", Button).disabled = self.plan is None
+        self._check_fit()
 
     def _plan_problem(self, exc: PlanError) -> str:
         """The planner's reason, worded for this dialog: no command-line flags in the TUI."""
@@ -372,9 +385,21 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
 
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
-        """Start with the previewed plan."""
+        """Start with the previewed plan (a model that may not fit is said, not stopped)."""
         if self.plan is not None:
-            self.dismiss(LaunchRequest(self.plan))
+            self._dismiss_with(self.plan)
+
+    def _dismiss_with(self, plan: LaunchPlan) -> None:
+        panels = self.query(FitPanel)
+        result = panels.first().result if panels else None
+        if isinstance(result, Verdict) and result.level == FitLevel.TOO_BIG:
+            self.app.notify(
+                f"{self.catalog_app.name} is starting, but its model may not fit: {result.text}",
+                title="Will it fit?",
+                severity="warning",
+                timeout=10,
+            )
+        self.dismiss(LaunchRequest(plan))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -522,6 +547,109 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
     def _start_or_explain(self, what: str) -> None:
         self._replan()
         if self.plan is not None:
-            self.dismiss(LaunchRequest(self.plan))
+            self._dismiss_with(self.plan)
             return
         self._picker().status(f"{what}, but the app cannot start yet: {self.problem}", error=True)
+
+    # --- will it fit? ----------------------------------------------------------------------
+
+    @on(OptionList.OptionHighlighted, "#offers")
+    def _offer_highlighted(self) -> None:
+        self._check_fit()
+
+    def _highlighted_offer(self) -> ModelOffer | None:
+        pickers = self.query(ModelPicker)
+        if not pickers:
+            return None
+        option = pickers.first().query_one("#offers", OptionList).highlighted_option
+        if option is None:
+            return None
+        return next((o for o in pickers.first().offers() if o.key == option.id), None)
+
+    def _installed_target(self, rel: str, base: FitTarget) -> FitTarget | None:
+        model = next((m for m in self.models if f"{m.repo_id}/{m.path}" == rel), None)
+        if model is None:
+            return None
+        same = tuple((m.path, m.size) for m in self.models if m.repo_id == model.repo_id)
+        path = self._services().model_store.path_for(model.repo_id, model.path)
+        return replace(base, key=f"local:{rel}", local=path, repo=model.repo_id, siblings=same)
+
+    def _fit_target(self) -> FitTarget | None:
+        """The model the dialog would start with: the installed one chosen, else the
+        highlighted suggestion or Hub result; None on the CPU or with none chosen."""
+        if self._accel() == Accel.CPU:
+            return None
+        app = self.catalog_app
+        if self.plan is not None and self.plan.command:
+            argv = tuple(self.plan.command)
+        else:
+            argv = tuple(app.command or ()) + self.choices().extra_args
+        env = tuple(sorted(self.plan.env.items())) if self.plan is not None else ()
+        base = FitTarget(key="", argv=argv, env=env, partial_offload=takes_llama_args(app))
+        model = self._value("#model")
+        if model and model != DOWNLOAD:
+            return self._installed_target(model, base)
+        offer = self._highlighted_offer()
+        if offer is None or offer.file is None:
+            return None
+        if offer.installed:
+            return self._installed_target(offer.installed, base)
+        key = f"hub:{offer.repo}/{offer.file}"
+        return replace(base, key=key, repo=offer.repo, file=offer.file, size=offer.size or 0)
+
+    def _check_fit(self) -> None:
+        panels = self.query(FitPanel)
+        if panels:
+            panels.first().check(self._fit_target())
+
+    @on(FitPanel.OfferChosen)
+    def _fit_offer(self, event: FitPanel.OfferChosen) -> None:
+        offer = event.offer
+        if offer.kind == "quant":
+            self._take_quant(offer)
+            return
+        if not takes_llama_args(self.catalog_app):
+            self.app.notify(f"{self.catalog_app.name} takes no llama.cpp arguments.")
+            return
+        extra = self.query_one("#extra", Input)
+        if offer.kind == "context":
+            extra.value = set_flag(extra.value, ("-c", "--ctx-size"), offer.value)
+        else:
+            flags = ("--n-gpu-layers", "-ngl", "--gpu-layers")
+            extra.value = set_flag(extra.value, flags, offer.value)
+
+    def _take_quant(self, offer: Offer) -> None:
+        """Choose the smaller quant: the installed file when it is one, else its Hub offer."""
+        panel = self.query_one(FitPanel)
+        target = panel.target
+        if target is None:
+            return
+        rel = f"{target.repo}/{offer.value}"
+        if any(f"{m.repo_id}/{m.path}" == rel for m in self.models):
+            select = self.query_one("#model", Select)
+            options = self._model_select_options()
+            select.set_options(options)
+            select.value = rel
+            return
+        pickers = self.query(ModelPicker)
+        if not pickers:
+            return
+        picker = pickers.first()
+        base = self._highlighted_offer()
+        if base is None or base.repo != target.repo:
+            base = next((o for o in picker.offers() if o.repo == target.repo), None)
+        note = f"a smaller quant of {Path(target.local or target.file).name}"
+        size = panel.sizes.get(offer.value) or None
+        if base is None:
+            base = ModelOffer(rel, target.repo, offer.value, size, "llm", note, _UNJUDGED, "hub")
+        chosen = replace(
+            base, key=rel, file=offer.value, size=size, installed=None, origin="hub", note=note
+        )
+        chosen = refit_offer(chosen, self.catalog_app, self._accel(), self.report)
+        if self.query("#model"):
+            self.query_one("#model", Select).clear()
+        picker.set_offers(found=[chosen, *(o for o in picker.found if o.key != rel)])
+        shown = picker.query_one("#offers", OptionList)
+        shown.highlighted = shown.get_option_index(rel)
+        picker.focus_offers()
+        self._check_fit()
