@@ -393,7 +393,8 @@ def run_start(args: argparse.Namespace) -> int:
 def _fit_warning(plan: LaunchPlan, hardware: HardwareReport, fleet: Fleet) -> None:
     """Say when the plan's model may not fit in the GPU's free memory now (live: counting what
     other apps hold, named through the fleet); never stops the start."""
-    from paitui.services.models.will_fit import live_gpus, start_warning
+    from paitui.services.gpu.sampler import sampler_from_env
+    from paitui.services.models.will_fit import LiveGpus, start_warning
 
     if plan.accel.value == "cpu":
         return
@@ -411,7 +412,12 @@ def _fit_warning(plan: LaunchPlan, hardware: HardwareReport, fleet: Fleet) -> No
             return {}
 
     try:
-        line = start_warning(plan, live_gpus(hardware, app_of))
+        sampler = sampler_from_env(default_helper="run")  # as ``paitui ls`` reads it
+        try:
+            line = start_warning(plan, LiveGpus(sampler.sample, hardware, app_of))
+        finally:
+            if sampler.helper is not None:
+                sampler.helper.close()
     except Exception:  # an estimate must never stop a start
         return
     if line:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from paitui.domain.gpu.usage import GpuSnapshot
 from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
 from paitui.domain.models.fit_verdict import FitLevel
-from paitui.services.models.will_fit import fit_local, live_gpus
+from paitui.services.gpu.sampler import sampler_from_env
+from paitui.services.models.will_fit import LiveGpus, fit_local
 from tests.gpu.trees import (
     DOCKER_ID,
     OTHER_ID,
@@ -67,6 +70,23 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PAITUI_HW_NVML", "off")
     monkeypatch.delenv("PAITUI_GPU_LIVE", raising=False)
     return sys_root
+
+
+def live_gpus(
+    report: HardwareReport, app_of: Callable[[], dict[str, str]] | dict[str, str] | None = None
+) -> LiveGpus:
+    """The source as ``paitui start`` makes it: this machine's sampler (the env's roots)."""
+    sample: Callable[[], GpuSnapshot]
+    try:
+        sampler = sampler_from_env(default_helper="off")
+        sample = sampler.sample
+    except ValueError as err:
+        raised = err
+
+        def sample() -> GpuSnapshot:
+            raise raised
+
+    return LiveGpus(sample, report, app_of)
 
 
 def _set_used(sys_root: Path, used: int) -> None:

@@ -8,6 +8,7 @@ Nothing here blocks a launch: callers show the verdict and go on.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from paitui.domain.gpu.usage import GpuSnapshot
     from paitui.domain.hardware.report import HardwareReport
     from paitui.domain.launch.plan import LaunchPlan
-    from paitui.services.gpu.sampler import GpuSampler
 
 
 class GpuFreeSource(Protocol):
@@ -173,7 +173,8 @@ class ReportGpus:
 class LiveGpus:
     """Free memory from a live GPU sample (total - used now) and who holds it, per app.
 
-    ``sample`` is a ``GpuSampler.sample``-like call; ``app_of`` maps a container id to the
+    ``sample`` is a ``GpuSampler.sample``-like call (made by the caller: the GPU services
+    sit above this module's concern); ``app_of`` maps a container id to the
     app id (the fleet's statuses, or the ``paitui.app`` label); a container it does not know
     is named by its short id, a host process as ``host:<comm>``. A GPU the sample has no
     used/total figure for (asleep, no driver reading) comes from ``fallback`` (the hardware
@@ -199,6 +200,9 @@ class LiveGpus:
 
     def gpu_free(self) -> list[GpuFree]:
         fallback = {g.gpu_id.lower(): g for g in ReportGpus(self._report).gpu_free()}
+        if os.environ.get("PAITUI_GPU_LIVE", "").lower() == "off":
+            self.reason = "PAITUI_GPU_LIVE=off: free memory from the report"
+            return list(fallback.values())
         try:
             snap = self._sample()
         except (OSError, ValueError) as err:  # ValueError: a malformed PAITUI_GPU_* variable
@@ -236,35 +240,6 @@ class LiveGpus:
             else None
         )
         return out
-
-
-def live_gpus(
-    report: HardwareReport,
-    app_of: Callable[[], Mapping[str, str]] | Mapping[str, str] | None = None,
-    *,
-    default_helper: str = "run",
-) -> LiveGpus:
-    """A ``LiveGpus`` on this machine's sampler (``PAITUI_GPU_*``); the report when the
-    sampler cannot be made (a bad variable) or ``PAITUI_GPU_LIVE=off``."""
-    import os
-
-    from paitui.services.gpu.sampler import sampler_from_env
-
-    made: list[GpuSampler] = []  # one sampler: its 2 s reuse spares repeated reads
-
-    def sample() -> GpuSnapshot:
-        if os.environ.get("PAITUI_GPU_LIVE", "").lower() == "off":
-            raise OSError("PAITUI_GPU_LIVE=off")
-        if not made:
-            made.append(sampler_from_env(default_helper=default_helper))
-        sampler = made[0]
-        try:
-            return sampler.sample()
-        finally:
-            if sampler.helper is not None:
-                sampler.helper.close()
-
-    return LiveGpus(sample, report, app_of)
 
 
 def plan_model_file(plan: LaunchPlan) -> Path | None:

@@ -10,6 +10,7 @@ acts on (another quant, ``-c``, ``--n-gpu-layers``). Nothing here blocks a start
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ from paitui.ui.host import host_of
 from paitui.ui.widgets.model_picker import verdict_text
 
 if TYPE_CHECKING:
+    from paitui.domain.gpu.usage import GpuSnapshot
     from paitui.services.models.will_fit import GpuFreeSource
 
 #: Seconds the chosen model must stay chosen before its header is read.
@@ -64,6 +66,13 @@ class FitTarget:
     @property
     def cache_key(self) -> tuple[object, ...]:
         return (self.key, self.argv, self.env, self.partial_offload)
+
+
+def _raise(err: Exception) -> Callable[[], GpuSnapshot]:
+    def sample() -> GpuSnapshot:
+        raise err
+
+    return sample
 
 
 def set_flag(extra: str, flags: tuple[str, ...], value: str) -> str:
@@ -158,7 +167,8 @@ class FitPanel(Vertical):
 
     def _source(self) -> GpuFreeSource:
         if self.source is None:
-            from paitui.services.models.will_fit import live_gpus
+            from paitui.services.gpu.sampler import sampler_from_env
+            from paitui.services.models.will_fit import LiveGpus
 
             host = host_of(self)
             report = host.hardware_report
@@ -168,8 +178,14 @@ class FitPanel(Vertical):
             def apps() -> dict[str, str]:
                 return {s.container_id: s.app_id for s in statuses.values() if s.container_id}
 
-            # No helper container from a dialog: paitui's own readings, unless asked for.
-            self.source = live_gpus(report, apps, default_helper="off")
+            # No helper container from a dialog: paitui's own readings, unless asked for
+            # (PAITUI_GPU_HELPER); a bad variable is said as the verdict's reason.
+            try:
+                sampler = sampler_from_env(default_helper="off")
+            except ValueError as err:
+                self.source = LiveGpus(_raise(err), report, apps)
+            else:
+                self.source = LiveGpus(sampler.sample, report, apps)
         return self.source
 
     @work(thread=True, exclusive=True, name="check the fit", group="fit", exit_on_error=False)
