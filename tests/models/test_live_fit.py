@@ -147,3 +147,39 @@ def test_unreadable_live_figures_fall_back_to_the_report_with_the_reason(
     off = live_gpus(REPORT)
     assert {g.gpu_id for g in off.gpu_free()} == {AWAKE, ASLEEP}
     assert off.reason is not None and "PAITUI_GPU_LIVE=off" in off.reason
+
+
+def test_paitui_start_warns_on_live_figures(
+    host: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``paitui start``'s warning: live free memory; with no engine answering for the app
+    names, the holders are named by their short container ids."""
+    from paitui.cli import status
+    from paitui.domain.hardware.accel import Accel
+    from paitui.domain.launch.plan import LaunchPlan, MountSpec
+    from paitui.services.registry import Services
+    from paitui.settings import Settings
+
+    _set_used(host, TOTAL - 3 * GIB)
+    models = tmp_path / "models"
+    models.mkdir()
+    write_header(LLAMA3_8B_Q4, models / "Llama-8B-Q4_K_M.gguf")
+    plan = LaunchPlan(
+        app_id="llama-cpp-server",
+        variant="rocm",
+        accel=Accel.ROCM,
+        name="paitui-llama-cpp-server",
+        image="x",
+        command=("-m", "/models/Llama-8B-Q4_K_M.gguf"),
+        mounts=(MountSpec(str(models), "/models", True),),
+    )
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    services = Services(Settings(models_dir=models, apps_dir=tmp_path / "apps"))
+    one_gpu = HardwareReport(gpus=REPORT.gpus[:1], ram_bytes=REPORT.ram_bytes)  # not the RX 6600
+    status._fit_warning(plan, one_gpu, status._fleet(services))
+    err = capsys.readouterr().err
+    assert err.startswith("warning: needs ~") and "3.0 GiB free on RX 7900 XTX" in err
+    assert f"held by {OTHER_ID[:12]}" in err and "; try " in err
