@@ -75,6 +75,20 @@ def _raise(err: Exception) -> Callable[[], GpuSnapshot]:
     return sample
 
 
+def representative_gguf(files: list[tuple[str, int]]) -> str | None:
+    """The file a repo's fit hint reads: its Q4_K_M GGUF (the usual pick), else the smallest
+    whole-model GGUF (no shards, no vision projectors); None when it has none."""
+    whole = [
+        (p, n)
+        for p, n in files
+        if p.lower().endswith(".gguf") and "-of-" not in p and "mmproj" not in p.lower()
+    ]
+    usual = [p for p, _ in whole if "q4_k_m" in p.lower()]
+    if usual:
+        return sorted(usual)[0]
+    return min(whole, key=lambda f: f[1])[0] if whole else None
+
+
 def set_flag(extra: str, flags: tuple[str, ...], value: str) -> str:
     """``extra`` (the Options text) with ``flags[0] value`` replacing any of ``flags``."""
     out: list[str] = []
@@ -111,6 +125,8 @@ class FitPanel(Vertical):
         reason: str | None = None
         #: Sizes of the repo's files (path -> bytes), for the quant offers.
         sizes: dict[str, int] = field(default_factory=dict)
+        #: Which file a repo's hint read ("" for a chosen file).
+        label: str = ""
 
     @dataclass
     class OfferChosen(Message):
@@ -118,9 +134,13 @@ class FitPanel(Vertical):
 
         offer: Offer
 
-    def __init__(self, source: GpuFreeSource | None, *, id: str | None = None) -> None:
+    def __init__(
+        self, source: GpuFreeSource | None, *, start_note: bool = True, id: str | None = None
+    ) -> None:
+        """``start_note``: say that Start still works when it does not fit (the dialog)."""
         super().__init__(id=id, classes="-empty")
         self.source = source
+        self.start_note = start_note
         self.target: FitTarget | None = None
         self.result: Verdict | str | None = None
         self._cache: dict[tuple[object, ...], FitPanel.Checked] = {}
@@ -151,7 +171,7 @@ class FitPanel(Vertical):
         cached = self._cache.get(target.cache_key)
         if cached is not None:
             self.sizes = cached.sizes
-            self._show(cached.result, cached.reason)
+            self._show(cached.result, cached.reason, cached.label)
             return
         self._show(None, None)
         self.remove_class("-empty")
@@ -195,6 +215,7 @@ class FitPanel(Vertical):
 
         source = self._source()
         self.reads += 1
+        label = ""
         env = dict(target.env)
         siblings = list(target.siblings)
         result: Verdict | str
@@ -214,6 +235,10 @@ class FitPanel(Vertical):
             services = host_of(self).services
             path, size = target.file, target.size
             files = self._repo_files(target.repo) if target.list_repo else None
+            if files is not None and not path:  # a repo's hint: one representative file
+                path = representative_gguf(files) or ""
+                size = dict(files).get(path, 0)
+                label = f"{path}: " if path else ""
             if files is not None:
                 from paitui.domain.launch.model_choice import pick_file
                 from paitui.domain.models.records import RepoFile
@@ -223,7 +248,9 @@ class FitPanel(Vertical):
                 picked = pick_file(target.file, listed)  # a suggestion may be a glob
                 if picked is not None:
                     path, size = picked.path, picked.size or size
-            if "*" in path or "?" in path:
+            if not path:
+                result = f"{target.repo} has no single-file GGUF to read"
+            elif "*" in path or "?" in path:
                 result = f"{target.repo} has no file {path} on the Hub"
             else:
                 result = fit_hub_file(
@@ -239,7 +266,7 @@ class FitPanel(Vertical):
                 )
         reason = getattr(source, "reason", None)
         sizes = {p: n for p, n in siblings}
-        self.post_message(self.Checked(target.cache_key, result, reason, sizes))
+        self.post_message(self.Checked(target.cache_key, result, reason, sizes, label))
 
     def _repo_files(self, repo: str) -> list[tuple[str, int]] | None:
         """The repo's files on the Hub (path, size), once per repo; None when unreadable."""
@@ -261,11 +288,11 @@ class FitPanel(Vertical):
         self._cache[message.key] = message
         if self.target is not None and self.target.cache_key == message.key:
             self.sizes = message.sizes
-            self._show(message.result, message.reason)
+            self._show(message.result, message.reason, message.label)
 
     # --- what is shown ---
 
-    def _show(self, result: Verdict | str | None, reason: str | None) -> None:
+    def _show(self, result: Verdict | str | None, reason: str | None, label: str = "") -> None:
         self.result = result
         self.set_class(result is None, "-empty")
         line = self.query_one("#fit-line", Static)
@@ -275,7 +302,8 @@ class FitPanel(Vertical):
             offers.clear_options()
             offers.add_class("-empty")
             return
-        line.update(verdict_text(result, start_note=True))
+        text = verdict_text(result, start_note=self.start_note)
+        line.update(Text(label, style="bold") + text if label else text)
         line.tooltip = reason
         choices = result.choices if isinstance(result, Verdict) else ()
         offers.set_options([Option(Text(f"→ {c.text}"), id=str(i)) for i, c in enumerate(choices)])
