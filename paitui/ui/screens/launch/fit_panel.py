@@ -158,7 +158,12 @@ class FitPanel(Vertical):
     # --- what is checked ---
 
     def check(self, target: FitTarget | None) -> None:
-        """Judge ``target`` (None: nothing chosen, the panel hides) after a short pause."""
+        """Judge ``target`` (None: nothing chosen, the panel hides) after a short pause.
+
+        Not on a box that is not live (the demo): no reading of this machine's GPUs or the Hub
+        unless a source was given."""
+        if self.source is None and not host_of(self).live:
+            target = None
         if target == self.target:
             return
         self.target = target
