@@ -317,5 +317,7 @@ async def test_the_highlighted_repo_and_file_show_whether_they_fit(
         offers = panel.query_one("#fit-offers", OptionList)
         assert "a smaller quant: Model-8B-Q2_K.gguf" in str(offers.get_option_at_index(0).prompt)
         assert "Start still works" not in panel.line_text()  # that is the launch dialog's
-        await pilot.press("down")  # the Q2 file
+        offers.focus()
+        await pilot.press("enter")  # the smaller quant: the cursor goes to its row
+        assert table.has_focus and table.get_row_at(table.cursor_row)[0] == "Model-8B-Q2_K.gguf"
         await _until(pilot, lambda: "✓ fits: needs ~" in panel.line_text(), what="the Q2 fits")

@@ -135,12 +135,19 @@ class FitPanel(Vertical):
         offer: Offer
 
     def __init__(
-        self, source: GpuFreeSource | None, *, start_note: bool = True, id: str | None = None
+        self,
+        source: GpuFreeSource | None,
+        *,
+        start_note: bool = True,
+        take_hint: bool = True,
+        id: str | None = None,
     ) -> None:
-        """``start_note``: say that Start still works when it does not fit (the dialog)."""
+        """``start_note``: say that Start still works when it does not fit (the dialog);
+        ``take_hint``: say that Enter on an offer takes it."""
         super().__init__(id=id, classes="-empty")
         self.source = source
         self.start_note = start_note
+        self.take_hint = take_hint
         self.target: FitTarget | None = None
         self.result: Verdict | str | None = None
         self._cache: dict[tuple[object, ...], FitPanel.Checked] = {}
@@ -308,14 +315,20 @@ class FitPanel(Vertical):
             offers.add_class("-empty")
             return
         text = verdict_text(result, start_note=self.start_note)
-        line.update(Text(label, style="bold") + text if label else text)
-        line.tooltip = reason
+        if label:
+            text = Text(label, style="bold") + text
         choices = result.choices if isinstance(result, Verdict) else ()
+        if choices and self.take_hint:
+            text.append("\nwould fit (Enter on one takes it):", style="dim")
+        line.update(text)
+        line.tooltip = reason
         offers.set_options([Option(Text(f"→ {c.text}"), id=str(i)) for i, c in enumerate(choices)])
+        if choices:
+            offers.highlighted = 0
         offers.set_class(not choices, "-empty")
 
     def line_text(self) -> str:
-        """The verdict line as shown (for tests and the screen's start warning)."""
+        """The verdict line as shown (for tests)."""
         return str(self.query_one("#fit-line", Static).render())
 
     @on(OptionList.OptionSelected, "#fit-offers")

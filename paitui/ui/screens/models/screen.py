@@ -161,7 +161,7 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
             with Vertical(id="files-pane"):
                 yield Label("Files", classes="pane-title", id="files-title")
                 yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
-                yield FitPanel(self.gpu_source, start_note=False, id="fit")
+                yield FitPanel(self.gpu_source, start_note=False, take_hint=False, id="fit")
         with Horizontal(id="models-bottom"):
             with Vertical(id="queue-pane"):
                 yield Label("Downloads", classes="pane-title")
@@ -472,6 +472,19 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
     def _library_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.has_focus and 0 <= event.cursor_row < len(self._library):
             self._fit(library_target(self._library[event.cursor_row].model))
+
+    @on(FitPanel.OfferChosen)
+    def _fit_offer(self, event: FitPanel.OfferChosen) -> None:
+        """A smaller quant of the open repo: put the cursor on it (Enter there downloads it)."""
+        target = self.query_one(FitPanel).target
+        if event.offer.kind != "quant" or self._info is None or target is None:
+            return
+        if target.repo != self._info.repo_id:
+            return  # a search result's hint: open the repo first
+        table = self.query_one("#files", DataTable)
+        with contextlib.suppress(KeyError):
+            table.move_cursor(row=table.get_row_index(event.offer.value))
+            table.focus()
 
     def _marks(self, repo_id: str) -> dict[str, str]:
         """``installed`` or ``in HF cache`` per file of a repo, from the library."""
