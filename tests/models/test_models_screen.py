@@ -314,9 +314,13 @@ async def test_the_highlighted_repo_and_file_show_whether_they_fit(
         await _until(pilot, lambda: panel.target is not None and "hub:" in panel.target.key,
                      what="the file's verdict")  # fmt: skip
         await _until(pilot, lambda: "✗ does not fit: needs ~" in panel.line_text(), what="it")
+        assert "Start still works" not in panel.line_text()  # that is the launch dialog's
         offers = panel.query_one("#fit-offers", OptionList)
         assert "a smaller quant: Model-8B-Q2_K.gguf" in str(offers.get_option_at_index(0).prompt)
-        assert "Start still works" not in panel.line_text()  # that is the launch dialog's
+        # 24 rows keep the lists: the verdict on one line, the offers shown from 40 rows.
+        assert panel.has_class("-short") and not offers.display
+        await pilot.resize_terminal(120, 44)
+        await _until(pilot, lambda: offers.display, what="the offers on a taller screen")
         offers.focus()
         await pilot.press("enter")  # the smaller quant: the cursor goes to its row
         assert table.has_focus and table.get_row_at(table.cursor_row)[0] == "Model-8B-Q2_K.gguf"

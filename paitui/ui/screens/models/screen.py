@@ -76,7 +76,10 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
     ModelsScreen #results { width: 1fr; }
     ModelsScreen #files-pane { width: 1fr; border-left: vkey $panel; }
     ModelsScreen #files { height: 1fr; }
-    ModelsScreen #fit { margin-top: 0; padding: 0 1; }
+    ModelsScreen #fit { margin-top: 0; padding: 0 1; max-height: 4; border-top: hkey $panel; }
+    ModelsScreen #fit #fit-offers { max-height: 2; }
+    ModelsScreen #fit.-short { border-top: none; max-height: 2; }
+    ModelsScreen #fit.-short #fit-offers { display: none; }
     ModelsScreen #models-bottom { height: auto; max-height: 16; border-top: hkey $panel; }
     ModelsScreen #library-pane { width: 1fr; border-left: vkey $panel; }
     ModelsScreen #queue-pane { width: 1fr; }
@@ -161,7 +164,8 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
             with Vertical(id="files-pane"):
                 yield Label("Files", classes="pane-title", id="files-title")
                 yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
-                yield FitPanel(self.gpu_source, start_note=False, take_hint=False, id="fit")
+        # Full width between the lists: one line at 80 columns.
+        yield FitPanel(self.gpu_source, start_note=False, take_hint=False, id="fit")
         with Horizontal(id="models-bottom"):
             with Vertical(id="queue-pane"):
                 yield Label("Downloads", classes="pane-title")
@@ -451,6 +455,10 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
                     files.update_cell(f.path, column, installed.get(f.path, ""), update_width=True)
 
     # --- will it fit? (the highlighted row of whichever list has the focus) ---
+
+    def on_resize(self, event: events.Resize) -> None:
+        # A short terminal keeps the lists: the verdict on one line, no offers.
+        self.query_one(FitPanel).set_class(event.size.height < 40, "-short")
 
     def _fit(self, target: FitTarget | None) -> None:
         report = host_of(self).hardware_report
