@@ -236,6 +236,33 @@ async def test_the_partial_offload_offer_sets_the_layers_in_the_launch_args(
         )
 
 
+async def test_the_shorter_context_offer_sets_c_in_the_launch_args(
+    services: Services, hub: HubServer, headers: dict[str, bytes]
+) -> None:
+    install(services, BIG, headers[BIG])
+    # 5.2 GiB free: the weights fit, the KV cache of the model's 8192 tokens does not.
+    almost = StaticGpus([GpuFree(SLOT, "RTX 4090", 24 * GIB, int(5.2 * GIB))])
+    host = Host(services, dialog(services, almost))
+    async with host.run_test(size=(80, 24)) as pilot:
+        screen = host.dialog
+        screen.query_one("#model", Select).value = f"{REPO}/{BIG}"
+        await until(pilot, lambda: verdict(screen), "the verdict")
+        before = verdict(screen)
+        assert before is not None and before.level == FitLevel.TOO_BIG
+        [context] = [c for c in before.choices if c.kind == "context"]
+        assert 2048 <= int(context.value) < LLAMA3_8B_Q4.n_ctx
+        await choose_offer(pilot, screen, "a shorter context")
+        assert screen.query_one("#extra", Input).value == f"-c {context.value}"
+        plan = screen.plan
+        assert plan is not None and plan.command is not None
+        assert list(plan.command[-2:]) == ["-c", context.value]
+        await until(
+            pilot,
+            lambda: (v := verdict(screen)) is not None and v.level != FitLevel.TOO_BIG,
+            "the verdict at the shorter context",
+        )
+
+
 async def test_an_unreachable_hub_gives_a_readable_line(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
