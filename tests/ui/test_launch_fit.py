@@ -17,6 +17,7 @@ from textual.widgets import Input, OptionList, Select
 from paitui.domain.catalog.schema import App
 from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
+from paitui.domain.models.fit import Fit
 from paitui.domain.models.fit_verdict import FitLevel, GpuFree, Verdict
 from paitui.services.models.will_fit import StaticGpus
 from paitui.services.registry import Services
@@ -148,6 +149,9 @@ async def test_a_hub_suggestion_shows_the_verdict_and_its_smaller_quant_is_taken
         texts = offer_texts(screen)
         assert any(t.startswith(f"→ a smaller quant: {SMALL}") for t in texts), texts
         assert any("--n-gpu-layers" in t for t in texts), texts
+        # The list says the same as the line: the verdict on free memory now.
+        [suggestion] = screen.query_one(ModelPicker).suggested
+        assert suggestion.fit.fit == Fit.TOO_BIG and "3.0 GiB free" in suggestion.fit.message
         # Read by Range requests: the header only, never a whole-file GET.
         gets = hub.gets(f"/{BIG}")
         assert gets and all(r.headers.get("range", "").startswith("bytes=") for r in gets)

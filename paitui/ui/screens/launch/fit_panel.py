@@ -129,6 +129,13 @@ class FitPanel(Vertical):
         label: str = ""
 
     @dataclass
+    class Judged(Message):
+        """A verdict is shown for ``target`` (the screen may word its lists with it)."""
+
+        target: FitTarget
+        result: Verdict | str
+
+    @dataclass
     class OfferChosen(Message):
         """Enter on an offer: the screen takes it."""
 
@@ -301,6 +308,7 @@ class FitPanel(Vertical):
         if self.target is not None and self.target.cache_key == message.key:
             self.sizes = message.sizes
             self._show(message.result, message.reason, message.label)
+            self.post_message(self.Judged(self.target, message.result))
 
     # --- what is shown ---
 

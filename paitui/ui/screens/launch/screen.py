@@ -602,6 +602,22 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
         if panels:
             panels.first().check(self._fit_target())
 
+    @on(FitPanel.Judged)
+    def _judged(self, event: FitPanel.Judged) -> None:
+        """The Hub offer just judged gets the verdict on free memory in the list too, so the
+        list and the line below never disagree."""
+        result, key = event.result, event.target.key
+        pickers = self.query(ModelPicker)
+        if not isinstance(result, Verdict) or not key.startswith("hub:") or not pickers:
+            return
+        picker = pickers.first()
+        fit = FitResult(Fit(result.level.value), f"{result.text} (free now)")
+
+        def judged(offers: list[ModelOffer]) -> list[ModelOffer]:
+            return [replace(o, fit=fit) if f"hub:{o.repo}/{o.file}" == key else o for o in offers]
+
+        picker.set_offers(judged(picker.suggested), judged(picker.found))
+
     @on(FitPanel.OfferChosen)
     def _fit_offer(self, event: FitPanel.OfferChosen) -> None:
         offer = event.offer
