@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from paitui.domain.engine.containers import PullProgress
     from paitui.domain.engine.errors import EngineError
     from paitui.domain.fleet.status import AppStatus
+    from paitui.domain.gpu.usage import GpuSnapshot
     from paitui.domain.hardware.report import HardwareReport
     from paitui.domain.launch.plan import LaunchPlan
     from paitui.services.engine.build import BuildProgress
@@ -413,13 +414,23 @@ def _fit_warning(plan: LaunchPlan, hardware: HardwareReport, fleet: Fleet) -> No
 
     try:
         sampler = sampler_from_env(default_helper="run")  # as ``paitui ls`` reads it
-        try:
-            line = start_warning(plan, LiveGpus(sampler.sample, hardware, app_of))
-        finally:
-            if sampler.helper is not None:
-                sampler.helper.close()
+    except ValueError as exc:  # a bad PAITUI_GPU_* variable: the report's figures, and why
+        bad = exc
+
+        def sample() -> GpuSnapshot:
+            raise bad
+
+        sampler = None
+    try:
+        source = LiveGpus(sampler.sample if sampler else sample, hardware, app_of)
+        line = start_warning(plan, source)
+        if line and source.reason:
+            line += f" ({source.reason})"
     except Exception:  # an estimate must never stop a start
         return
+    finally:
+        if sampler is not None and sampler.helper is not None:
+            sampler.helper.close()
     if line:
         print(_safe(line), file=sys.stderr)
 
