@@ -183,7 +183,7 @@ def test_paitui_start_warns_on_live_figures(
     err = capsys.readouterr().err
     assert err.startswith("warning: needs ~") and "3.0 GiB free on RX 7900 XTX" in err
     assert f"held by {OTHER_ID[:12]}" in err and "; try " in err
-    # A malformed variable: the report's figures (21 GiB used there too), and why.
+    # A malformed variable: the report's figures (2 GiB free there), and why.
     monkeypatch.setenv("PAITUI_GPU_HELPER", "sometimes")
     one_gpu = HardwareReport(gpus=(_gpu(AWAKE, "RX 7900 XTX", TOTAL, TOTAL - 2 * GIB),))
     status._fit_warning(plan, one_gpu, status._fleet(services))
