@@ -150,8 +150,9 @@ async def test_a_hub_suggestion_shows_the_verdict_and_its_smaller_quant_is_taken
         assert any(t.startswith(f"→ a smaller quant: {SMALL}") for t in texts), texts
         assert any("--n-gpu-layers" in t for t in texts), texts
         # The list says the same as the line: the verdict on free memory now.
-        [suggestion] = screen.query_one(ModelPicker).suggested
-        assert suggestion.fit.fit == Fit.TOO_BIG and "3.0 GiB free" in suggestion.fit.message
+        picker = screen.query_one(ModelPicker)
+        await until(pilot, lambda: picker.suggested[0].fit.fit == Fit.TOO_BIG, "the list")
+        assert "3.0 GiB free" in picker.suggested[0].fit.message
         # Read by Range requests: the header only, never a whole-file GET.
         gets = hub.gets(f"/{BIG}")
         assert gets and all(r.headers.get("range", "").startswith("bytes=") for r in gets)
@@ -159,7 +160,6 @@ async def test_a_hub_suggestion_shows_the_verdict_and_its_smaller_quant_is_taken
         line_widget = panel_of(screen).query_one("#fit-line")
         assert line_widget.content_region.right <= 80 and line_widget.size.height >= 2
         await choose_offer(pilot, screen, "a smaller quant")
-        picker = screen.query_one(ModelPicker)
         highlighted = picker.query_one("#offers", OptionList).highlighted_option
         assert highlighted is not None and highlighted.id == f"{REPO}/{SMALL}"
         await until(

@@ -12,7 +12,7 @@ starts the previewed plan; a failed or cancelled download starts nothing and say
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -42,8 +42,7 @@ from paitui.domain.launch.model_choice import (
 from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
 from paitui.domain.launch.planner import PlanError, plan_launch
 from paitui.domain.launch.variant_fit import best_variant, ranked_variants
-from paitui.domain.models.fit import Fit, FitResult
-from paitui.domain.models.fit_verdict import FitLevel, Offer, Verdict
+from paitui.domain.models.fit_verdict import FitLevel, Verdict
 from paitui.domain.models.records import Download, DownloadState, InstalledModel
 from paitui.services.fleet.host_ports import PortCheck
 from paitui.settings import Settings
@@ -55,7 +54,8 @@ if TYPE_CHECKING:
     from paitui.services.models.will_fit import GpuFreeSource
     from paitui.services.registry import Services
 
-from paitui.ui.screens.launch.fit_panel import FitPanel, FitTarget, set_flag, takes_llama_args
+from paitui.ui.screens.launch import fit_choices
+from paitui.ui.screens.launch.fit_panel import FitPanel, takes_llama_args
 from paitui.ui.screens.launch.model_fetch import fetch_model, find_offers
 from paitui.ui.screens.launch.request import (
     DOWNLOAD,
@@ -64,9 +64,6 @@ from paitui.ui.screens.launch.request import (
     formats_label,
     model_options,
 )
-
-#: A placeholder verdict, judged again at once (``refit_offer``).
-_UNJUDGED = FitResult(Fit.UNKNOWN, "")
 
 
 class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
@@ -551,121 +548,32 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
             return
         self._picker().status(f"{what}, but the app cannot start yet: {self.problem}", error=True)
 
-    # --- will it fit? ----------------------------------------------------------------------
+    # --- will it fit? (the logic: ``fit_choices``) -------------------------------------------
 
     @on(OptionList.OptionHighlighted, "#offers")
     def _offer_highlighted(self) -> None:
         self._check_fit()
 
-    def _highlighted_offer(self) -> ModelOffer | None:
-        pickers = self.query(ModelPicker)
-        if not pickers:
-            return None
-        option = pickers.first().query_one("#offers", OptionList).highlighted_option
-        if option is None:
-            return None
-        return next((o for o in pickers.first().offers() if o.key == option.id), None)
-
-    def _installed_target(self, rel: str, base: FitTarget) -> FitTarget | None:
-        model = next((m for m in self.models if f"{m.repo_id}/{m.path}" == rel), None)
-        if model is None:
-            return None
-        same = tuple((m.path, m.size) for m in self.models if m.repo_id == model.repo_id)
-        path = self._services().model_store.path_for(model.repo_id, model.path)
-        return replace(base, key=f"local:{rel}", local=path, repo=model.repo_id, siblings=same)
-
-    def _fit_target(self) -> FitTarget | None:
-        """The model the dialog would start with: the installed one chosen, else the
-        highlighted suggestion or Hub result; None on the CPU or with none chosen."""
-        if self._accel() == Accel.CPU:
-            return None
-        app = self.catalog_app
-        if self.plan is not None and self.plan.command:
-            argv = tuple(self.plan.command)
-        else:
-            argv = tuple(app.command or ()) + self.choices().extra_args
-        env = tuple(sorted(self.plan.env.items())) if self.plan is not None else ()
-        base = FitTarget(key="", argv=argv, env=env, partial_offload=takes_llama_args(app))
-        model = self._value("#model")
-        if model and model != DOWNLOAD:
-            return self._installed_target(model, base)
-        offer = self._highlighted_offer()
-        if offer is None or offer.file is None:
-            return None
-        if offer.installed:
-            return self._installed_target(offer.installed, base)
-        key = f"hub:{offer.repo}/{offer.file}"
-        return replace(base, key=key, repo=offer.repo, file=offer.file, size=offer.size or 0)
-
     def _check_fit(self) -> None:
         panels = self.query(FitPanel)
         if panels:
-            panels.first().check(self._fit_target())
+            panels.first().check(fit_choices.fit_target(self))
 
     @on(FitPanel.Judged)
     def _judged(self, event: FitPanel.Judged) -> None:
-        """The Hub offer just judged gets the verdict on free memory in the list too, so the
-        list and the line below never disagree."""
-        result, key = event.result, event.target.key
         pickers = self.query(ModelPicker)
-        if not isinstance(result, Verdict) or not key.startswith("hub:") or not pickers:
-            return
-        picker = pickers.first()
-        fit = FitResult(Fit(result.level.value), f"{result.text} (free now)")
-
-        def judged(offers: list[ModelOffer]) -> list[ModelOffer]:
-            return [replace(o, fit=fit) if f"hub:{o.repo}/{o.file}" == key else o for o in offers]
-
-        picker.set_offers(judged(picker.suggested), judged(picker.found))
+        if pickers:
+            fit_choices.word_offers(pickers.first(), event.target, event.result)
 
     @on(FitPanel.OfferChosen)
     def _fit_offer(self, event: FitPanel.OfferChosen) -> None:
         offer = event.offer
         if offer.kind == "quant":
-            self._take_quant(offer)
+            fit_choices.take_quant(self, offer)
+            self._check_fit()
             return
         if not takes_llama_args(self.catalog_app):
             self.app.notify(f"{self.catalog_app.name} takes no llama.cpp arguments.")
             return
         extra = self.query_one("#extra", Input)
-        if offer.kind == "context":
-            extra.value = set_flag(extra.value, ("-c", "--ctx-size"), offer.value)
-        else:
-            flags = ("--n-gpu-layers", "-ngl", "--gpu-layers")
-            extra.value = set_flag(extra.value, flags, offer.value)
-
-    def _take_quant(self, offer: Offer) -> None:
-        """Choose the smaller quant: the installed file when it is one, else its Hub offer."""
-        panel = self.query_one(FitPanel)
-        target = panel.target
-        if target is None:
-            return
-        rel = f"{target.repo}/{offer.value}"
-        if any(f"{m.repo_id}/{m.path}" == rel for m in self.models):
-            select = self.query_one("#model", Select)
-            options = self._model_select_options()
-            select.set_options(options)
-            select.value = rel
-            return
-        pickers = self.query(ModelPicker)
-        if not pickers:
-            return
-        picker = pickers.first()
-        base = self._highlighted_offer()
-        if base is None or base.repo != target.repo:
-            base = next((o for o in picker.offers() if o.repo == target.repo), None)
-        note = f"a smaller quant of {Path(target.local or target.file).name}"
-        size = panel.sizes.get(offer.value) or None
-        if base is None:
-            base = ModelOffer(rel, target.repo, offer.value, size, "llm", note, _UNJUDGED, "hub")
-        chosen = replace(
-            base, key=rel, file=offer.value, size=size, installed=None, origin="hub", note=note
-        )
-        chosen = refit_offer(chosen, self.catalog_app, self._accel(), self.report)
-        if self.query("#model"):
-            self.query_one("#model", Select).clear()
-        picker.set_offers(found=[chosen, *(o for o in picker.found if o.key != rel)])
-        shown = picker.query_one("#offers", OptionList)
-        shown.highlighted = shown.get_option_index(rel)
-        picker.focus_offers()
-        self._check_fit()
+        extra.value = fit_choices.with_offer(extra.value, offer)
