@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from paitui.domain.engine.containers import PullProgress
     from paitui.domain.engine.errors import EngineError
     from paitui.domain.fleet.status import AppStatus
+    from paitui.domain.gpu.usage import GpuSnapshot
+    from paitui.domain.hardware.report import HardwareReport
     from paitui.domain.launch.plan import LaunchPlan
     from paitui.services.engine.build import BuildProgress
     from paitui.services.fleet.tracker import Fleet
@@ -335,7 +337,7 @@ def _engine_hung(args: argparse.Namespace) -> str | None:
 
 def run_start(args: argparse.Namespace) -> int:
     """Plan, pull and start an app; print its links."""
-    from paitui.cli.engine import _plan
+    from paitui.cli.engine import plan_with_hardware
     from paitui.domain.engine.errors import EngineError, ErrorKind
     from paitui.domain.fleet.links import app_links
 
@@ -346,14 +348,15 @@ def run_start(args: argparse.Namespace) -> int:
     hung = _engine_hung(args)
     if hung:
         return _error(hung)
-    plan = _plan(args, pull_models=True)  # a --model REPO[:FILE] not installed is pulled first
-    if isinstance(plan, int):
-        return plan
+    planned = plan_with_hardware(args, pull_models=True)  # a --model not installed is pulled
+    if isinstance(planned, int):
+        return planned
+    plan, hardware = planned
     services = _services(args)
     fleet = _fleet(services)
     for warning in plan.warnings:
         print(f"note: {_safe(warning)}", file=sys.stderr)
-    _fit_warning(plan)
+    _fit_warning(plan, hardware, fleet)
 
     async def launch() -> AppStatus:
         try:
@@ -393,17 +396,46 @@ def run_start(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fit_warning(plan: LaunchPlan) -> None:
-    """Say when the plan's model may not fit in the GPU's free memory; never stops the start."""
-    from paitui.services.hardware.detect import detect_hardware
-    from paitui.services.models.will_fit import ReportGpus, start_warning
+def _fit_warning(plan: LaunchPlan, hardware: HardwareReport, fleet: Fleet) -> None:
+    """Say when the plan's model may not fit in the GPU's free memory now (live: counting what
+    other apps hold, named through the fleet); never stops the start."""
+    from paitui.services.gpu.sampler import sampler_from_env
+    from paitui.services.models.will_fit import LiveGpus, start_warning
 
     if plan.accel.value == "cpu":
         return
+
+    def app_of() -> dict[str, str]:
+        async def ask() -> list[AppStatus]:
+            try:
+                return await fleet.snapshot()
+            finally:
+                await fleet.engine.close()
+
+        try:
+            return {s.container_id: s.app_id for s in asyncio.run(ask()) if s.container_id}
+        except Exception:  # no names: short container ids stand in
+            return {}
+
     try:
-        line = start_warning(plan, ReportGpus(detect_hardware()))
+        sampler = sampler_from_env(default_helper="run")  # as ``paitui ls`` reads it
+    except ValueError as exc:  # a bad PAITUI_GPU_* variable: the report's figures, and why
+        bad = exc
+
+        def sample() -> GpuSnapshot:
+            raise bad
+
+        sampler = None
+    try:
+        source = LiveGpus(sampler.sample if sampler else sample, hardware, app_of)
+        line = start_warning(plan, source)
+        if line and source.reason:
+            line += f" ({source.reason})"
     except Exception:  # an estimate must never stop a start
         return
+    finally:
+        if sampler is not None and sampler.helper is not None:
+            sampler.helper.close()
     if line:
         print(_safe(line), file=sys.stderr)
 

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Input, Label
+from textual.widgets import DataTable, Input, Label, OptionList
 
 from paitui.domain.models.records import DownloadState
 from paitui.services.registry import Services
@@ -259,3 +259,69 @@ def test_library_cells_stay_narrow() -> None:
     assert _apps_cell(["a", "b"]) == "a, b"
     many = _apps_cell([f"app-number-{i}" for i in range(6)])
     assert many == "app-number-0, app-number-1 +4" and len(many) <= 30
+
+
+class FitModelsApp(HostApp):
+    """The Models screen on a box with one GPU and a fixed reading of its free memory."""
+
+    def compose(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        from paitui.domain.models.fit_verdict import GpuFree
+        from paitui.services.models.will_fit import StaticGpus
+
+        gib = 1024**3
+        held = (("comfyui", 20 * gib),)
+        source = StaticGpus([GpuFree("0000:01:00.0", "RTX 4090", 24 * gib, 3 * gib, held)])
+        self.push_screen(ModelsScreen(gpu_source=source))
+
+
+async def test_the_highlighted_repo_and_file_show_whether_they_fit(
+    hub_env: HubServer, tmp_path: Path
+) -> None:
+    from paitui.domain.hardware.report import Gpu, HardwareReport, Vendor
+    from paitui.ui.screens.launch.fit_panel import FitPanel
+    from tests.models.gguf_headers import LLAMA3_8B_Q4, SMALL_TIED_F16, write_header
+    from tests.models.hub_server import make_repo
+
+    big = write_header(LLAMA3_8B_Q4, tmp_path / "big.gguf").read_bytes()
+    small = write_header(SMALL_TIED_F16, tmp_path / "small.gguf").read_bytes()
+    files = {"Model-8B-Q4_K_M.gguf": big, "Model-8B-Q2_K.gguf": small, "README.md": b"#\n"}
+    hub_env.add(make_repo("org/Model-8B-GGUF", files, tags=("gguf",), downloads=50))
+    hub_env.add(make_repo("org/Model-8B-mini-GGUF", {"mini-Q8_0.gguf": small}, tags=("gguf",)))
+    app = FitModelsApp(Services(load_settings()))
+    gpu = Gpu(Vendor.NVIDIA, "10de:2684", "0000:01:00.0", "RTX 4090", "nvidia", vram_total=24 << 30)
+    app.hardware_report = HardwareReport(gpus=(gpu,))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        panel = screen.query_one(FitPanel)
+        screen.query_one("#query", Input).value = "Model-8B"
+        screen.run_search()
+        results = screen.query_one("#results", DataTable)
+        await _until(pilot, lambda: results.row_count == 2, what="search results")
+        await _until(pilot, lambda: "held by comfyui" in panel.line_text(), what="the hint")
+        assert panel.line_text().startswith("Model-8B-Q4_K_M.gguf: ✗ does not fit")
+        # Scrolling through the results reads only where the cursor stays, once per repo.
+        await pilot.press("down", "up", "down", "up", "down")
+        await _until(pilot, lambda: "mini-Q8_0.gguf: ✓ fits" in panel.line_text(), what="2nd")
+        assert panel.reads == 2
+        assert len([r for r in hub_env.gets("/mini-Q8_0.gguf") if r.method == "GET"]) == 1
+        await pilot.press("up", "enter")  # open the 8B repo: its files, biggest first
+        table = screen.query_one("#files", DataTable)
+        await _until(pilot, lambda: table.row_count == 3, what="the file list")
+        await _until(pilot, lambda: panel.target is not None and "hub:" in panel.target.key,
+                     what="the file's verdict")  # fmt: skip
+        await _until(pilot, lambda: "✗ does not fit: needs ~" in panel.line_text(), what="it")
+        assert "Start still works" not in panel.line_text()  # that is the launch dialog's
+        offers = panel.query_one("#fit-offers", OptionList)
+        assert "a smaller quant: Model-8B-Q2_K.gguf" in str(offers.get_option_at_index(0).prompt)
+        # 24 rows keep the lists: the verdict on one line, the offers shown from 40 rows.
+        assert panel.has_class("-short") and not offers.display
+        await pilot.resize_terminal(120, 44)
+        await _until(pilot, lambda: offers.display, what="the offers on a taller screen")
+        offers.focus()
+        await pilot.press("enter")  # the smaller quant: the cursor goes to its row
+        assert table.has_focus and table.get_row_at(table.cursor_row)[0] == "Model-8B-Q2_K.gguf"
+        await _until(pilot, lambda: "✓ fits: needs ~" in panel.line_text(), what="the Q2 fits")

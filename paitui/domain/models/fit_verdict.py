@@ -96,6 +96,19 @@ def _pos_int(text: str | None, *, zero: bool = False) -> int | None:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """One thing that would fit, as a line and as what a dialog sets to take it.
+
+    ``kind`` is "context" (``value``: the ``-c`` tokens), "quant" (``value``: the sibling's
+    path) or "layers" (``value``: the ``--n-gpu-layers`` count).
+    """
+
+    kind: str
+    text: str
+    value: str
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The verdict, its sentence, and what would fit (each a short line)."""
 
@@ -104,6 +117,8 @@ class Verdict:
     need: int
     free: int
     offers: tuple[str, ...] = field(default=())
+    #: The same offers, structured (in the same order).
+    choices: tuple[Offer, ...] = field(default=())
 
 
 def gib(n: int) -> str:
@@ -159,24 +174,25 @@ def gguf_verdict(
     if level == FitLevel.FITS:
         return Verdict(level, text, est.total, gpu.free)
     budget = int(gpu.free * FITS_SHARE)
-    offers: list[str] = []
+    offers: list[Offer] = []
     ctx = ve.context_that_fits(shape, budget, a.context, **kw)
     if ctx >= min(2048, est.context) and ctx < est.context:
         at = ve.estimate(shape, ctx, **kw)  # type: ignore[arg-type]
-        offers.append(f"a shorter context: -c {ctx} (~{gib(at.total)})")
+        offers.append(Offer("context", f"a shorter context: -c {ctx} (~{gib(at.total)})", str(ctx)))
     for path, size in _smaller_quants(file_name, file_size, siblings):
         need = ve.sibling_need(shape, size, file_size, a.context)
         if need <= budget:
-            offers.append(f"a smaller quant: {path} (~{gib(need)})")
+            offers.append(Offer("quant", f"a smaller quant: {path} (~{gib(need)})", path))
             break
     if partial_offload:
         k = ve.layers_that_fit(shape, budget, a.context, **kw)
         if 0 < k < shape.n_layer + 1:
-            offers.append(
+            line = (
                 f"partial offload: --n-gpu-layers {k} of {shape.n_layer + 1} "
                 "(the rest runs on the CPU, slower)"
             )
-    return Verdict(level, text, est.total, gpu.free, tuple(offers))
+            offers.append(Offer("layers", line, str(k)))
+    return Verdict(level, text, est.total, gpu.free, tuple(o.text for o in offers), tuple(offers))
 
 
 def _smaller_quants(

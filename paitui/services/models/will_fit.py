@@ -8,7 +8,8 @@ Nothing here blocks a launch: callers show the verdict and go on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -29,6 +30,7 @@ from paitui.services.models.gguf_remote import (
 from paitui.services.models.hub import HubConfig
 
 if TYPE_CHECKING:
+    from paitui.domain.gpu.usage import GpuSnapshot
     from paitui.domain.hardware.report import HardwareReport
     from paitui.domain.launch.plan import LaunchPlan
 
@@ -165,6 +167,78 @@ class ReportGpus:
                 continue
             used = g.vram_used or 0
             out.append(GpuFree(g.pci_slot, g.name, g.vram_total, max(0, g.vram_total - used)))
+        return out
+
+
+class LiveGpus:
+    """Free memory from a live GPU sample (total - used now) and who holds it, per app.
+
+    ``sample`` is a ``GpuSampler.sample``-like call (made by the caller: the GPU services
+    sit above this module's concern); ``app_of`` maps a container id to the
+    app id (the fleet's statuses, or the ``paitui.app`` label); a container it does not know
+    is named by its short id, a host process as ``host:<comm>``. A GPU the sample has no
+    used/total figure for (asleep, no driver reading) comes from ``fallback`` (the hardware
+    report) without a per-app split; ``reason`` then says why.
+    """
+
+    def __init__(
+        self,
+        sample: Callable[[], GpuSnapshot],
+        report: HardwareReport,
+        app_of: Callable[[], Mapping[str, str]] | Mapping[str, str] | None = None,
+    ) -> None:
+        self._sample = sample
+        self._report = report
+        self._app_of = app_of
+        #: Why some or all figures came from the hardware report (None: all live).
+        self.reason: str | None = None
+
+    def _apps(self) -> Mapping[str, str]:
+        if self._app_of is None:
+            return {}
+        return self._app_of() if callable(self._app_of) else self._app_of
+
+    def gpu_free(self) -> list[GpuFree]:
+        fallback = {g.gpu_id.lower(): g for g in ReportGpus(self._report).gpu_free()}
+        if os.environ.get("PAITUI_GPU_LIVE", "").lower() == "off":
+            self.reason = "PAITUI_GPU_LIVE=off: free memory from the report"
+            return list(fallback.values())
+        try:
+            snap = self._sample()
+        except (OSError, ValueError) as err:  # ValueError: a malformed PAITUI_GPU_* variable
+            self.reason = f"live GPU use could not be read ({err}); free memory from the report"
+            return list(fallback.values())
+        names = {g.pci_slot.lower(): g.name for g in self._report.gpus}
+        # Asked only when some app holds memory (the CLI asks the engine for it).
+        apps = self._apps() if any(u.apps for u in snap.gpus) else {}
+        out: list[GpuFree] = []
+        missing: list[str] = []
+        for usage in snap.gpus:
+            slot = usage.gpu.lower()
+            total, used = usage.memory_total, usage.memory_used
+            if total is None or used is None or usage.asleep:
+                if slot in fallback:
+                    out.append(fallback.pop(slot))
+                    missing.append(names.get(slot, slot))
+                continue
+            fallback.pop(slot, None)
+            held: dict[str, int] = {}
+            for a in usage.apps:
+                if not a.vram_bytes:
+                    continue
+                cid = a.container_id
+                who = apps.get(cid, cid[:12]) if cid else a.holder
+                held[who] = held.get(who, 0) + a.vram_bytes
+            name = names.get(slot, slot)
+            out.append(GpuFree(slot, name, total, max(0, total - used), tuple(held.items())))
+        if fallback:  # GPUs the report knows and the live sample did not see
+            out.extend(fallback.values())
+            missing.extend(g.name for g in fallback.values())
+        self.reason = (
+            f"no live memory reading for {', '.join(missing)}: figures from the report"
+            if missing
+            else None
+        )
         return out
 
 

@@ -20,6 +20,7 @@ from textual.widgets.option_list import Option
 
 from paitui.domain.launch.model_choice import ModelOffer
 from paitui.domain.models.fit import Fit
+from paitui.domain.models.fit_verdict import FitLevel, Verdict
 from paitui.domain.models.records import Download, DownloadState, human_size
 from paitui.ui.widgets.download_queue import describe
 
@@ -30,6 +31,28 @@ FIT_STYLE: dict[Fit, tuple[str, str]] = {
     Fit.TOO_BIG: ("✗", "red"),
     Fit.UNKNOWN: ("?", "bright_black"),
 }
+
+
+#: The mark and colour of each GPU-memory verdict ("will it fit?").
+LEVEL_STYLE: dict[FitLevel, tuple[str, str]] = {
+    FitLevel.FITS: ("✓", "green"),
+    FitLevel.TIGHT: ("~", "yellow"),
+    FitLevel.TOO_BIG: ("✗", "red"),
+}
+
+
+def verdict_text(result: Verdict | str, *, start_note: bool = False) -> Text:
+    """The verdict as one coloured line ("✗ does not fit: needs ~9.1 GiB; …"), or why there
+    is none (dim); ``start_note``: say that starting anyway still works."""
+    if isinstance(result, str):
+        return Text(f"? no GPU memory estimate: {result}", style="bright_black")
+    mark, colour = LEVEL_STYLE[result.level]
+    text = Text.assemble(
+        (f"{mark} {result.level.value}: ", f"bold {colour}"), (result.text, colour)
+    )
+    if start_note and result.level == FitLevel.TOO_BIG:
+        text.append(" — Start still works (it may fail to load, or run slowly)", "dim")
+    return text
 
 
 #: The gap between the parts of a line.

@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.worker import get_current_worker
 
 from paitui.domain.catalog.companions import model_companions
@@ -42,6 +42,7 @@ from paitui.domain.launch.model_choice import (
 from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
 from paitui.domain.launch.planner import PlanError, plan_launch
 from paitui.domain.launch.variant_fit import best_variant, ranked_variants
+from paitui.domain.models.fit_verdict import FitLevel, Verdict
 from paitui.domain.models.records import Download, DownloadState, InstalledModel
 from paitui.services.fleet.host_ports import PortCheck
 from paitui.settings import Settings
@@ -50,8 +51,11 @@ from paitui.ui.host import host_of
 from paitui.ui.widgets.model_picker import ModelPicker
 
 if TYPE_CHECKING:
+    from paitui.services.models.will_fit import GpuFreeSource
     from paitui.services.registry import Services
 
+from paitui.ui.screens.launch import fit_choices
+from paitui.ui.screens.launch.fit_panel import FitPanel, takes_llama_args
 from paitui.ui.screens.launch.model_fetch import fetch_model, find_offers
 from paitui.ui.screens.launch.request import (
     DOWNLOAD,
@@ -122,10 +126,12 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
         port_free: PortCheck | None = None,
         *,
         hf_cache: Path | None = None,
+        gpu_source: GpuFreeSource | None = None,
     ) -> None:
         """``port_free`` is the host's free-port test, the one the CLI uses too, primed in a
         worker for the app's own ports (a port the user types costs one bind test, once);
-        None plans with ``taken_ports`` alone (the demo box)."""
+        None plans with ``taken_ports`` alone (the demo box). ``gpu_source``: free GPU memory
+        for "will it fit?" (None: the live readings of this machine)."""
         super().__init__()
         self.catalog_app = app
         self.report = report
@@ -140,6 +146,7 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
         self.problem = ""
         #: The download the dialog is waiting for (its id), while one runs.
         self.getting: str | None = None
+        self.gpu_source = gpu_source
 
     def compose(self) -> ComposeResult:
         app = self.catalog_app
@@ -221,6 +228,8 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
                     id="extra",
                     compact=True,
                 )
+            if needs_model(app) or app.needs.model_file:
+                yield FitPanel(self.gpu_source, id="fit")
             yield Static(id="warnings")
             with VerticalScroll(id="preview-box"):
                 yield Static(id="preview")
@@ -330,6 +339,7 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
             preview.update(Text(run_line(self.plan), style="green"))
             warnings.update("\n".join(f"⚠ {w}" for w in self.plan.warnings))
         self.query_one("#start", Button).disabled = self.plan is None
+        self._check_fit()
 
     def _plan_problem(self, exc: PlanError) -> str:
         """The planner's reason, worded for this dialog: no command-line flags in the TUI."""
@@ -372,9 +382,21 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
 
     @on(Button.Pressed, "#start")
     def action_start(self) -> None:
-        """Start with the previewed plan."""
+        """Start with the previewed plan (a model that may not fit is said, not stopped)."""
         if self.plan is not None:
-            self.dismiss(LaunchRequest(self.plan))
+            self._dismiss_with(self.plan)
+
+    def _dismiss_with(self, plan: LaunchPlan) -> None:
+        panels = self.query(FitPanel)
+        result = panels.first().result if panels else None
+        if isinstance(result, Verdict) and result.level == FitLevel.TOO_BIG:
+            self.app.notify(
+                f"{self.catalog_app.name} is starting, but its model may not fit: {result.text}",
+                title="Will it fit?",
+                severity="warning",
+                timeout=10,
+            )
+        self.dismiss(LaunchRequest(plan))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -522,6 +544,36 @@ class LaunchScreen(ReportsWorkerFailures, ModalScreen[LaunchRequest | None]):
     def _start_or_explain(self, what: str) -> None:
         self._replan()
         if self.plan is not None:
-            self.dismiss(LaunchRequest(self.plan))
+            self._dismiss_with(self.plan)
             return
         self._picker().status(f"{what}, but the app cannot start yet: {self.problem}", error=True)
+
+    # --- will it fit? (the logic: ``fit_choices``) -------------------------------------------
+
+    @on(OptionList.OptionHighlighted, "#offers")
+    def _offer_highlighted(self) -> None:
+        self._check_fit()
+
+    def _check_fit(self) -> None:
+        panels = self.query(FitPanel)
+        if panels:
+            panels.first().check(fit_choices.fit_target(self))
+
+    @on(FitPanel.Judged)
+    def _judged(self, event: FitPanel.Judged) -> None:
+        pickers = self.query(ModelPicker)
+        if pickers:
+            fit_choices.word_offers(pickers.first(), event.target, event.result)
+
+    @on(FitPanel.OfferChosen)
+    def _fit_offer(self, event: FitPanel.OfferChosen) -> None:
+        offer = event.offer
+        if offer.kind == "quant":
+            fit_choices.take_quant(self, offer)
+            self._check_fit()
+            return
+        if not takes_llama_args(self.catalog_app):
+            self.app.notify(f"{self.catalog_app.name} takes no llama.cpp arguments.")
+            return
+        extra = self.query_one("#extra", Input)
+        extra.value = fit_choices.with_offer(extra.value, offer)

@@ -44,8 +44,11 @@ from paitui.ui.widgets.taskbar import Taskbar
 
 if TYPE_CHECKING:
     from paitui.services.models.hub import SearchSort
+    from paitui.services.models.will_fit import GpuFreeSource
     from paitui.services.registry import Services
 
+from paitui.ui.screens.launch.fit_panel import FitPanel, FitTarget
+from paitui.ui.screens.models.fit_hint import file_target, library_target, repo_target
 from paitui.ui.screens.models.kind_picker import KindPicker
 from paitui.ui.screens.models.library import LibraryRow, LibraryTable, apps_cell, kind_cell, middle
 
@@ -73,6 +76,10 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
     ModelsScreen #results { width: 1fr; }
     ModelsScreen #files-pane { width: 1fr; border-left: vkey $panel; }
     ModelsScreen #files { height: 1fr; }
+    ModelsScreen #fit { margin-top: 0; padding: 0 1; max-height: 4; border-top: hkey $panel; }
+    ModelsScreen #fit #fit-offers { max-height: 2; }
+    ModelsScreen #fit.-short { border-top: none; max-height: 2; }
+    ModelsScreen #fit.-short #fit-offers { display: none; }
     ModelsScreen #models-bottom { height: auto; max-height: 16; border-top: hkey $panel; }
     ModelsScreen #library-pane { width: 1fr; border-left: vkey $panel; }
     ModelsScreen #queue-pane { width: 1fr; }
@@ -128,8 +135,10 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
         text: str
         error: bool = False
 
-    def __init__(self) -> None:
+    def __init__(self, gpu_source: GpuFreeSource | None = None) -> None:
+        """``gpu_source``: free GPU memory for "will it fit?" (None: this machine's)."""
         super().__init__()
+        self.gpu_source = gpu_source
         self._results: list[ModelSearchResult] = []
         self._info: RepoInfo | None = None
         self._library: list[LibraryRow] = []
@@ -155,6 +164,8 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
             with Vertical(id="files-pane"):
                 yield Label("Files", classes="pane-title", id="files-title")
                 yield DataTable(id="files", cursor_type="row", zebra_stripes=True)
+        # Full width between the lists: one line at 80 columns.
+        yield FitPanel(self.gpu_source, start_note=False, take_hint=False, id="fit")
         with Horizontal(id="models-bottom"):
             with Vertical(id="queue-pane"):
                 yield Label("Downloads", classes="pane-title")
@@ -442,6 +453,46 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
             for f in self._info.files:
                 with contextlib.suppress(CellDoesNotExist):  # the list may be reloading
                     files.update_cell(f.path, column, installed.get(f.path, ""), update_width=True)
+
+    # --- will it fit? (the highlighted row of whichever list has the focus) ---
+
+    def on_resize(self, event: events.Resize) -> None:
+        # A short terminal keeps the lists: the verdict on one line, no offers.
+        self.query_one(FitPanel).set_class(event.size.height < 40, "-short")
+
+    def _fit(self, target: FitTarget | None) -> None:
+        report = host_of(self).hardware_report
+        if report is None or not any(not g.is_display_only for g in report.gpus):
+            target = None  # no GPU to judge against: the VRAM column says what is known
+        self.query_one(FitPanel).check(target)
+
+    @on(DataTable.RowHighlighted, "#files")
+    def _file_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self._info is not None and event.row_key.value is not None:
+            self._fit(file_target(self._info, str(event.row_key.value)))
+
+    @on(DataTable.RowHighlighted, "#results")
+    def _result_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self._fit(repo_target(str(event.row_key.value)))
+
+    @on(DataTable.RowHighlighted, "#library")
+    def _library_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.has_focus and 0 <= event.cursor_row < len(self._library):
+            self._fit(library_target(self._library[event.cursor_row].model))
+
+    @on(FitPanel.OfferChosen)
+    def _fit_offer(self, event: FitPanel.OfferChosen) -> None:
+        """A smaller quant of the open repo: put the cursor on it (Enter there downloads it)."""
+        target = self.query_one(FitPanel).target
+        if event.offer.kind != "quant" or self._info is None or target is None:
+            return
+        if target.repo != self._info.repo_id:
+            return  # a search result's hint: open the repo first
+        table = self.query_one("#files", DataTable)
+        with contextlib.suppress(KeyError):
+            table.move_cursor(row=table.get_row_index(event.offer.value))
+            table.focus()
 
     def _marks(self, repo_id: str) -> dict[str, str]:
         """``installed`` or ``in HF cache`` per file of a repo, from the library."""
