@@ -11,7 +11,9 @@ from rich.text import Text
 from paitui.domain.catalog.schema import App
 from paitui.domain.fleet.links import AppLinks
 from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
-from paitui.ui.screens.running.cells import format_bytes
+from paitui.domain.gpu.usage import GpuSnapshot
+from paitui.domain.gpu.usage import format_bytes as format_vram
+from paitui.ui.screens.running.cells import STOPPABLE, format_bytes
 from paitui.ui.widgets.state_badge import badge_text
 
 
@@ -69,3 +71,36 @@ def _links(text: Text, links: AppLinks) -> None:
         text.append("  (t copies it)\n", style="dim")
     for warning in links.warnings:
         text.append(f"\n⚠ {warning}\n", style="yellow")
+
+
+def gpu_detail(status: AppStatus, snapshot: GpuSnapshot | None, error: str = "") -> Text:
+    """The detail pane's GPU part: what the app holds on each GPU, or why it is unknown."""
+    text = Text("\nGPU\n", style="bold")
+    if error:
+        text.append(f"  ? {error}\n", style="yellow")
+        return text
+    cid = status.container_id
+    if cid is None or status.state not in STOPPABLE:
+        text.append("  not running: holds no GPU memory\n", style="dim")
+        return text
+    if snapshot is None:
+        text.append("  sampling…\n", style="dim")
+        return text
+    usage = snapshot.app_usage(cid)
+    if usage is None:
+        why = next(iter(snapshot.notes), "some of its processes could not be read")
+        text.append(f"  ? {why}\n", style="yellow")
+        return text
+    if not usage:
+        text.append("  holds no GPU memory\n", style="dim")
+    for a in usage:
+        gpu = snapshot.gpu(a.gpu)
+        line = f"  {a.gpu}  {format_vram(a.vram_bytes)}"
+        if gpu is not None and gpu.memory_total:
+            line += f" of {format_vram(gpu.memory_total)}"
+        pids = ", ".join(str(p) for p in a.pids[:4])
+        text.append(line, style="bold")
+        text.append(f"  ({a.source}, pid {pids})\n", style="dim")
+        if a.vram_bytes is None:
+            text.append(f"  ? {a.source} gives no memory figure for it\n", style="yellow")
+    return text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,35 +19,46 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 
 from paitui.domain.catalog.schema import Catalog
 from paitui.domain.engine.containers import EngineConnection, StatsSample
+from paitui.domain.fleet.hosts import HostState, show_host_column
 from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
+from paitui.domain.gpu.usage import GpuSnapshot
 from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.host import host_of
 from paitui.ui.screens.running.actions import AppActions
 from paitui.ui.screens.running.cells import (
-    COLUMNS,
     FIXED_WIDTH,
     STOPPABLE,
     Cell,
+    columns,
+    gpu_cell,
+    host_column_cell,
     plain,
     row_cells,
     stats_cells,
 )
-from paitui.ui.screens.running.detail import render_detail
+from paitui.ui.screens.running.detail import gpu_detail, render_detail
 from paitui.ui.screens.running.stats import StatsPane
 from paitui.ui.widgets.log_view import LogView
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from paitui.services.fleet.hosts import MultiFleet
+    from paitui.services.fleet.tracker import Fleet
+
+#: Samples the GPU use of the given containers (``GpuSampler.sample``; blocking).
+SampleGpu = Callable[[Collection[str]], GpuSnapshot]
 
 
 #: Seconds between redraws of the selected app's stats (samples arrive about once a second).
 STATS_DRAW_INTERVAL = 2.0
+#: Seconds between GPU samples while the screen is shown (the sampler allows no faster).
+GPU_INTERVAL = 2.0
 
 
 class RunningScreen(ReportsWorkerFailures, AppActions):
@@ -70,6 +82,20 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         """The fleet has a new status for an app."""
 
         status: AppStatus
+        host: str | None = None
+
+    @dataclass
+    class HostChanged(Message):
+        """A host of a multi-host fleet came or went."""
+
+        state: HostState
+
+    @dataclass
+    class GpuSampled(Message):
+        """A GPU sample of the containers on screen (or why there is none)."""
+
+        snapshot: GpuSnapshot | None
+        error: str = ""
 
     @dataclass
     class StatsArrived(Message):
@@ -77,11 +103,21 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
 
         sample: StatsSample
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, sampler: SampleGpu | None = None) -> None:
         super().__init__(dict(os.environ if env is None else env))
+        #: The GPU sampler given (tests, demo); else the services' one on a live host.
+        self._sampler = sampler
+        self._sampler_failed = False
+        self.gpu_snapshot: GpuSnapshot | None = None
+        self.gpu_error = ""
+        self._gpu_timer: Timer | None = None
+        self._col_keys: list[str] = []
+        self._show_vram = False
+        self._show_host = False
         self.last_sample: StatsSample | None = None
         self._stats_drawn_at = 0.0
         self._stats_container: str | None = None
+        self._stats_fleet: Fleet | None = None
         self._logs_for: tuple[str | None, float | None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._unsubscribe_engine: Callable[[], None] | None = None
@@ -127,10 +163,11 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
 
     def on_mount(self) -> None:
         self.sub_title = "Running"
-        for label, key in COLUMNS:
-            self.table.add_column(label, key=key, width=FIXED_WIDTH.get(key))
+        self._build_columns()
         self._update_empty()
         self.set_interval(1.0, self._tick)
+        # Paused until the screen is shown: no GPU reads while another screen is up.
+        self._gpu_timer = self.set_interval(GPU_INTERVAL, self._gpu_tick, pause=True)
         self.table.focus()
         self._connect_fleet()
 
@@ -144,12 +181,14 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
                 self._upsert(status)
             self._update_empty()
             return
-        services = host.services
         try:
-            fleet = await asyncio.to_thread(lambda: services.fleet)
+            fleet, multi = await asyncio.to_thread(self._open_fleets)
         except Exception as exc:  # context: the detail pane says what is missing
             self.query_one("#detail", Static).update("The engine service is not available.")
             self.notify(f"cannot follow the engine: {exc}", severity="error")
+            return
+        if multi is not None:
+            await self._follow_hosts(multi)
             return
         self.fleet = fleet
         self._unsubscribe = fleet.subscribe(
@@ -179,22 +218,70 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         if self.fleet is not None and self.selected:
             self._show_detail()
 
-    def on_unmount(self) -> None:
+    def _open_fleets(self) -> tuple[Fleet, MultiFleet | None]:
+        """The local fleet, and a MultiFleet when several hosts are configured (in a thread:
+        reading the hosts reads the docker contexts and settings)."""
+        services = host_of(self).services
+        hosts = services.hosts.hosts
+        if not show_host_column(hosts):
+            return services.fleet, None
+        from paitui.services.fleet.hosts import MultiFleet
+
+        multi = MultiFleet(hosts, services.catalog, services.settings)
+        current = next((h.name for h in hosts if h.current), hosts[0].name)
+        return multi.fleet(current), multi
+
+    async def _follow_hosts(self, multi: MultiFleet) -> None:
+        """Follow every host: a HOST column, each row tagged with its host."""
+        self.multi = multi
+        self.current_host = next((h.name for h in multi.hosts if h.current), multi.hosts[0].name)
+        self.fleet = multi.fleet(self.current_host)
+        self._show_host = True
+        self._build_columns()
+        self._unsubscribe = multi.subscribe(
+            lambda name, status: self.post_message(self.StatusChanged(status, name))
+        )
+        self._unsubscribe_engine = multi.subscribe_hosts(
+            lambda state: self.post_message(self.HostChanged(state))
+        )
+        for name, status in multi.statuses():
+            self._upsert(status, name)
+        self._update_empty()
+        await multi.start()
+        for spec in multi.hosts:
+            self._host_changed(self.HostChanged(multi.state(spec.name)))
+
+    @on(HostChanged)
+    def _host_changed(self, message: HostChanged) -> None:
+        state = message.state
+        self.host_states[state.name] = state
+        for key, name in self.hosts_of.items():
+            if name == state.name and key in self.table.rows:
+                self._set_cells(key, {"host": host_column_cell(name, state)})
+
+    async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self._unsubscribe_engine is not None:
             self._unsubscribe_engine()
         self._stop_stats()
+        self._stop_gpu()
+        if self.multi is not None:
+            await self.multi.close()  # the screen's own: the services' fleet is not
 
     def on_screen_resume(self, _event: events.ScreenResume) -> None:
         self._shown = True
+        if self._gpu_timer is not None:
+            self._gpu_timer.resume()
+            self._gpu_tick()
         if self.selected:
             self._watch_selected(force=True)
 
     def on_screen_suspend(self, _event: events.ScreenSuspend) -> None:
-        # Off screen: no stats stream, no log stream.
+        # Off screen: no stats stream, no log stream, no GPU sample.
         self._shown = False
         self._stop_stats()
+        self._stop_gpu()
         self.workers.cancel_group(self, "logs")
         self._logs_for = None
 
@@ -204,20 +291,59 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         # The app's clock: fixed in demo mode so screenshots and snapshots never change.
         return host_of(self).clock()
 
-    def _cells(self, status: AppStatus) -> dict[str, Cell]:
+    def _build_columns(self) -> None:
+        """(Re)make the columns for the hosts, the GPUs seen and the width, keeping the rows
+        and the cursor (rare: the first GPU sample, host mode, crossing the narrow width)."""
+        wanted = columns(self._show_host, self._show_vram, self.size.width or self.app.size.width)
+        keys = [key for _, key in wanted]
+        if keys == self._col_keys:
+            return
+        table = self.table
+        rows = [row.key.value for row in table.ordered_rows]
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        self._col_keys = keys
+        self._shown_cells.clear()
+        for label, key in wanted:
+            table.add_column(label, key=key, width=FIXED_WIDTH.get(key))
+        for row_key in rows:
+            status = self.statuses.get(row_key or "")
+            if row_key is not None and status is not None:
+                self._add_row(row_key, self._cells(row_key, status))
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
+
+    def _add_row(self, key: str, cells: dict[str, Cell]) -> None:
+        self._shown_cells[key] = {c: plain(v) for c, v in cells.items()}
+        self.table.add_row(*(cells.get(c, "") for c in self._col_keys), key=key)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._build_columns()
+
+    def _cells(self, key: str, status: AppStatus) -> dict[str, Cell]:
         selected = (
-            status.app_id == self.selected
-            and self.last_sample is not None
-            and status.state in STOPPABLE
+            key == self.selected and self.last_sample is not None and status.state in STOPPABLE
         )
         sample = self.last_sample if selected else None
-        return row_cells(status, self._app(status.app_id), sample, self._now())
+        cells = row_cells(status, self._app(status.app_id), sample, self._now())
+        host = self.hosts_of.get(key)
+        if self._show_host:
+            cells["host"] = host_column_cell(host, self.host_states.get(host or ""))
+        if self._show_vram:
+            cells["vram"] = self._vram_cell(key, status)
+        return cells
 
-    def _upsert(self, status: AppStatus) -> None:
+    def _vram_cell(self, key: str, status: AppStatus) -> str:
+        if not self.is_local(key):
+            return "?"  # GPU use is read from this box's /proc and sysfs only
+        return gpu_cell(status, self.gpu_snapshot)
+
+    def _upsert(self, status: AppStatus, host: str | None = None) -> None:
         table = self.table
-        key = status.app_id
+        key = self.row_key(host, status.app_id)
         if status.state == AppState.REMOVED:
             self.statuses.pop(key, None)
+            self.hosts_of.pop(key, None)
             self._shown_cells.pop(key, None)
             if key in table.rows:
                 table.remove_row(key)
@@ -229,13 +355,15 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
             return
         previous = self.statuses.get(key)
         self.statuses[key] = status
-        cells = self._cells(status)
+        if host is not None:
+            self.hosts_of[key] = host
+        cells = self._cells(key, status)
         if key in table.rows:
             self._set_cells(key, cells)
         else:
-            self._shown_cells[key] = {c: plain(v) for c, v in cells.items()}
-            table.add_row(*cells.values(), key=key)
-            if self.fleet is not None and key in self.fleet.launching:
+            self._add_row(key, cells)
+            fleet = self.fleet_of(key)
+            if fleet is not None and status.app_id in fleet.launching:
                 # Just launched from here: that is the app the user wants to watch.
                 table.move_cursor(row=table.get_row_index(key))
                 # Scroll it into view once the table knows its new height.
@@ -257,6 +385,8 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         """Update only the cells whose text changed (a table of hundreds stays cheap)."""
         shown = self._shown_cells.setdefault(key, {})
         for column, value in cells.items():
+            if column not in self._col_keys:
+                continue  # dropped at this width
             text = plain(value)
             if shown.get(column) != text:
                 shown[column] = text
@@ -278,8 +408,70 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
 
     @on(StatusChanged)
     def _status_changed(self, message: StatusChanged) -> None:
-        self._upsert(message.status)
+        self._upsert(message.status, message.host)
         self._update_empty()
+
+    # --- live GPU use ---------------------------------------------------------------------------
+
+    def _visible_keys(self) -> list[str]:
+        table = self.table
+        first = int(table.scroll_y)
+        rows = table.ordered_rows[first : first + table.size.height + 1]
+        return [r.key.value for r in rows if r.key.value is not None]
+
+    def _gpu_sampler(self) -> SampleGpu | None:
+        if self._sampler is None and host_of(self).live and not self._sampler_failed:
+            try:
+                sampler = host_of(self).services.gpu_sampler
+            except ValueError as exc:  # a bad PAITUI_GPU_HELPER: said once, in the detail
+                self._sampler_failed = True
+                self.post_message(self.GpuSampled(None, str(exc)))
+                return None
+            self._sampler = sampler.sample if sampler is not None else None
+        return self._sampler
+
+    def _gpu_tick(self) -> None:
+        """Sample the GPU use of the running local apps on screen (in a thread worker)."""
+        if not self._shown_now() or self._sampler_failed:
+            return
+        if self._sampler is None and not host_of(self).live:
+            return  # demo and tests without a sampler: nothing to read
+        wanted = []
+        for key in self._visible_keys():
+            status = self.statuses.get(key)
+            if status and status.container_id and status.state in STOPPABLE and self.is_local(key):
+                wanted.append(status.container_id)
+        self._sample_gpu(wanted)
+
+    @work(thread=True, exclusive=True, name="sample GPU use", group="gpu", exit_on_error=False)
+    def _sample_gpu(self, containers: list[str]) -> None:
+        sampler = self._gpu_sampler()  # built here: it may import NVML
+        if sampler is None:
+            return
+        try:
+            snapshot = sampler(containers)
+        except Exception as exc:  # context: the VRAM cells read "?" and the detail says why
+            self.post_message(self.GpuSampled(None, f"GPU use could not be read: {exc}"))
+            return
+        self.post_message(self.GpuSampled(snapshot))
+
+    @on(GpuSampled)
+    def _gpu_sampled(self, message: GpuSampled) -> None:
+        self.gpu_snapshot, self.gpu_error = message.snapshot, message.error
+        if message.snapshot is not None and message.snapshot.gpus and not self._show_vram:
+            self._show_vram = True  # this box has a GPU: the column earns its width
+            self._build_columns()
+        if self._show_vram:
+            for key, status in self.statuses.items():
+                if key in self.table.rows:
+                    self._set_cells(key, {"vram": self._vram_cell(key, status)})
+        if self.selected:
+            self._show_detail()
+
+    def _stop_gpu(self) -> None:
+        if self._gpu_timer is not None:
+            self._gpu_timer.pause()
+        self.workers.cancel_group(self, "gpu")
 
     @on(DataTable.RowHighlighted, "#running-apps")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -312,7 +504,8 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
 
     def _watch_selected(self, force: bool = False) -> None:
         status = self.statuses.get(self.selected or "")
-        if status is None or self.fleet is None:
+        fleet = self.fleet_of(self.selected or "")
+        if status is None or fleet is None:
             return
         running = status.state in STOPPABLE and status.container_id is not None
         wanted = status.container_id if running else None
@@ -320,21 +513,24 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
             self._stop_stats()
             if wanted is not None and self._shown_now():
                 self._stats_container = wanted
-                self.fleet.watch_stats(
+                self._stats_fleet = fleet
+                fleet.watch_stats(
                     wanted, lambda sample: self.post_message(self.StatsArrived(sample))
                 )
         logs_key = (status.container_id, status.started_at)
         if status.container_id and self._shown_now() and (force or logs_key != self._logs_for):
             self._logs_for = logs_key
-            self._follow_logs(status.container_id, status.app_id)
+            self._follow_logs(fleet, status.container_id, status.app_id)
 
     def _shown_now(self) -> bool:
         return self._shown or self.app.screen is self
 
     def _stop_stats(self) -> None:
-        if self.fleet is not None and self._stats_container is not None:
-            self.fleet.unwatch_stats(self._stats_container)
+        fleet = self._stats_fleet or self.fleet
+        if fleet is not None and self._stats_container is not None:
+            fleet.unwatch_stats(self._stats_container)
         self._stats_container = None
+        self._stats_fleet = None
 
     @on(StatsArrived)
     def _stats_arrived(self, message: StatsArrived) -> None:
@@ -349,19 +545,18 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         if sample.time - self._stats_drawn_at < STATS_DRAW_INTERVAL:
             return
         self._stats_drawn_at = sample.time
-        key = status.app_id
+        key = self.selected or ""
         if key in self.table.rows:
             self._set_cells(key, stats_cells(sample))
         self.stats_pane.draw(sample)
 
     @work(exclusive=True, name="follow the app's logs", group="logs", exit_on_error=False)
-    async def _follow_logs(self, container_id: str, app_id: str) -> None:
-        assert self.fleet is not None
+    async def _follow_logs(self, fleet: Fleet, container_id: str, app_id: str) -> None:
         view = self.log_view
         view.clear()
         view.set_title(f"logs of {app_id}")
         try:
-            async for line in self.fleet.logs(container_id, follow=True):
+            async for line in fleet.logs(container_id, follow=True):
                 view.add_line(line)
         except Exception as exc:  # context: said where the lines were
             view.add_line(f"(the log stream ended: {exc})")
@@ -386,4 +581,12 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
     def render_detail(self, status: AppStatus) -> Text:
         """The detail pane's text: state, links (OSC 8), the SSH tunnel, warnings, crash logs."""
         app = self._app(status.app_id)
-        return render_detail(status, app, self.links_of(status), self._now())
+        key = self.selected or status.app_id
+        text = render_detail(status, app, self.links_of(status, key), self._now())
+        if self._show_vram or self.gpu_error:
+            if not self.is_local(key):
+                why = f"not sampled: GPU use is read on this box only, {status.app_id} runs on "
+                text.append(f"\nGPU\n  {why}{self.hosts_of.get(key)}\n", style="dim")
+            else:
+                text.append_text(gpu_detail(status, self.gpu_snapshot, self.gpu_error))
+        return text
