@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from paitui.domain.gpu.usage import GpuUsage, format_bytes
-from paitui.ui.widgets.gpu_card import vram_bar
+from paitui.ui.widgets.vram_bar import vram_bar
 
 #: Apps listed under the bar; the rest are summed on one line.
 MAX_APPS = 4
