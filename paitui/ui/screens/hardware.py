@@ -188,6 +188,8 @@ class HardwareScreen(ReportsWorkerFailures, Screen[None]):
                 if sampler is None:
                     return
                 self._sampler = sampler.sample
+            if get_current_worker().is_cancelled:
+                return  # the screen was hidden before this thread ran
             snapshot = self._sampler(None)
         except Exception as exc:  # context: the status line says why there are no live bars
             self.post_message(self.GpuSampled(None, f"live GPU use unknown: {exc}"))

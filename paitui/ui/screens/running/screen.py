@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
 
 from paitui.domain.catalog.schema import Catalog
 from paitui.domain.engine.containers import EngineConnection, StatsSample
@@ -96,6 +97,8 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
 
         snapshot: GpuSnapshot | None
         error: str = ""
+        #: The containers the sample was asked for (others were not read).
+        containers: frozenset[str] = frozenset()
 
     @dataclass
     class StatsArrived(Message):
@@ -110,6 +113,8 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         self._sampler_failed = False
         self.gpu_snapshot: GpuSnapshot | None = None
         self.gpu_error = ""
+        #: The containers the last sample covered: another one's cell waits for the next.
+        self._gpu_covered: frozenset[str] = frozenset()
         self._gpu_timer: Timer | None = None
         self._col_keys: list[str] = []
         self._show_vram = False
@@ -336,6 +341,8 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
     def _vram_cell(self, key: str, status: AppStatus) -> str:
         if not self.is_local(key):
             return "?"  # GPU use is read from this box's /proc and sysfs only
+        if status.state in STOPPABLE and status.container_id not in self._gpu_covered:
+            return ""  # not sampled yet
         return gpu_cell(status, self.gpu_snapshot)
 
     def _upsert(self, status: AppStatus, host: str | None = None) -> None:
@@ -362,6 +369,9 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
             self._set_cells(key, cells)
         else:
             self._add_row(key, cells)
+            if status.state in STOPPABLE and status.container_id not in self._gpu_covered:
+                # A new running app: its VRAM at once, not at the next tick.
+                self.call_after_refresh(self._gpu_tick)
             fleet = self.fleet_of(key)
             if fleet is not None and status.app_id in fleet.launching:
                 # Just launched from here: that is the app the user wants to watch.
@@ -432,8 +442,8 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
 
     def _gpu_tick(self) -> None:
         """Sample the GPU use of the running local apps on screen (in a thread worker)."""
-        if not self._shown_now() or self._sampler_failed:
-            return
+        if self.app.screen is not self or self._sampler_failed:
+            return  # hidden (the suspend may not be handled yet): nothing is read
         if self._sampler is None and not host_of(self).live:
             return  # demo and tests without a sampler: nothing to read
         wanted = []
@@ -446,18 +456,19 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
     @work(thread=True, exclusive=True, name="sample GPU use", group="gpu", exit_on_error=False)
     def _sample_gpu(self, containers: list[str]) -> None:
         sampler = self._gpu_sampler()  # built here: it may import NVML
-        if sampler is None:
-            return
+        if sampler is None or get_current_worker().is_cancelled:
+            return  # cancelled: the screen was hidden before this thread ran
         try:
             snapshot = sampler(containers)
         except Exception as exc:  # context: the VRAM cells read "?" and the detail says why
             self.post_message(self.GpuSampled(None, f"GPU use could not be read: {exc}"))
             return
-        self.post_message(self.GpuSampled(snapshot))
+        self.post_message(self.GpuSampled(snapshot, containers=frozenset(containers)))
 
     @on(GpuSampled)
     def _gpu_sampled(self, message: GpuSampled) -> None:
         self.gpu_snapshot, self.gpu_error = message.snapshot, message.error
+        self._gpu_covered = message.containers
         if message.snapshot is not None and message.snapshot.gpus and not self._show_vram:
             self._show_vram = True  # this box has a GPU: the column earns its width
             self._build_columns()
@@ -588,5 +599,7 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
                 why = f"not sampled: GPU use is read on this box only, {status.app_id} runs on "
                 text.append(f"\nGPU\n  {why}{self.hosts_of.get(key)}\n", style="dim")
             else:
-                text.append_text(gpu_detail(status, self.gpu_snapshot, self.gpu_error))
+                covered = status.container_id in self._gpu_covered
+                snapshot = self.gpu_snapshot if covered else None
+                text.append_text(gpu_detail(status, snapshot, self.gpu_error))
         return text
