@@ -157,7 +157,7 @@ async def test_vram_column_and_detail_at_80x24(tmp_path: Path, opened: list[str]
         assert cell(screen, "comfyui", "vram") == "3.0G"
         assert cell(screen, "whisper", "vram") == "-"  # exited: holds nothing
         # Only the running containers on screen were asked for, never every process.
-        assert sampler.calls[-1] == {DOCKER_ID, OTHER_ID}
+        assert sampler.calls[-1] == frozenset({DOCKER_ID, OTHER_ID})
         assert all(c is not None and c <= {DOCKER_ID, OTHER_ID} for c in sampler.calls)
         # 80 columns: VRAM displaced Variant; nothing wraps or scrolls sideways.
         keys = [c.value for c in table.columns]
