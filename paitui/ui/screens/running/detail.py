@@ -17,8 +17,11 @@ from paitui.ui.screens.running.cells import STOPPABLE, format_bytes
 from paitui.ui.widgets.state_badge import badge_text
 
 
-def render_detail(status: AppStatus, app: App | None, links: AppLinks, now: float) -> Text:
-    """The detail pane's text: state, links (OSC 8), the SSH tunnel, warnings, crash logs."""
+def render_detail(
+    status: AppStatus, app: App | None, links: AppLinks, now: float, remote: str | None = None
+) -> Text:
+    """The detail pane's text: state, links (OSC 8), the SSH tunnel, warnings, crash logs;
+    ``remote``: the other host the app runs on (its tunnel is run here, not on a laptop)."""
     text = Text()
     text.append(app.name if app is not None else status.app_id, style="bold")
     text.append(f"  {status.app_id}")
@@ -40,7 +43,7 @@ def render_detail(status: AppStatus, app: App | None, links: AppLinks, now: floa
         pull = status.pull
         if pull.total:
             text.append(f"pulling {format_bytes(pull.downloaded)} of {format_bytes(pull.total)}\n")
-    _links(text, links)
+    _links(text, links, remote)
     if status.crash_restarts and status.state != AppState.READY:
         text.append(
             f"restarted {status.crash_restarts}× by the engine after crashes\n", style="red"
@@ -52,7 +55,7 @@ def render_detail(status: AppStatus, app: App | None, links: AppLinks, now: floa
     return text
 
 
-def _links(text: Text, links: AppLinks) -> None:
+def _links(text: Text, links: AppLinks, remote: str | None = None) -> None:
     if links.links:
         text.append("\nLinks\n", style="bold")
         width = max(len(link.label) for link in links.links)
@@ -64,9 +67,11 @@ def _links(text: Text, links: AppLinks) -> None:
                 text.append(link.url, style=Style(link=link.url, underline=True))
             text.append("\n")
     if links.ssh_tunnel:
-        text.append(
-            "\nOver SSH: run this on your laptop, then open the links there\n", style="bold"
-        )
+        if remote is not None:
+            head = f"\nOn {remote}: run this here, then the links work here\n"
+        else:
+            head = "\nOver SSH: run this on your laptop, then open the links there\n"
+        text.append(head, style="bold")
         text.append(f"  {links.ssh_tunnel}\n", style="bold cyan")
         text.append("  (t copies it)\n", style="dim")
     for warning in links.warnings:

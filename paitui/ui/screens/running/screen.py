@@ -589,11 +589,13 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
             return
         detail.update(self.render_detail(status))
 
-    def render_detail(self, status: AppStatus) -> Text:
-        """The detail pane's text: state, links (OSC 8), the SSH tunnel, warnings, crash logs."""
+    def render_detail(self, status: AppStatus, key: str | None = None) -> Text:
+        """The detail pane's text: state, links (OSC 8), the SSH tunnel, warnings, crash logs,
+        GPU use; ``key``: the row (default: the selected one)."""
         app = self._app(status.app_id)
-        key = self.selected or status.app_id
-        text = render_detail(status, app, self.links_of(status, key), self._now())
+        key = key or self.selected or status.app_id
+        remote = None if self.is_local(key) else self.hosts_of.get(key)
+        text = render_detail(status, app, self.links_of(status, key), self._now(), remote)
         if self._show_vram or self.gpu_error:
             if not self.is_local(key):
                 why = f"not sampled: GPU use is read on this box only, {status.app_id} runs on "
