@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from paitui.domain.engine.containers import PublishedPort
 from paitui.domain.fleet.hosts import HostList, HostSpec, host_from_table
@@ -109,6 +109,8 @@ async def test_host_column_actions_and_an_unreachable_host(
                 ),
                 "gpubox unreachable",
             )
+            banner = str(screen.query_one("#running-engine", Static).render())
+            assert banner.startswith("⚠ unreachable: gpubox (")  # it has no row to mark
 
             # Stop goes to the row's host: the d2 container stops, the local one runs on.
             table.move_cursor(row=table.get_row_index(remote_key))

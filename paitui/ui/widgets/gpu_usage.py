@@ -26,7 +26,8 @@ def render_usage(usage: GpuUsage | None, names: Mapping[str, str] | None = None)
         return text
     if usage.asleep:
         text.append("asleep", style="bold")
-        text.append(" · runtime PM suspended, not woken to read it", style="dim")
+        text.append(" ")  # a leading blank inside a styled span is lost on screen
+        text.append("· runtime PM suspended, not woken to read it", style="dim")
         return text
     text.append("VRAM   ", style="dim")
     if usage.memory_total:

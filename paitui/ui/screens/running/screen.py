@@ -263,6 +263,16 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         for key, name in self.hosts_of.items():
             if name == state.name and key in self.table.rows:
                 self._set_cells(key, {"host": host_column_cell(name, state)})
+        # A host that is away may have no rows to mark: the banner names it.
+        away = [s for s in self.host_states.values() if s.reachable is False]
+        banner = self.query_one("#running-engine", Static)
+        if away:
+            names = ", ".join(f"{s.name} ({s.message or 'no answer'})" for s in away)
+            banner.update(
+                f'⚠ unreachable: {names}. Its apps show "unknown" until it is back; '
+                "the other hosts go on."
+            )
+        banner.set_class(bool(away), "shown")
 
     async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
