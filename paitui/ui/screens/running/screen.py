@@ -268,10 +268,7 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         banner = self.query_one("#running-engine", Static)
         if away:
             names = ", ".join(f"{s.name} ({s.message or 'no answer'})" for s in away)
-            banner.update(
-                f'⚠ unreachable: {names}. Its apps show "unknown" until it is back; '
-                "the other hosts go on."
-            )
+            banner.update(f"⚠ unreachable: {names}; its apps read unknown until it is back")
         banner.set_class(bool(away), "shown")
 
     async def on_unmount(self) -> None:
