@@ -29,6 +29,7 @@ from paitui.ui.screens.hardware import HardwareScreen
 from paitui.ui.screens.running import RunningScreen
 from paitui.ui.screens.running import screen as running_module
 from paitui.ui.widgets.gpu_card import GpuCard
+from paitui.ui.widgets.gpu_usage import SamplePacer
 from tests.gpu.trees import DOCKER_ID, OTHER_ID, FakeProc, build_proc, build_sysfs, docker_cgroup
 from tests.gpu.trees import fdinfo_text as fdinfo
 from tests.ui.hosts import HostApp
@@ -251,3 +252,29 @@ async def test_sampler_idle_while_another_screen_is_shown(
         assert len(sampler.calls) == before
         app.pop_screen()
         await until(pilot, lambda: len(sampler.calls) > before, "samples again once back")
+
+
+def test_pacer_backs_off_for_costly_samples_and_boxes_without_a_gpu() -> None:
+    now = [100.0]
+    pacer = SamplePacer(2.0, share=0.005, no_gpu_retry=60.0, clock=lambda: now[0])
+    assert pacer.due()
+    started = pacer.started()
+    assert not pacer.due() and not pacer.due(soon=True)  # one at a time
+    pacer.done(started, gpus=1, cpu_seconds=0.001)  # 1 ms: the base interval rules
+    now[0] = started + 1.99
+    assert not pacer.due()
+    now[0] = started + 2.0
+    assert pacer.due()
+    started = pacer.started()
+    # 35 ms of CPU (a /proc scan of 373 processes here): 0.5 % of a core means every 7 s.
+    pacer.done(started, gpus=1, cpu_seconds=0.035)
+    now[0] = started + 6.9
+    assert not pacer.due() and pacer.due(soon=True)  # a new row is not kept waiting
+    now[0] = started + 7.0
+    assert pacer.due()
+    started = pacer.started()
+    pacer.done(started, gpus=0, cpu_seconds=0.001)  # no GPU here: look again in a minute
+    now[0] = started + 59.9
+    assert not pacer.due()
+    now[0] = started + 60.0
+    assert pacer.due()

@@ -25,6 +25,7 @@ from paitui.domain.hardware.report import HardwareReport
 from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.host import host_of
 from paitui.ui.widgets.gpu_card import GpuCard
+from paitui.ui.widgets.gpu_usage import SamplePacer
 from paitui.ui.widgets.hardware_panels import (
     FindingList,
     SectionText,
@@ -114,6 +115,7 @@ class HardwareScreen(ReportsWorkerFailures, Screen[None]):
         #: The live sampler given (tests); else the services' one on a live host.
         self._sampler = sampler
         self._gpu_timer: Timer | None = None
+        self._pacer = SamplePacer(GPU_INTERVAL)
         self.gpu_snapshot: GpuSnapshot | None = None
         self._monitor_factory = monitor_factory
         self._watch_hotplug = watch_hotplug
@@ -152,6 +154,7 @@ class HardwareScreen(ReportsWorkerFailures, Screen[None]):
             self._start_monitor()
         self.query_one(FindingList).focus()
         # Paused until the screen is shown: nothing is read while another screen is up.
+        self._pacer = SamplePacer(GPU_INTERVAL)
         self._gpu_timer = self.set_interval(GPU_INTERVAL, self._gpu_tick, pause=True)
 
     def on_unmount(self) -> None:
@@ -178,10 +181,11 @@ class HardwareScreen(ReportsWorkerFailures, Screen[None]):
             return
         if self._sampler is None and not host_of(self).live:
             return  # demo and tests without a sampler: the detected figures stay
-        self._sample_gpu()
+        if self._pacer.due():
+            self._sample_gpu(self._pacer.started())
 
     @work(thread=True, exclusive=True, name="sample GPU use", group="gpu", exit_on_error=False)
-    def _sample_gpu(self) -> None:
+    def _sample_gpu(self, started: float) -> None:
         try:
             if self._sampler is None:
                 sampler = host_of(self).services.gpu_sampler  # built here: it may import NVML
@@ -190,10 +194,13 @@ class HardwareScreen(ReportsWorkerFailures, Screen[None]):
                 self._sampler = sampler.sample
             if get_current_worker().is_cancelled:
                 return  # the screen was hidden before this thread ran
+            cpu = time.thread_time()
             snapshot = self._sampler(None)
         except Exception as exc:  # context: the status line says why there are no live bars
+            self._pacer.done(started, 0, 0.0)
             self.post_message(self.GpuSampled(None, f"live GPU use unknown: {exc}"))
             return
+        self._pacer.done(started, len(snapshot.gpus), time.thread_time() - cpu)
         self.post_message(self.GpuSampled(snapshot))
 
     @on(GpuSampled)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -44,6 +45,7 @@ from paitui.ui.screens.running.cells import (
 )
 from paitui.ui.screens.running.detail import gpu_detail, render_detail
 from paitui.ui.screens.running.stats import StatsPane
+from paitui.ui.widgets.gpu_usage import SamplePacer
 from paitui.ui.widgets.log_view import LogView
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar
@@ -116,6 +118,8 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         #: The containers the last sample covered: another one's cell waits for the next.
         self._gpu_covered: frozenset[str] = frozenset()
         self._gpu_timer: Timer | None = None
+        self._pacer = SamplePacer(GPU_INTERVAL)
+        self._gpu_soon = False
         self._col_keys: list[str] = []
         self._show_vram = False
         self._show_host = False
@@ -172,6 +176,7 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         self._update_empty()
         self.set_interval(1.0, self._tick)
         # Paused until the screen is shown: no GPU reads while another screen is up.
+        self._pacer = SamplePacer(GPU_INTERVAL)
         self._gpu_timer = self.set_interval(GPU_INTERVAL, self._gpu_tick, pause=True)
         self.table.focus()
         self._connect_fleet()
@@ -378,7 +383,7 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
             self._add_row(key, cells)
             if status.state in STOPPABLE and status.container_id not in self._gpu_covered:
                 # A new running app: its VRAM at once, not at the next tick.
-                self.call_after_refresh(self._gpu_tick)
+                self.call_after_refresh(self._gpu_tick, True)
             fleet = self.fleet_of(key)
             if fleet is not None and status.app_id in fleet.launching:
                 # Just launched from here: that is the app the user wants to watch.
@@ -447,29 +452,38 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
             self._sampler = sampler.sample if sampler is not None else None
         return self._sampler
 
-    def _gpu_tick(self) -> None:
-        """Sample the GPU use of the running local apps on screen (in a thread worker)."""
+    def _gpu_tick(self, soon: bool = False) -> None:
+        """Sample the GPU use of the running local apps on screen (in a thread worker);
+        ``soon``: a new app appeared, sample without the cost back-off."""
         if self.app.screen is not self or self._sampler_failed:
             return  # hidden (the suspend may not be handled yet): nothing is read
         if self._sampler is None and not host_of(self).live:
             return  # demo and tests without a sampler: nothing to read
+        soon = soon or self._gpu_soon
+        if not self._pacer.due(soon):
+            self._gpu_soon = soon  # a new row waits for the next tick, not the back-off
+            return
+        self._gpu_soon = False
         wanted = []
         for key in self._visible_keys():
             status = self.statuses.get(key)
             if status and status.container_id and status.state in STOPPABLE and self.is_local(key):
                 wanted.append(status.container_id)
-        self._sample_gpu(wanted)
+        self._sample_gpu(wanted, self._pacer.started())
 
     @work(thread=True, exclusive=True, name="sample GPU use", group="gpu", exit_on_error=False)
-    def _sample_gpu(self, containers: list[str]) -> None:
+    def _sample_gpu(self, containers: list[str], started: float) -> None:
         sampler = self._gpu_sampler()  # built here: it may import NVML
         if sampler is None or get_current_worker().is_cancelled:
             return  # cancelled: the screen was hidden before this thread ran
+        cpu = time.thread_time()
         try:
             snapshot = sampler(containers)
         except Exception as exc:  # context: the VRAM cells read "?" and the detail says why
+            self._pacer.done(started, 0, time.thread_time() - cpu)
             self.post_message(self.GpuSampled(None, f"GPU use could not be read: {exc}"))
             return
+        self._pacer.done(started, len(snapshot.gpus), time.thread_time() - cpu)
         self.post_message(self.GpuSampled(snapshot, containers=frozenset(containers)))
 
     @on(GpuSampled)
