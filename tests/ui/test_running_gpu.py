@@ -27,7 +27,7 @@ from paitui.services.gpu.sampler import GpuSampler
 from paitui.ui.screens import hardware as hardware_module
 from paitui.ui.screens.hardware import HardwareScreen
 from paitui.ui.screens.running import RunningScreen
-from paitui.ui.screens.running import screen as running_module
+from paitui.ui.screens.running import live_gpu as running_module
 from paitui.ui.widgets.gpu_card import GpuCard
 from paitui.ui.widgets.gpu_usage import SamplePacer
 from tests.gpu.trees import DOCKER_ID, OTHER_ID, FakeProc, build_proc, build_sysfs, docker_cgroup

@@ -3,15 +3,14 @@
 The table follows the fleet (engine events + probes) through its change callback; stats and logs
 are streamed only for the selected app and only while this screen is shown, because each open
 stats stream costs the engine CPU (see the peer measurements). What the keys do to the selected
-app is in ``actions``; the cells, the detail pane and the stats pane have their own modules.
+app is in ``actions``; the cells, the detail pane and the stats pane have their own modules;
+live GPU use is in ``live_gpu`` and following several hosts in ``hosts``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import time
-from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,51 +19,40 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import get_current_worker
 
 from paitui.domain.catalog.schema import Catalog
 from paitui.domain.engine.containers import EngineConnection, StatsSample
-from paitui.domain.fleet.hosts import HostState, show_host_column
 from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
-from paitui.domain.gpu.usage import GpuSnapshot
 from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.host import host_of
-from paitui.ui.screens.running.actions import AppActions
 from paitui.ui.screens.running.cells import (
     FIXED_WIDTH,
     STOPPABLE,
     Cell,
     columns,
-    gpu_cell,
     host_column_cell,
     plain,
     row_cells,
     stats_cells,
 )
-from paitui.ui.screens.running.detail import gpu_detail, render_detail
+from paitui.ui.screens.running.detail import render_detail
+from paitui.ui.screens.running.hosts import FollowsHosts
+from paitui.ui.screens.running.live_gpu import LiveGpu, SampleGpu
 from paitui.ui.screens.running.stats import StatsPane
-from paitui.ui.widgets.gpu_usage import SamplePacer
 from paitui.ui.widgets.log_view import LogView
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar
 
 if TYPE_CHECKING:
-    from paitui.services.fleet.hosts import MultiFleet
     from paitui.services.fleet.tracker import Fleet
-
-#: Samples the GPU use of the given containers (``GpuSampler.sample``; blocking).
-SampleGpu = Callable[[Collection[str]], GpuSnapshot]
 
 
 #: Seconds between redraws of the selected app's stats (samples arrive about once a second).
 STATS_DRAW_INTERVAL = 2.0
-#: Seconds between GPU samples while the screen is shown (the sampler allows no faster).
-GPU_INTERVAL = 2.0
 
 
-class RunningScreen(ReportsWorkerFailures, AppActions):
+class RunningScreen(ReportsWorkerFailures, LiveGpu, FollowsHosts):
     """Managed apps: state, uptime, ports, links, logs, CPU and memory of the selected one."""
 
     DEFAULT_CSS = """
@@ -81,55 +69,19 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
     """
 
     @dataclass
-    class StatusChanged(Message):
-        """The fleet has a new status for an app."""
-
-        status: AppStatus
-        host: str | None = None
-
-    @dataclass
-    class HostChanged(Message):
-        """A host of a multi-host fleet came or went."""
-
-        state: HostState
-
-    @dataclass
-    class GpuSampled(Message):
-        """A GPU sample of the containers on screen (or why there is none)."""
-
-        snapshot: GpuSnapshot | None
-        error: str = ""
-        #: The containers the sample was asked for (others were not read).
-        containers: frozenset[str] = frozenset()
-
-    @dataclass
     class StatsArrived(Message):
         """A stats sample of the selected app."""
 
         sample: StatsSample
 
     def __init__(self, env: dict[str, str] | None = None, sampler: SampleGpu | None = None) -> None:
-        super().__init__(dict(os.environ if env is None else env))
-        #: The GPU sampler given (tests, demo); else the services' one on a live host.
-        self._sampler = sampler
-        self._sampler_failed = False
-        self.gpu_snapshot: GpuSnapshot | None = None
-        self.gpu_error = ""
-        #: The containers the last sample covered: another one's cell waits for the next.
-        self._gpu_covered: frozenset[str] = frozenset()
-        self._gpu_timer: Timer | None = None
-        self._pacer = SamplePacer(GPU_INTERVAL)
-        self._gpu_soon = False
+        super().__init__(dict(os.environ if env is None else env), sampler)
         self._col_keys: list[str] = []
-        self._show_vram = False
-        self._show_host = False
         self.last_sample: StatsSample | None = None
         self._stats_drawn_at = 0.0
         self._stats_container: str | None = None
         self._stats_fleet: Fleet | None = None
         self._logs_for: tuple[str | None, float | None] | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._unsubscribe_engine: Callable[[], None] | None = None
         #: The text each cell shows, to skip updates that change nothing.
         self._shown_cells: dict[str, dict[str, str]] = {}
         self._shown = False
@@ -175,9 +127,7 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         self._build_columns()
         self._update_empty()
         self.set_interval(1.0, self._tick)
-        # Paused until the screen is shown: no GPU reads while another screen is up.
-        self._pacer = SamplePacer(GPU_INTERVAL)
-        self._gpu_timer = self.set_interval(GPU_INTERVAL, self._gpu_tick, pause=True)
+        self._start_gpu()  # paused until the screen is shown
         self.table.focus()
         self._connect_fleet()
 
@@ -228,54 +178,6 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         if self.fleet is not None and self.selected:
             self._show_detail()
 
-    def _open_fleets(self) -> tuple[Fleet, MultiFleet | None]:
-        """The local fleet, and a MultiFleet when several hosts are configured (in a thread:
-        reading the hosts reads the docker contexts and settings)."""
-        services = host_of(self).services
-        hosts = services.hosts.hosts
-        if not show_host_column(hosts):
-            return services.fleet, None
-        from paitui.services.fleet.hosts import MultiFleet
-
-        multi = MultiFleet(hosts, services.catalog, services.settings)
-        current = next((h.name for h in hosts if h.current), hosts[0].name)
-        return multi.fleet(current), multi
-
-    async def _follow_hosts(self, multi: MultiFleet) -> None:
-        """Follow every host: a HOST column, each row tagged with its host."""
-        self.multi = multi
-        self.current_host = next((h.name for h in multi.hosts if h.current), multi.hosts[0].name)
-        self.fleet = multi.fleet(self.current_host)
-        self._show_host = True
-        self._build_columns()
-        self._unsubscribe = multi.subscribe(
-            lambda name, status: self.post_message(self.StatusChanged(status, name))
-        )
-        self._unsubscribe_engine = multi.subscribe_hosts(
-            lambda state: self.post_message(self.HostChanged(state))
-        )
-        for name, status in multi.statuses():
-            self._upsert(status, name)
-        self._update_empty()
-        await multi.start()
-        for spec in multi.hosts:
-            self._host_changed(self.HostChanged(multi.state(spec.name)))
-
-    @on(HostChanged)
-    def _host_changed(self, message: HostChanged) -> None:
-        state = message.state
-        self.host_states[state.name] = state
-        for key, name in self.hosts_of.items():
-            if name == state.name and key in self.table.rows:
-                self._set_cells(key, {"host": host_column_cell(name, state)})
-        # A host that is away may have no rows to mark: the banner names it.
-        away = [s for s in self.host_states.values() if s.reachable is False]
-        banner = self.query_one("#running-engine", Static)
-        if away:
-            names = ", ".join(f"{s.name} ({s.message or 'no answer'})" for s in away)
-            banner.update(f"⚠ unreachable: {names}; its apps read unknown until it is back")
-        banner.set_class(bool(away), "shown")
-
     async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -288,9 +190,7 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
 
     def on_screen_resume(self, _event: events.ScreenResume) -> None:
         self._shown = True
-        if self._gpu_timer is not None:
-            self._gpu_timer.resume()
-            self._gpu_tick()
+        self._resume_gpu()
         if self.selected:
             self._watch_selected(force=True)
 
@@ -349,13 +249,6 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         if self._show_vram:
             cells["vram"] = self._vram_cell(key, status)
         return cells
-
-    def _vram_cell(self, key: str, status: AppStatus) -> str:
-        if not self.is_local(key):
-            return "?"  # GPU use is read from this box's /proc and sysfs only
-        if status.state in STOPPABLE and status.container_id not in self._gpu_covered:
-            return ""  # not sampled yet
-        return gpu_cell(status, self.gpu_snapshot)
 
     def _upsert(self, status: AppStatus, host: str | None = None) -> None:
         table = self.table
@@ -428,82 +321,10 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
             if key is not None and status is not None and status.started_at is not None:
                 self._set_cells(key, {"uptime": format_uptime(status.uptime(now))})
 
-    @on(StatusChanged)
-    def _status_changed(self, message: StatusChanged) -> None:
+    @on(FollowsHosts.StatusChanged)
+    def _status_changed(self, message: FollowsHosts.StatusChanged) -> None:
         self._upsert(message.status, message.host)
         self._update_empty()
-
-    # --- live GPU use ---------------------------------------------------------------------------
-
-    def _visible_keys(self) -> list[str]:
-        table = self.table
-        first = int(table.scroll_y)
-        rows = table.ordered_rows[first : first + table.size.height + 1]
-        return [r.key.value for r in rows if r.key.value is not None]
-
-    def _gpu_sampler(self) -> SampleGpu | None:
-        if self._sampler is None and host_of(self).live and not self._sampler_failed:
-            try:
-                sampler = host_of(self).services.gpu_sampler
-            except ValueError as exc:  # a bad PAITUI_GPU_HELPER: said once, in the detail
-                self._sampler_failed = True
-                self.post_message(self.GpuSampled(None, str(exc)))
-                return None
-            self._sampler = sampler.sample if sampler is not None else None
-        return self._sampler
-
-    def _gpu_tick(self, soon: bool = False) -> None:
-        """Sample the GPU use of the running local apps on screen (in a thread worker);
-        ``soon``: a new app appeared, sample without the cost back-off."""
-        if self.app.screen is not self or self._sampler_failed:
-            return  # hidden (the suspend may not be handled yet): nothing is read
-        if self._sampler is None and not host_of(self).live:
-            return  # demo and tests without a sampler: nothing to read
-        soon = soon or self._gpu_soon
-        if not self._pacer.due(soon):
-            self._gpu_soon = soon  # a new row waits for the next tick, not the back-off
-            return
-        self._gpu_soon = False
-        wanted = []
-        for key in self._visible_keys():
-            status = self.statuses.get(key)
-            if status and status.container_id and status.state in STOPPABLE and self.is_local(key):
-                wanted.append(status.container_id)
-        self._sample_gpu(wanted, self._pacer.started())
-
-    @work(thread=True, exclusive=True, name="sample GPU use", group="gpu", exit_on_error=False)
-    def _sample_gpu(self, containers: list[str], started: float) -> None:
-        sampler = self._gpu_sampler()  # built here: it may import NVML
-        if sampler is None or get_current_worker().is_cancelled:
-            return  # cancelled: the screen was hidden before this thread ran
-        cpu = time.thread_time()
-        try:
-            snapshot = sampler(containers)
-        except Exception as exc:  # context: the VRAM cells read "?" and the detail says why
-            self._pacer.done(started, 0, time.thread_time() - cpu)
-            self.post_message(self.GpuSampled(None, f"GPU use could not be read: {exc}"))
-            return
-        self._pacer.done(started, len(snapshot.gpus), time.thread_time() - cpu)
-        self.post_message(self.GpuSampled(snapshot, containers=frozenset(containers)))
-
-    @on(GpuSampled)
-    def _gpu_sampled(self, message: GpuSampled) -> None:
-        self.gpu_snapshot, self.gpu_error = message.snapshot, message.error
-        self._gpu_covered = message.containers
-        if message.snapshot is not None and message.snapshot.gpus and not self._show_vram:
-            self._show_vram = True  # this box has a GPU: the column earns its width
-            self._build_columns()
-        if self._show_vram:
-            for key, status in self.statuses.items():
-                if key in self.table.rows:
-                    self._set_cells(key, {"vram": self._vram_cell(key, status)})
-        if self.selected:
-            self._show_detail()
-
-    def _stop_gpu(self) -> None:
-        if self._gpu_timer is not None:
-            self._gpu_timer.pause()
-        self.workers.cancel_group(self, "gpu")
 
     @on(DataTable.RowHighlighted, "#running-apps")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -617,12 +438,7 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         key = key or self.selected or status.app_id
         remote = None if self.is_local(key) else self.hosts_of.get(key)
         text = render_detail(status, app, self.links_of(status, key), self._now(), remote)
-        if self._show_vram or self.gpu_error:
-            if not self.is_local(key):
-                why = f"not sampled: GPU use is read on this box only, {status.app_id} runs on "
-                text.append(f"\nGPU\n  {why}{self.hosts_of.get(key)}\n", style="dim")
-            else:
-                covered = status.container_id in self._gpu_covered
-                snapshot = self.gpu_snapshot if covered else None
-                text.append_text(gpu_detail(status, snapshot, self.gpu_error))
+        gpu = self.gpu_text(status, key)
+        if gpu is not None:
+            text.append_text(gpu)
         return text
