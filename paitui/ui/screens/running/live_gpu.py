@@ -57,6 +57,8 @@ class LiveGpu(AppActions):
         self._gpu_timer: Timer | None = None
         self._pacer = SamplePacer(GPU_INTERVAL)
         self._gpu_soon = False
+        #: The GPU part of the detail pane as last drawn (to skip redraws that change nothing).
+        self._gpu_shown: str | None = None
         #: Whether the VRAM column is shown (once a sample found a GPU).
         self._show_vram = False
 
@@ -163,8 +165,14 @@ class LiveGpu(AppActions):
             for key, status in self.statuses.items():
                 if key in self.table.rows:
                     self._set_cells(key, {"vram": self._vram_cell(key, status)})
-        if self.selected:
-            self._show_detail()
+        selected = self.statuses.get(self.selected or "")
+        if selected is not None and self.selected is not None:
+            # Redraw the detail only when its GPU part changed (most samples change nothing).
+            gpu = self.gpu_text(selected, self.selected)
+            shown = gpu.plain if gpu is not None else None
+            if shown != self._gpu_shown:
+                self._gpu_shown = shown
+                self._show_detail()
 
     def _stop_gpu(self) -> None:
         if self._gpu_timer is not None:
