@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from paitui.domain.hardware.report import HardwareReport
     from paitui.services.engine.client import Engine
     from paitui.services.fleet.tracker import Fleet
+    from paitui.services.gpu.sampler import GpuSampler
     from paitui.services.hardware.udev import HardwareMonitor
     from paitui.services.models.downloads import DownloadManager
     from paitui.services.models.hub import HubService
@@ -101,6 +102,19 @@ class Services:
         from paitui.services.fleet.hosts import load_hosts
 
         return load_hosts(self.settings)
+
+    @cached_property
+    def gpu_sampler(self) -> GpuSampler | None:
+        """Live GPU use on demand (``PAITUI_GPU_*``); None when ``PAITUI_GPU_LIVE=off``;
+        ValueError saying what to fix for a bad ``PAITUI_GPU_HELPER``."""
+        import os
+
+        from paitui.services.gpu.sampler import sampler_from_env
+
+        if os.environ.get("PAITUI_GPU_LIVE", "").lower() == "off":
+            return None
+        # exec: one long-lived helper container, one exec per sample (every 2 s on screen).
+        return sampler_from_env(default_helper="exec")
 
     def detect_hardware(self, cancel: threading.Event | None = None) -> HardwareReport:
         """Detect GPUs, host and Docker facts afresh (blocking, quick; run it off the UI thread)."""

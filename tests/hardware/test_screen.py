@@ -67,8 +67,8 @@ async def settle(app: HwApp, pilot: object) -> None:
     await pilot.pause()  # type: ignore[attr-defined]
 
 
-def text_of(widget: Static) -> str:
-    return str(widget.render())
+def text_of(widget: Static | GpuCard) -> str:
+    return str((widget.body if isinstance(widget, GpuCard) else widget).render())
 
 
 async def test_cards_findings_ranking_copy_and_refresh(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ Update after reviewing a deliberate change: ``pytest tests/ui/test_snapshots.py 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,3 +55,37 @@ async def _launch_form(pilot: Any) -> None:
 )
 def test_screen(snap_compare: Any, name: str, key: str, then: Any, size: tuple[int, int]) -> None:
     assert snap_compare(demo_app(), terminal_size=size, run_before=go(key, then))
+
+
+def test_running_with_vram_80x24(
+    snap_compare: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's Running screen with a VRAM column, sampled from the fixture trees: the demo's
+    two apps are the fixture's two containers on an RX 7900 XTX (8.3G and 3.0G)."""
+    import dataclasses
+
+    import paitui.demo
+    import paitui.ui.screens.running as running
+    from tests.gpu.trees import DOCKER_ID, OTHER_ID
+    from tests.ui.test_running_gpu import CountingSampler
+
+    statuses = paitui.demo.demo_statuses()
+    ids = {"pai-koboldcpp": DOCKER_ID, "pai-comfyui": OTHER_ID}
+    full = {k: dataclasses.replace(s, container_id=ids[k]) for k, s in statuses.items()}
+    monkeypatch.setattr(paitui.demo, "demo_statuses", lambda: full)
+    sampler = CountingSampler(tmp_path)
+
+    class Sampled(running.RunningScreen):
+        def __init__(self) -> None:
+            super().__init__(sampler=sampler)
+
+    monkeypatch.setattr(running, "RunningScreen", Sampled)
+
+    async def sampled(pilot: Any) -> None:
+        screen = pilot.app.screen
+        deadline = time.monotonic() + 10
+        while not all(screen.table.get_cell(k, "vram") for k in ids):
+            assert time.monotonic() < deadline, "no VRAM figures"
+            await pilot.pause(0.05)
+
+    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=go("5", sampled))

@@ -1,11 +1,12 @@
 """The Hardware screen: one card per GPU, the accelerator ranking, findings with copyable fixes,
-and host facts. Detection runs in a thread worker; a udev monitor refreshes on hot-plug."""
+and host facts. Detection runs in a thread worker; a udev monitor refreshes on hot-plug. While
+the screen is shown, each card's live use is sampled every 2 s in a thread worker."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -15,13 +16,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import ItemGrid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
+from paitui.domain.gpu.usage import GpuSnapshot
 from paitui.domain.hardware.report import HardwareReport
 from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.host import host_of
 from paitui.ui.widgets.gpu_card import GpuCard
+from paitui.ui.widgets.gpu_usage import SamplePacer
 from paitui.ui.widgets.hardware_panels import (
     FindingList,
     SectionText,
@@ -43,6 +47,10 @@ class Monitor(Protocol):
 
 
 MonitorFactory = Callable[[Callable[[str, str], None]], Monitor]
+#: Samples live GPU use (``GpuSampler.sample``; None: every process; blocking).
+SampleGpu = Callable[[Collection[str] | None], GpuSnapshot]
+#: Seconds between live samples while the screen is shown (the sampler allows no faster).
+GPU_INTERVAL = 2.0
 
 #: Below this width the panels stack and the whole screen scrolls.
 WIDE = 120
@@ -88,18 +96,32 @@ class HardwareScreen(ReportsWorkerFailures, Screen[None]):
         action: str
         sys_path: str
 
+    @dataclass
+    class GpuSampled(Message):
+        """A live GPU sample (or why there is none)."""
+
+        snapshot: GpuSnapshot | None
+        error: str = ""
+
     def __init__(
         self,
         detect: Detect | None = None,
         monitor_factory: MonitorFactory | None = None,
         watch_hotplug: bool = True,
+        sampler: SampleGpu | None = None,
     ) -> None:
         super().__init__()
         self._detect = detect
+        #: The live sampler given (tests); else the services' one on a live host.
+        self._sampler = sampler
+        self._gpu_timer: Timer | None = None
+        self._pacer = SamplePacer(GPU_INTERVAL)
+        self.gpu_snapshot: GpuSnapshot | None = None
         self._monitor_factory = monitor_factory
         self._watch_hotplug = watch_hotplug
         self._monitor: Monitor | None = None
         self._hotplug_note = ""
+        self._gpu_note = ""
         self.report: HardwareReport | None = None
 
     def compose(self) -> ComposeResult:
@@ -131,9 +153,84 @@ class HardwareScreen(ReportsWorkerFailures, Screen[None]):
         if self._watch_hotplug:
             self._start_monitor()
         self.query_one(FindingList).focus()
+        # Paused until the screen is shown: nothing is read while another screen is up.
+        self._pacer = SamplePacer(GPU_INTERVAL)
+        self._gpu_timer = self.set_interval(GPU_INTERVAL, self._gpu_tick, pause=True)
 
     def on_unmount(self) -> None:
         self._stop_monitor()
+        self._stop_gpu()
+
+    def on_screen_resume(self, _event: events.ScreenResume) -> None:
+        if self._gpu_timer is not None:
+            self._gpu_timer.resume()
+        self._gpu_tick()
+
+    def on_screen_suspend(self, _event: events.ScreenSuspend) -> None:
+        self._stop_gpu()
+
+    # Live GPU use ----------------------------------------------------------------------
+
+    def _stop_gpu(self) -> None:
+        if self._gpu_timer is not None:
+            self._gpu_timer.pause()
+        self.workers.cancel_group(self, "gpu")
+
+    def _gpu_tick(self) -> None:
+        if self.app.screen is not self:
+            return
+        if self._sampler is None and not host_of(self).live:
+            return  # demo and tests without a sampler: the detected figures stay
+        if self._pacer.due():
+            self._sample_gpu(self._pacer.started())
+
+    @work(thread=True, exclusive=True, name="sample GPU use", group="gpu", exit_on_error=False)
+    def _sample_gpu(self, started: float) -> None:
+        try:
+            if self._sampler is None:
+                sampler = host_of(self).services.gpu_sampler  # built here: it may import NVML
+                if sampler is None:
+                    return
+                self._sampler = sampler.sample
+            if get_current_worker().is_cancelled:
+                return  # the screen was hidden before this thread ran
+            cpu = time.thread_time()
+            snapshot = self._sampler(None)
+        except Exception as exc:  # context: the status line says why there are no live bars
+            self._pacer.done(started, 0, 0.0)
+            self.post_message(self.GpuSampled(None, f"live GPU use unknown: {exc}"))
+            return
+        self._pacer.done(started, len(snapshot.gpus), time.thread_time() - cpu)
+        self.post_message(self.GpuSampled(snapshot))
+
+    @on(GpuSampled)
+    def _gpu_sampled(self, message: GpuSampled) -> None:
+        self.gpu_snapshot = message.snapshot
+        if message.error != self._gpu_note:
+            self._gpu_note = message.error
+            self._status("ready")
+        self._show_usage()
+
+    def _show_usage(self) -> None:
+        snapshot = self.gpu_snapshot
+        if snapshot is None:
+            return
+        host = host_of(self)
+        names = {
+            s.container_id: host.app_name(app_id)
+            for app_id, s in host.statuses.items()
+            if s.container_id
+        }
+        # Status ids may be short (12 hex): match the sample's full ids by prefix.
+        full = {a.container_id: a.container_id for g in snapshot.gpus for a in g.apps}
+        by_full = {
+            cid: name
+            for short, name in names.items()
+            for cid in full
+            if cid and cid.startswith(short)
+        }
+        for card in self.query(GpuCard):
+            card.show_usage(snapshot.gpu(card.gpu.pci_slot), by_full)
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width >= WIDE, "wide")
@@ -220,6 +317,8 @@ class HardwareScreen(ReportsWorkerFailures, Screen[None]):
         parts.append(note)
         if self._hotplug_note:
             parts.append(self._hotplug_note)
+        if self._gpu_note:
+            parts.append(self._gpu_note)
         parts.append("r refreshes")
         self.query_one("#hw-status", Static).update(" · ".join(parts))
 
@@ -235,6 +334,7 @@ class HardwareScreen(ReportsWorkerFailures, Screen[None]):
         cards = [GpuCard(g, report.kfd_present, report.kfd_access) for g in report.gpus]
         if cards:
             grid.mount_all(cards)
+            self.call_after_refresh(self._show_usage)  # the last sample, on the new cards
         else:
             grid.mount(Static("No GPU found.", classes="no-gpus"))
         self.query_one("#gpus-title", Static).update(f"GPUs ({len(report.gpus)})")

@@ -6,13 +6,14 @@ worker (``services.gpu.sampler``) and calls ``show``. No I/O here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from rich.text import Text
 from textual.widgets import Static
 
 from paitui.domain.gpu.usage import GpuUsage, format_bytes
-from paitui.ui.widgets.gpu_card import vram_bar
+from paitui.ui.widgets.vram_bar import vram_bar
 
 #: Apps listed under the bar; the rest are summed on one line.
 MAX_APPS = 4
@@ -26,7 +27,8 @@ def render_usage(usage: GpuUsage | None, names: Mapping[str, str] | None = None)
         return text
     if usage.asleep:
         text.append("asleep", style="bold")
-        text.append(" · runtime PM suspended, not woken to read it", style="dim")
+        text.append(" ")  # a leading blank inside a styled span is lost on screen
+        text.append("· runtime PM suspended, not woken to read it", style="dim")
         return text
     text.append("VRAM   ", style="dim")
     if usage.memory_total:
@@ -67,3 +69,42 @@ class GpuUsagePanel(Static):
     def show(self, usage: GpuUsage | None, names: Mapping[str, str] | None = None) -> None:
         """Show a new sample (call from the event loop)."""
         self.update(render_usage(usage, names))
+
+
+class SamplePacer:
+    """When the next live sample is due: at most every ``interval`` s; slower when one sample
+    costs more than ``share`` of a core (a /proc scan of a busy box takes tens of ms), and only
+    every ``no_gpu_retry`` s on a box where the last sample found no GPU."""
+
+    def __init__(
+        self,
+        interval: float = 2.0,
+        share: float = 0.005,
+        no_gpu_retry: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval = interval
+        self.share = share
+        self.no_gpu_retry = no_gpu_retry
+        self.clock = clock
+        self._last = -float("inf")
+        self._next = -float("inf")
+
+    def due(self, soon: bool = False) -> bool:
+        """Whether to sample now; ``soon``: something new is on screen, so only the base
+        interval applies (not the cost or no-GPU back-off)."""
+        now = self.clock()
+        return now >= (self._last + self.interval if soon else self._next)
+
+    def started(self) -> float:
+        """Note a sample's start; returns the time to hand to ``done``."""
+        self._last = self.clock()
+        self._next = self._last + self.interval  # no second one while this one runs
+        return self._last
+
+    def done(self, started: float, gpus: int, cpu_seconds: float) -> None:
+        """Note a sample's end: the CPU time it took (its thread's) and the GPUs it found."""
+        wait = max(self.interval, cpu_seconds / self.share)
+        if gpus == 0:
+            wait = max(wait, self.no_gpu_retry)
+        self._next = started + wait

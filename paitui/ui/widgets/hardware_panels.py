@@ -12,7 +12,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from paitui.domain.hardware.report import Finding, HardwareReport, Severity
-from paitui.ui.widgets.gpu_card import gib
+from paitui.ui.widgets.vram_bar import gib
 
 _SEVERITY_STYLE = {
     Severity.ERROR: ("✘", "bold red"),

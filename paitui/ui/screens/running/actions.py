@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from paitui.domain.fleet.hosts import HostState, host_links
 from paitui.domain.fleet.links import AppLinks, app_links, can_open_browser, over_ssh
 from paitui.domain.fleet.status import AppState, AppStatus
 from paitui.ui.fleet_actions import run_fleet_action
@@ -21,6 +22,7 @@ from paitui.ui.screens.running.cells import STOPPABLE
 
 if TYPE_CHECKING:
     from paitui.domain.catalog.schema import App
+    from paitui.services.fleet.hosts import MultiFleet
     from paitui.services.fleet.tracker import Fleet
 
 
@@ -42,8 +44,30 @@ class AppActions(Screen[None]):
         #: The environment links are made for (SSH or not, display or not).
         self.env = env
         self.fleet: Fleet | None = None
+        #: Rows by key: the app id on this host, ``app@host`` on another (several hosts).
         self.statuses: dict[str, AppStatus] = {}
         self.selected: str | None = None
+        #: Several hosts followed: the fleet across them, each row's host and each host's state.
+        self.multi: MultiFleet | None = None
+        self.current_host: str | None = None
+        self.hosts_of: dict[str, str] = {}
+        self.host_states: dict[str, HostState] = {}
+
+    def row_key(self, host: str | None, app_id: str) -> str:
+        """A row's key: the app id here (as with one host), ``app@host`` on another host."""
+        return app_id if host is None or host == self.current_host else f"{app_id}@{host}"
+
+    def is_local(self, key: str) -> bool:
+        """Whether the row's app runs on the engine paitui uses by default."""
+        host = self.hosts_of.get(key)
+        return host is None or host == self.current_host
+
+    def fleet_of(self, key: str) -> Fleet | None:
+        """The fleet of the row's host (stop, restart, logs go there)."""
+        host = self.hosts_of.get(key)
+        if self.multi is not None and host is not None:
+            return self.multi.fleet(host)
+        return self.fleet
 
     def _app(self, app_id: str) -> App | None:
         if self.fleet is not None:
@@ -51,8 +75,15 @@ class AppActions(Screen[None]):
         catalog = host_of(self).catalog
         return catalog.apps.get(app_id) if catalog is not None else None
 
-    def links_of(self, status: AppStatus) -> AppLinks:
-        """The links of an app as this session can use them."""
+    def links_of(self, status: AppStatus, key: str | None = None) -> AppLinks:
+        """The links of an app as this session can use them (on another host: with the
+        ``ssh -L`` line for that box)."""
+        host = self.hosts_of.get(key or self.selected or "")
+        if self.multi is not None and host is not None and host in self.multi.members:
+            spec = self.multi.members[host].spec
+            return host_links(
+                self._app(status.app_id), status.ports, spec, self.env, socket.gethostname()
+            )
         return app_links(
             self._app(status.app_id), status.ports, self.env, hostname=socket.gethostname()
         )
@@ -66,7 +97,7 @@ class AppActions(Screen[None]):
     def action_start_stop(self) -> None:
         """Stop a running app; start a stopped one again."""
         status = self._current()
-        fleet = self.fleet
+        fleet = self.fleet_of(self.selected or "")
         if status is None or fleet is None:
             return
         app_id = status.app_id
@@ -86,12 +117,13 @@ class AppActions(Screen[None]):
     def action_restart(self) -> None:
         """Restart the selected app's container."""
         status = self._current()
-        if status is not None and self.fleet is not None:
+        fleet = self.fleet_of(self.selected or "")
+        if status is not None and fleet is not None:
             app_id = status.app_id
             run_fleet_action(
                 self,
                 f"restart {app_id}",
-                self.fleet.restart(app_id),
+                fleet.restart(app_id),
                 announce=f"Restarting {app_id}…",
             )
 
@@ -152,16 +184,18 @@ class AppActions(Screen[None]):
     def action_remove(self) -> None:
         """Remove the selected app's container, asking first (and again for its data)."""
         status = self._current()
-        if status is not None:
+        if status is not None and self.selected is not None:
             # A worker: the confirmations wait for answers (push_screen_wait).
-            run_fleet_action(self, f"remove {status.app_id}", self._remove_flow(status.app_id))
+            run_fleet_action(self, f"remove {status.app_id}", self._remove_flow(self.selected))
 
-    async def _remove_flow(self, app_id: str) -> None:
-        if self.fleet is None:
+    async def _remove_flow(self, key: str) -> None:
+        fleet = self.fleet_of(key)
+        status = self.statuses.get(key)
+        if fleet is None or status is None:
             return
-        status = self.statuses.get(app_id)
-        if status is not None and status.container_id is None:
-            await self.fleet.remove(app_id)  # a failed launch: no container, nothing to lose
+        app_id = status.app_id
+        if status.container_id is None:
+            await fleet.remove(app_id)  # a failed launch: no container, nothing to lose
             return
         yes = await self.app.push_screen_wait(
             ConfirmDialog(
@@ -173,8 +207,9 @@ class AppActions(Screen[None]):
         if not yes:
             return
         delete_data = False
-        data_dir = self.fleet.settings.apps_dir / app_id
-        if data_dir.is_dir():
+        data_dir = fleet.settings.apps_dir / app_id
+        # Another host's data dir is on that box: paitui cannot see it from here.
+        if self.is_local(key) and data_dir.is_dir():
             delete_data = await self.app.push_screen_wait(
                 ConfirmDialog(
                     f"Also delete the data of {app_id}?",
@@ -183,5 +218,5 @@ class AppActions(Screen[None]):
                     danger=True,
                 )
             )
-        await self.fleet.remove(app_id, delete_data=delete_data)
+        await fleet.remove(app_id, delete_data=delete_data)
         self.notify(f"Removed {app_id}" + (" and its data" if delete_data else ""))

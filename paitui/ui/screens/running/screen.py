@@ -3,7 +3,8 @@
 The table follows the fleet (engine events + probes) through its change callback; stats and logs
 are streamed only for the selected app and only while this screen is shown, because each open
 stats stream costs the engine CPU (see the peer measurements). What the keys do to the selected
-app is in ``actions``; the cells, the detail pane and the stats pane have their own modules.
+app is in ``actions``; the cells, the detail pane and the stats pane have their own modules;
+live GPU use is in ``live_gpu`` and following several hosts in ``hosts``.
 """
 
 from __future__ import annotations
@@ -25,31 +26,33 @@ from paitui.domain.engine.containers import EngineConnection, StatsSample
 from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
 from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.host import host_of
-from paitui.ui.screens.running.actions import AppActions
 from paitui.ui.screens.running.cells import (
-    COLUMNS,
     FIXED_WIDTH,
     STOPPABLE,
     Cell,
+    columns,
+    host_column_cell,
     plain,
     row_cells,
     stats_cells,
 )
 from paitui.ui.screens.running.detail import render_detail
+from paitui.ui.screens.running.hosts import FollowsHosts
+from paitui.ui.screens.running.live_gpu import LiveGpu, SampleGpu
 from paitui.ui.screens.running.stats import StatsPane
 from paitui.ui.widgets.log_view import LogView
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from paitui.services.fleet.tracker import Fleet
 
 
 #: Seconds between redraws of the selected app's stats (samples arrive about once a second).
 STATS_DRAW_INTERVAL = 2.0
 
 
-class RunningScreen(ReportsWorkerFailures, AppActions):
+class RunningScreen(ReportsWorkerFailures, LiveGpu, FollowsHosts):
     """Managed apps: state, uptime, ports, links, logs, CPU and memory of the selected one."""
 
     DEFAULT_CSS = """
@@ -66,25 +69,19 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
     """
 
     @dataclass
-    class StatusChanged(Message):
-        """The fleet has a new status for an app."""
-
-        status: AppStatus
-
-    @dataclass
     class StatsArrived(Message):
         """A stats sample of the selected app."""
 
         sample: StatsSample
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
-        super().__init__(dict(os.environ if env is None else env))
+    def __init__(self, env: dict[str, str] | None = None, sampler: SampleGpu | None = None) -> None:
+        super().__init__(dict(os.environ if env is None else env), sampler)
+        self._col_keys: list[str] = []
         self.last_sample: StatsSample | None = None
         self._stats_drawn_at = 0.0
         self._stats_container: str | None = None
+        self._stats_fleet: Fleet | None = None
         self._logs_for: tuple[str | None, float | None] | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._unsubscribe_engine: Callable[[], None] | None = None
         #: The text each cell shows, to skip updates that change nothing.
         self._shown_cells: dict[str, dict[str, str]] = {}
         self._shown = False
@@ -127,10 +124,10 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
 
     def on_mount(self) -> None:
         self.sub_title = "Running"
-        for label, key in COLUMNS:
-            self.table.add_column(label, key=key, width=FIXED_WIDTH.get(key))
+        self._build_columns()
         self._update_empty()
         self.set_interval(1.0, self._tick)
+        self._start_gpu()  # paused until the screen is shown
         self.table.focus()
         self._connect_fleet()
 
@@ -144,12 +141,14 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
                 self._upsert(status)
             self._update_empty()
             return
-        services = host.services
         try:
-            fleet = await asyncio.to_thread(lambda: services.fleet)
+            fleet, multi = await asyncio.to_thread(self._open_fleets)
         except Exception as exc:  # context: the detail pane says what is missing
             self.query_one("#detail", Static).update("The engine service is not available.")
             self.notify(f"cannot follow the engine: {exc}", severity="error")
+            return
+        if multi is not None:
+            await self._follow_hosts(multi)
             return
         self.fleet = fleet
         self._unsubscribe = fleet.subscribe(
@@ -179,22 +178,27 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         if self.fleet is not None and self.selected:
             self._show_detail()
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self._unsubscribe_engine is not None:
             self._unsubscribe_engine()
         self._stop_stats()
+        self._stop_gpu()
+        if self.multi is not None:
+            await self.multi.close()  # the screen's own: the services' fleet is not
 
     def on_screen_resume(self, _event: events.ScreenResume) -> None:
         self._shown = True
+        self._resume_gpu()
         if self.selected:
             self._watch_selected(force=True)
 
     def on_screen_suspend(self, _event: events.ScreenSuspend) -> None:
-        # Off screen: no stats stream, no log stream.
+        # Off screen: no stats stream, no log stream, no GPU sample.
         self._shown = False
         self._stop_stats()
+        self._stop_gpu()
         self.workers.cancel_group(self, "logs")
         self._logs_for = None
 
@@ -204,20 +208,54 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         # The app's clock: fixed in demo mode so screenshots and snapshots never change.
         return host_of(self).clock()
 
-    def _cells(self, status: AppStatus) -> dict[str, Cell]:
+    def _build_columns(self) -> None:
+        """(Re)make the columns for the hosts, the GPUs seen and the width, keeping the rows
+        and the cursor (rare: the first GPU sample, host mode, crossing the narrow width)."""
+        wanted = columns(self._show_host, self._show_vram, self.size.width or self.app.size.width)
+        keys = [key for _, key in wanted]
+        if keys == self._col_keys:
+            return
+        table = self.table
+        rows = [row.key.value for row in table.ordered_rows]
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        self._col_keys = keys
+        self._shown_cells.clear()
+        for label, key in wanted:
+            table.add_column(label, key=key, width=FIXED_WIDTH.get(key))
+        for row_key in rows:
+            status = self.statuses.get(row_key or "")
+            if row_key is not None and status is not None:
+                self._add_row(row_key, self._cells(row_key, status))
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
+
+    def _add_row(self, key: str, cells: dict[str, Cell]) -> None:
+        self._shown_cells[key] = {c: plain(v) for c, v in cells.items()}
+        self.table.add_row(*(cells.get(c, "") for c in self._col_keys), key=key)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._build_columns()
+
+    def _cells(self, key: str, status: AppStatus) -> dict[str, Cell]:
         selected = (
-            status.app_id == self.selected
-            and self.last_sample is not None
-            and status.state in STOPPABLE
+            key == self.selected and self.last_sample is not None and status.state in STOPPABLE
         )
         sample = self.last_sample if selected else None
-        return row_cells(status, self._app(status.app_id), sample, self._now())
+        cells = row_cells(status, self._app(status.app_id), sample, self._now())
+        host = self.hosts_of.get(key)
+        if self._show_host:
+            cells["host"] = host_column_cell(host, self.host_states.get(host or ""))
+        if self._show_vram:
+            cells["vram"] = self._vram_cell(key, status)
+        return cells
 
-    def _upsert(self, status: AppStatus) -> None:
+    def _upsert(self, status: AppStatus, host: str | None = None) -> None:
         table = self.table
-        key = status.app_id
+        key = self.row_key(host, status.app_id)
         if status.state == AppState.REMOVED:
             self.statuses.pop(key, None)
+            self.hosts_of.pop(key, None)
             self._shown_cells.pop(key, None)
             if key in table.rows:
                 table.remove_row(key)
@@ -229,13 +267,18 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
             return
         previous = self.statuses.get(key)
         self.statuses[key] = status
-        cells = self._cells(status)
+        if host is not None:
+            self.hosts_of[key] = host
+        cells = self._cells(key, status)
         if key in table.rows:
             self._set_cells(key, cells)
         else:
-            self._shown_cells[key] = {c: plain(v) for c, v in cells.items()}
-            table.add_row(*cells.values(), key=key)
-            if self.fleet is not None and key in self.fleet.launching:
+            self._add_row(key, cells)
+            if status.state in STOPPABLE and status.container_id not in self._gpu_covered:
+                # A new running app: its VRAM at once, not at the next tick.
+                self.call_after_refresh(self._gpu_tick, True)
+            fleet = self.fleet_of(key)
+            if fleet is not None and status.app_id in fleet.launching:
                 # Just launched from here: that is the app the user wants to watch.
                 table.move_cursor(row=table.get_row_index(key))
                 # Scroll it into view once the table knows its new height.
@@ -257,6 +300,8 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         """Update only the cells whose text changed (a table of hundreds stays cheap)."""
         shown = self._shown_cells.setdefault(key, {})
         for column, value in cells.items():
+            if column not in self._col_keys:
+                continue  # dropped at this width
             text = plain(value)
             if shown.get(column) != text:
                 shown[column] = text
@@ -276,9 +321,9 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
             if key is not None and status is not None and status.started_at is not None:
                 self._set_cells(key, {"uptime": format_uptime(status.uptime(now))})
 
-    @on(StatusChanged)
-    def _status_changed(self, message: StatusChanged) -> None:
-        self._upsert(message.status)
+    @on(FollowsHosts.StatusChanged)
+    def _status_changed(self, message: FollowsHosts.StatusChanged) -> None:
+        self._upsert(message.status, message.host)
         self._update_empty()
 
     @on(DataTable.RowHighlighted, "#running-apps")
@@ -312,7 +357,8 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
 
     def _watch_selected(self, force: bool = False) -> None:
         status = self.statuses.get(self.selected or "")
-        if status is None or self.fleet is None:
+        fleet = self.fleet_of(self.selected or "")
+        if status is None or fleet is None:
             return
         running = status.state in STOPPABLE and status.container_id is not None
         wanted = status.container_id if running else None
@@ -320,21 +366,24 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
             self._stop_stats()
             if wanted is not None and self._shown_now():
                 self._stats_container = wanted
-                self.fleet.watch_stats(
+                self._stats_fleet = fleet
+                fleet.watch_stats(
                     wanted, lambda sample: self.post_message(self.StatsArrived(sample))
                 )
         logs_key = (status.container_id, status.started_at)
         if status.container_id and self._shown_now() and (force or logs_key != self._logs_for):
             self._logs_for = logs_key
-            self._follow_logs(status.container_id, status.app_id)
+            self._follow_logs(fleet, status.container_id, status.app_id)
 
     def _shown_now(self) -> bool:
         return self._shown or self.app.screen is self
 
     def _stop_stats(self) -> None:
-        if self.fleet is not None and self._stats_container is not None:
-            self.fleet.unwatch_stats(self._stats_container)
+        fleet = self._stats_fleet or self.fleet
+        if fleet is not None and self._stats_container is not None:
+            fleet.unwatch_stats(self._stats_container)
         self._stats_container = None
+        self._stats_fleet = None
 
     @on(StatsArrived)
     def _stats_arrived(self, message: StatsArrived) -> None:
@@ -349,19 +398,18 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
         if sample.time - self._stats_drawn_at < STATS_DRAW_INTERVAL:
             return
         self._stats_drawn_at = sample.time
-        key = status.app_id
+        key = self.selected or ""
         if key in self.table.rows:
             self._set_cells(key, stats_cells(sample))
         self.stats_pane.draw(sample)
 
     @work(exclusive=True, name="follow the app's logs", group="logs", exit_on_error=False)
-    async def _follow_logs(self, container_id: str, app_id: str) -> None:
-        assert self.fleet is not None
+    async def _follow_logs(self, fleet: Fleet, container_id: str, app_id: str) -> None:
         view = self.log_view
         view.clear()
         view.set_title(f"logs of {app_id}")
         try:
-            async for line in self.fleet.logs(container_id, follow=True):
+            async for line in fleet.logs(container_id, follow=True):
                 view.add_line(line)
         except Exception as exc:  # context: said where the lines were
             view.add_line(f"(the log stream ended: {exc})")
@@ -383,7 +431,14 @@ class RunningScreen(ReportsWorkerFailures, AppActions):
             return
         detail.update(self.render_detail(status))
 
-    def render_detail(self, status: AppStatus) -> Text:
-        """The detail pane's text: state, links (OSC 8), the SSH tunnel, warnings, crash logs."""
+    def render_detail(self, status: AppStatus, key: str | None = None) -> Text:
+        """The detail pane's text: state, links (OSC 8), the SSH tunnel, warnings, crash logs,
+        GPU use; ``key``: the row (default: the selected one)."""
         app = self._app(status.app_id)
-        return render_detail(status, app, self.links_of(status), self._now())
+        key = key or self.selected or status.app_id
+        remote = None if self.is_local(key) else self.hosts_of.get(key)
+        text = render_detail(status, app, self.links_of(status, key), self._now(), remote)
+        gpu = self.gpu_text(status, key)
+        if gpu is not None:
+            text.append_text(gpu)
+        return text
