@@ -12,12 +12,15 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from paitui.domain.fleet.hosts import HostSpec
 from paitui.domain.launch.plan import LaunchPlan
 from paitui.domain.models.holders import RemoteStore
-from paitui.services.fleet.hosts import HostEngine
-from paitui.services.registry import Services
+
+if TYPE_CHECKING:  # every cli module is imported to build the parser: no services at import
+    from paitui.services.fleet.hosts import HostEngine
+    from paitui.services.registry import Services
 
 
 def _error(message: str, code: int = 2, fix: str | None = None) -> int:
