@@ -138,3 +138,26 @@ def test_other_users_container_is_unreadable_but_mapped(sleeper: Callable[..., A
     # The same scan as root reads it (and finds no DRM client in a sleeping busybox).
     mine = scan_proc(Path("/proc"), pids=[pid])
     assert mine.unreadable == [] and mine.processes == []
+
+
+def test_a_cgroup_cache_reads_each_pid_once_and_forgets_the_gone(tmp_path: Path) -> None:
+    """With a cache, a PID's cgroup file is read once; a PID gone from /proc is forgotten."""
+    proc = _two_apps(tmp_path / "proc")
+    cache: dict[int, Any] = {}
+    first = scan_proc(proc, cgroups=cache)
+    assert set(cache) == {100, 101, 200, 300}
+    assert cache[100] is not None and cache[100].container_id == DOCKER_ID and cache[300] is None
+    # The cached answer is used: a cgroup file changed under a known PID is not read again ...
+    (proc / "100" / "cgroup").write_text(docker_cgroup(OTHER_ID))
+    again = scan_proc(proc, cgroups=cache)
+    assert again.containers == first.containers
+    assert [p.pid for p in again.processes] == [p.pid for p in first.processes]
+    # ... while without the cache it is, and a PID that left /proc leaves the cache.
+    fresh = scan_proc(proc)
+    fresh_100 = fresh.containers[100]
+    assert fresh_100 is not None and fresh_100.container_id == OTHER_ID
+    for f in sorted((proc / "101").rglob("*"), reverse=True):
+        f.unlink() if f.is_file() or f.is_symlink() else f.rmdir()
+    (proc / "101").rmdir()
+    scan_proc(proc, cgroups=cache)
+    assert set(cache) == {100, 200, 300}

@@ -98,31 +98,50 @@ def _clients(
     return clients
 
 
+#: A process's container, remembered between samples: reading every ``/proc/PID/cgroup`` is most
+#: of a sample's cost (hundreds of processes), and a PID keeps its cgroup for its life.
+CgroupCache = dict[int, ContainerRef | None]
+
+
 def scan_proc(
     proc_root: Path,
     skip_minors: Collection[int] = (),
     containers_only: bool = False,
     pids: Collection[int] | None = None,
+    cgroups: CgroupCache | None = None,
 ) -> ScanResult:
     """Every process (or just ``pids``) with DRM clients. ``skip_minors``: minors of asleep
-    GPUs, never read. ``containers_only`` leaves host processes' fds alone (cheaper)."""
+    GPUs, never read. ``containers_only`` leaves host processes' fds alone (cheaper).
+
+    ``cgroups``, when given, is read and kept up to date: a PID seen before is not read again,
+    and PIDs gone from ``/proc`` are forgotten (a PID reused between two samples, seconds
+    apart, would need the kernel to wrap its PID space in that time).
+    """
     result = ScanResult()
     try:
         names = os.listdir(proc_root)
     except OSError:
         return result
     wanted = set(pids) if pids is not None else None
-    for name in sorted((n for n in names if n.isdigit()), key=int):
-        pid = int(name)
+    live = sorted(int(n) for n in names if n.isdigit())
+    if cgroups is not None:
+        for gone in cgroups.keys() - set(live):
+            del cgroups[gone]
+    for pid in live:
         if wanted is not None and pid not in wanted:
             continue
-        proc = proc_root / name
-        cgroup = _text(proc / "cgroup")
-        if cgroup is None:
-            result.vanished += 1
-            continue
+        proc = proc_root / str(pid)
+        if cgroups is not None and pid in cgroups:
+            container = cgroups[pid]
+        else:
+            cgroup = _text(proc / "cgroup")
+            if cgroup is None:
+                result.vanished += 1
+                continue
+            container = container_of(cgroup)
+            if cgroups is not None:
+                cgroups[pid] = container
         result.pids_seen += 1
-        container = container_of(cgroup)
         result.containers[pid] = container
         if container is None and containers_only:
             continue

@@ -30,7 +30,7 @@ from paitui.domain.gpu.usage import (
 )
 from paitui.services.gpu.helper import DEFAULT_IMAGE, FdinfoHelper, HelperUnavailable
 from paitui.services.gpu.nvml import NvmlReading, NvmlSource, nvml_source
-from paitui.services.gpu.procscan import ScanResult, scan_proc
+from paitui.services.gpu.procscan import CgroupCache, ScanResult, scan_proc
 from paitui.services.gpu.sysfs_usage import ASLEEP_REASON, DrmDevice, is_asleep, list_devices
 from paitui.services.gpu.sysfs_usage import read_device as read_sysfs
 
@@ -71,6 +71,7 @@ class GpuSampler:
         self.samples = 0  # how many real reads happened (for tests and the benchmark)
         self._last: tuple[float, frozenset[str] | None, GpuSnapshot] | None = None
         self._lock = threading.Lock()
+        self._cgroups: CgroupCache = {}
 
     def sample(self, containers: Collection[str] | None = None) -> GpuSnapshot:
         """GPU use now; ``containers`` (full ids): only those containers' processes are
@@ -129,7 +130,9 @@ class GpuSampler:
         skip = {m for d in devices if d.gpu in asleep for m in d.minors}
         awake_nodes = {n for d in devices if d.gpu not in asleep for n in d.nodes}
         readings, nv_procs = self._readings(devices, self._nvidia(devices, asleep), asleep)
-        scan = scan_proc(self.proc_root, skip, containers_only=wanted is not None)
+        scan = scan_proc(
+            self.proc_root, skip, containers_only=wanted is not None, cgroups=self._cgroups
+        )
         if wanted is not None:
             _keep_only(scan, wanted)
         notes: list[str] = []
