@@ -14,13 +14,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from paitui.domain.catalog.schema import Catalog
-from paitui.settings import Settings
-
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
 
+    # Types only (the catalog too): the schema's pydantic models cost a fifth of the time to
+    # the first frame, and the UI paints before it reads a catalog.
+    from paitui.domain.catalog.schema import Catalog
     from paitui.domain.fleet.hosts import HostList
     from paitui.domain.hardware.report import HardwareReport
     from paitui.services.engine.client import Engine
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from paitui.services.models.downloads import DownloadManager
     from paitui.services.models.hub import HubService
     from paitui.services.models.store import ModelStore
+    from paitui.settings import Settings
 
 
 class Services:
