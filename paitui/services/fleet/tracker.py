@@ -38,6 +38,9 @@ from paitui.settings import Settings
 CRASH_LOG_LINES = 20
 #: Seconds ``start`` waits for the event stream's first listing before listing by itself.
 FIRST_LISTING_WAIT_S = 3.0
+#: Seconds between the first listing and the first probe round: the states from the listing
+#: are drawn first, without 50 probes competing for the loop.
+FIRST_PROBES_DELAY_S = 0.3
 _ALL_OR_LOOPBACK = {"", "0.0.0.0", "::", "127.0.0.1", "::1"}
 
 Listener = Callable[[AppStatus], object]
@@ -140,17 +143,23 @@ class Fleet:
         if self._started:
             return
         self._started = True
-        self._spawn(self.scheduler.run())
         self._spawn(self._follow_events())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._first_listing.wait(), FIRST_LISTING_WAIT_S)
-            return
         try:
-            containers = await self.engine.list_managed()
-        except Exception as exc:  # the event stream reports and retries the connection
-            self._set_connection(EngineConnection(False, str(exc)))
-        else:
-            self._apply_listing(containers)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._first_listing.wait(), FIRST_LISTING_WAIT_S)
+                return
+            try:
+                containers = await self.engine.list_managed()
+            except Exception as exc:  # the event stream reports and retries the connection
+                self._set_connection(EngineConnection(False, str(exc)))
+            else:
+                self._apply_listing(containers)
+        finally:
+            self._spawn(self._probe_after(FIRST_PROBES_DELAY_S))
+
+    async def _probe_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.scheduler.run()
 
     async def snapshot(self) -> list[AppStatus]:
         """Every managed app's status from one listing and one probe each (for ``paitui ls``)."""
