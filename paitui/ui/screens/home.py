@@ -169,11 +169,31 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
             return  # same tiles: keep them, and the focus
         focused = self.focused.data.app_id if isinstance(self.focused, AppTile) else None
         for grid_id, tiles in (("#tiles-fit", fit), ("#tiles-blocked", blocked)):
-            grid = self.query_one(grid_id, Grid)
-            await grid.remove_children()
-            await grid.mount_all(AppTile(t) for t in tiles)
+            await self._update_grid(self.query_one(grid_id, Grid), tiles)
         self.query_one("#blocked-title").display = bool(blocked)
         self._restore_focus(focused)
+
+    async def _update_grid(self, grid: Grid, tiles: list[TileData]) -> None:
+        """Make ``grid`` show ``tiles``: keep the tiles of apps still in it (updated in place),
+        drop the others, mount only the new ones. Mounting 66 tiles twice at start (catalog,
+        then hardware) kept the loop from drawing the first states."""
+        have = {tile.data.app_id: tile for tile in grid.query_children(AppTile)}
+        wanted = {t.app_id for t in tiles}
+        gone = [tile for app_id, tile in have.items() if app_id not in wanted]
+        if gone:
+            await grid.remove_children(gone)
+        if not have or len(gone) == len(have):
+            await grid.mount_all(AppTile(t) for t in tiles)
+            return
+        for index, data in enumerate(tiles):
+            tile = have.get(data.app_id)
+            if tile is None:
+                # Apps keep the catalog's order, so what is kept is already in order.
+                children = list(grid.query_children(AppTile))
+                before = children[index] if index < len(children) else None
+                await grid.mount(AppTile(data), before=before)
+            elif tile.data != data:
+                tile.update_data(data)
 
     def _restore_focus(self, app_id: str | None) -> None:
         # Keep the focus on the same app while it can run here; else the first app that can.
