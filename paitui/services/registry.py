@@ -9,6 +9,7 @@ module is imported on first use (docker, httpx and huggingface_hub cost time to 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +31,16 @@ if TYPE_CHECKING:
     from paitui.services.models.hub import HubService
     from paitui.services.models.store import ModelStore
     from paitui.settings import Settings
+
+
+def _defer_unused_imports() -> None:
+    """httpx imports its command-line tool (click, pygments: 100 modules) when they are
+    installed; paitui never runs it, and httpx defines a stub when that import fails."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
+_defer_unused_imports()
 
 
 class Services:

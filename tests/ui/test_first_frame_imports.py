@@ -55,3 +55,16 @@ def test_only_a_plain_launch_skips_the_full_parser(argv: list[str], ui: bool) ->
     assert (args is not None) == ui
     if args is not None and "--catalog" in argv:
         assert args.catalog == ["a.yml", "b.yml"] and args.config == "c.toml"
+
+
+def test_httpx_comes_without_its_command_line_tool() -> None:
+    code = (
+        "import sys, paitui.services.registry, httpx\n"
+        "client = httpx.Client(verify=False)\n"
+        "print(sorted(m for m in ('click', 'pygments', 'httpx._main') if sys.modules.get(m)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
