@@ -9,18 +9,19 @@ module is imported on first use (docker, httpx and huggingface_hub cost time to 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from paitui.domain.catalog.schema import Catalog
-from paitui.settings import Settings
-
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
 
+    # Types only (the catalog too): the schema's pydantic models cost a fifth of the time to
+    # the first frame, and the UI paints before it reads a catalog.
+    from paitui.domain.catalog.schema import Catalog
     from paitui.domain.fleet.hosts import HostList
     from paitui.domain.hardware.report import HardwareReport
     from paitui.services.engine.client import Engine
@@ -30,6 +31,17 @@ if TYPE_CHECKING:
     from paitui.services.models.downloads import DownloadManager
     from paitui.services.models.hub import HubService
     from paitui.services.models.store import ModelStore
+    from paitui.settings import Settings
+
+
+def _defer_unused_imports() -> None:
+    """httpx imports its command-line tool (click, pygments: 100 modules) when they are
+    installed; paitui never runs it, and httpx defines a stub when that import fails."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
+_defer_unused_imports()
 
 
 class Services:

@@ -22,14 +22,7 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import get_current_worker
 
-from paitui.domain.catalog.schema import Catalog
-from paitui.domain.engine.containers import EngineConnection
-from paitui.domain.fleet.links import app_links, can_open_browser
-from paitui.domain.fleet.status import AppState, AppStatus
-from paitui.domain.hardware.report import HardwareReport
-from paitui.domain.launch.variant_fit import best_variant, why_not
 from paitui.resources import bundled
-from paitui.services.registry import Services
 from paitui.settings import config_dir, save_setting
 from paitui.ui.commands import PaituiCommands
 from paitui.ui.failures import ReportsWorkerFailures
@@ -40,9 +33,16 @@ from paitui.ui.themes import load_themes
 from paitui.ui.widgets.taskbar import Taskbar, taskbar_items
 
 if TYPE_CHECKING:
+    # The domain is imported where it is used, after the first frame (its dataclasses and
+    # pydantic models are most of paitui's import time).
+    from paitui.domain.catalog.schema import Catalog
+    from paitui.domain.engine.containers import EngineConnection
+    from paitui.domain.fleet.status import AppStatus
+    from paitui.domain.hardware.report import HardwareReport
     from paitui.domain.launch.plan import LaunchPlan
     from paitui.domain.models.records import InstalledModel
     from paitui.services.fleet.host_ports import PortCheck
+    from paitui.services.registry import Services
 
 
 def _screen_factory(module: str, cls: str) -> Callable[[], Screen[None]]:
@@ -174,6 +174,8 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
         self._publish_statuses(dict(self.services.fleet.statuses))
 
     def _publish_statuses(self, statuses: dict[str, AppStatus]) -> None:
+        from paitui.domain.fleet.status import AppState
+
         for app_id, new in statuses.items():
             old = self.statuses.get(app_id)
             if old is not None and old.state == new.state:
@@ -220,6 +222,8 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
 
     def open_launch(self, app_id: str) -> None:
         """Open the launch flow for a catalog app."""
+        from paitui.domain.launch.variant_fit import best_variant, why_not
+
         if self.catalog is None or app_id not in self.catalog.apps:
             self.notify(f"{app_id} is not in the catalog.", severity="warning")
             return
@@ -307,6 +311,8 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
 
     def open_app_link(self, app_id: str) -> None:
         """Open the app's web UI, or copy its link (and the ssh -L command over SSH)."""
+        from paitui.domain.fleet.links import app_links, can_open_browser
+
         status = self.statuses.get(app_id)
         app = self.catalog.apps.get(app_id) if self.catalog else None
         links = app_links(app, status.ports if status else (), os.environ)

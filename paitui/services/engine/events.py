@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 EngineUpdate = EngineEvent | EngineConnection | ManagedSnapshot
 #: Seconds between liveness pings while connected, and how long a ping may take to answer.
 HEARTBEAT_S = 10.0
+#: Inspects in flight at once while listing (the docker client pools 10 connections).
+INSPECT_WORKERS = 8
 ANSWER_TIMEOUT_S = 5.0
 MANAGED_FILTER = {"label": f"{MANAGED_LABEL}=true"}
 
@@ -116,16 +118,62 @@ def event_from_raw(raw: dict[str, Any]) -> EngineEvent:
 
 
 def list_managed(client: docker.DockerClient) -> list[ContainerInfo]:
-    """Every managed container, running or not (blocking)."""
+    """Every managed container, running or not (blocking), in the engine's order.
+
+    The list lacks the start time and the ports' host addresses, so each container is inspected;
+    up to ``INSPECT_WORKERS`` at once (50 in a row took most of the time to the first list).
+    """
     raw = client.api.containers(all=True, filters=MANAGED_FILTER)
-    infos = []
-    for summary in raw:
+
+    def inspect(summary: dict[str, Any]) -> ContainerInfo | None:
         try:
-            infos.append(info_from_attrs(client.api.inspect_container(summary["Id"])))
+            return info_from_attrs(client.api.inspect_container(summary["Id"]))
         except Exception as exc:
             if type(exc).__name__ != "NotFound":  # removed between list and inspect
                 raise
-    return infos
+            return None
+
+    found = _map_in_daemon_threads(inspect, raw, INSPECT_WORKERS)
+    return [info for info in found if info is not None]
+
+
+def _map_in_daemon_threads(
+    func: Callable[[Any], ContainerInfo | None], items: list[Any], workers: int
+) -> list[ContainerInfo | None]:
+    """``func`` over ``items`` in up to ``workers`` threads, results in order; the first error
+    is raised. Daemon threads (not an executor's): one stuck on a frozen engine must never hold
+    up the process's exit."""
+    if len(items) <= 1:
+        return [func(item) for item in items]
+    results: list[ContainerInfo | None] = [None] * len(items)
+    errors: list[BaseException] = []
+    todo = iter(enumerate(items))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while not errors:
+            with lock:
+                nxt = next(todo, None)
+            if nxt is None:
+                return
+            index, item = nxt
+            try:
+                results[index] = func(item)
+            except BaseException as exc:  # raised in the caller's thread below
+                errors.append(exc)
+                return
+
+    threads = [
+        threading.Thread(target=work, name="paitui-inspect", daemon=True)
+        for _ in range(min(workers, len(items)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 class EventPump:

@@ -36,6 +36,11 @@ from paitui.settings import Settings
 
 #: Log lines kept with a crashed app.
 CRASH_LOG_LINES = 20
+#: Seconds ``start`` waits for the event stream's first listing before listing by itself.
+FIRST_LISTING_WAIT_S = 3.0
+#: Seconds between the first listing and the first probe round: the states from the listing
+#: are drawn first, without 50 probes competing for the loop.
+FIRST_PROBES_DELAY_S = 0.3
 _ALL_OR_LOOPBACK = {"", "0.0.0.0", "::", "127.0.0.1", "::1"}
 
 Listener = Callable[[AppStatus], object]
@@ -92,6 +97,8 @@ class Fleet:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stats: dict[str, asyncio.Task[None]] = {}
         self._started = False
+        #: Set once the event stream has delivered its first listing or said the engine is away.
+        self._first_listing = asyncio.Event()
         #: Apps this process is launching right now (the UI selects them as they appear).
         self.launching: set[str] = set()
 
@@ -126,18 +133,33 @@ class Fleet:
     # --- life cycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """List the managed containers, then follow events and probe what runs."""
+        """Follow events, list the managed containers, and probe what runs.
+
+        The event stream lists the containers once it is subscribed (so nothing in between is
+        lost): ``start`` returns when that listing is applied, instead of making a second one
+        at the same time (each is one inspect per container). Only if the stream says nothing
+        within ``FIRST_LISTING_WAIT_S`` does it list by itself.
+        """
         if self._started:
             return
         self._started = True
-        self._spawn(self.scheduler.run())
         self._spawn(self._follow_events())
         try:
-            containers = await self.engine.list_managed()
-        except Exception as exc:  # the event stream reports and retries the connection
-            self._set_connection(EngineConnection(False, str(exc)))
-        else:
-            self._apply_listing(containers)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._first_listing.wait(), FIRST_LISTING_WAIT_S)
+                return
+            try:
+                containers = await self.engine.list_managed()
+            except Exception as exc:  # the event stream reports and retries the connection
+                self._set_connection(EngineConnection(False, str(exc)))
+            else:
+                self._apply_listing(containers)
+        finally:
+            self._spawn(self._probe_after(FIRST_PROBES_DELAY_S))
+
+    async def _probe_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.scheduler.run()
 
     async def snapshot(self) -> list[AppStatus]:
         """Every managed app's status from one listing and one probe each (for ``paitui ls``)."""
@@ -188,10 +210,15 @@ class Fleet:
                     self.apply_event(item)
                 elif isinstance(item, EngineConnection):
                     self._set_connection(item)
+                    if not item.connected:
+                        self._first_listing.set()
                 elif snapshot_type is not None and isinstance(item, snapshot_type):
                     self._apply_listing(list(item.containers), complete=True)
+                    self._first_listing.set()
         except Exception as exc:  # the engine reconnects by itself; this is the last resort
             self._set_connection(EngineConnection(False, f"stopped following the engine: {exc}"))
+        finally:
+            self._first_listing.set()
 
     @property
     def engine_away(self) -> bool:

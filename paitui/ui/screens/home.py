@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import events, on
@@ -13,17 +13,19 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from paitui.domain.catalog.schema import Catalog
-from paitui.domain.engine.containers import EngineConnection
-from paitui.domain.fleet.hosts import tile_host_note
-from paitui.domain.fleet.status import AppStatus
-from paitui.domain.hardware.report import HardwareReport, Severity
-from paitui.domain.launch.variant_fit import best_variant, why_not
 from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.host import host_of
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar, engine_trouble
 from paitui.ui.widgets.tiles import AppTile, TileData
+
+if TYPE_CHECKING:
+    # The domain (the catalog's pydantic models above all) is imported once there is something
+    # to show, after the first frame.
+    from paitui.domain.catalog.schema import Catalog
+    from paitui.domain.engine.containers import EngineConnection
+    from paitui.domain.fleet.status import AppStatus
+    from paitui.domain.hardware.report import HardwareReport
 
 TILE_WIDTH = 30
 
@@ -39,6 +41,8 @@ def hardware_line(report: HardwareReport | None, engine: EngineConnection | None
         if trouble:
             text.append(f"  ·  ⚠ {trouble}, retrying", style="bold red")
         return text
+    from paitui.domain.hardware.report import Severity
+
     text = Text()
     gpus = [g for g in report.gpus if not g.is_display_only]
     if gpus:
@@ -77,6 +81,8 @@ def tile_data(
     host: str | None = None,
 ) -> tuple[list[TileData], list[TileData]]:
     """Tiles for the apps that fit and for those that do not, in display order."""
+    from paitui.domain.launch.variant_fit import best_variant, why_not
+
     fit: list[TileData] = []
     blocked: list[TileData] = []
     for app in catalog.sorted_apps():
@@ -155,17 +161,39 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
         # Which box a launch goes to, once there is more than one (the hosts are files: a thread).
         services = getattr(paitui, "services", None)
         hosts = await asyncio.to_thread(lambda: services.hosts.hosts) if services else ()
+        from paitui.domain.fleet.hosts import tile_host_note
+
         note = tile_host_note(hosts)
         fit, blocked = tile_data(paitui.catalog, paitui.hardware_report, paitui.statuses, note)
         if [t.data for t in self.query(AppTile)] == [*fit, *blocked]:
             return  # same tiles: keep them, and the focus
         focused = self.focused.data.app_id if isinstance(self.focused, AppTile) else None
         for grid_id, tiles in (("#tiles-fit", fit), ("#tiles-blocked", blocked)):
-            grid = self.query_one(grid_id, Grid)
-            await grid.remove_children()
-            await grid.mount_all(AppTile(t) for t in tiles)
+            await self._update_grid(self.query_one(grid_id, Grid), tiles)
         self.query_one("#blocked-title").display = bool(blocked)
         self._restore_focus(focused)
+
+    async def _update_grid(self, grid: Grid, tiles: list[TileData]) -> None:
+        """Make ``grid`` show ``tiles``: keep the tiles of apps still in it (updated in place),
+        drop the others, mount only the new ones. Mounting 66 tiles twice at start (catalog,
+        then hardware) kept the loop from drawing the first states."""
+        have = {tile.data.app_id: tile for tile in grid.query_children(AppTile)}
+        wanted = {t.app_id for t in tiles}
+        gone = [tile for app_id, tile in have.items() if app_id not in wanted]
+        if gone:
+            await grid.remove_children(gone)
+        if not have or len(gone) == len(have):
+            await grid.mount_all(AppTile(t) for t in tiles)
+            return
+        for index, data in enumerate(tiles):
+            tile = have.get(data.app_id)
+            if tile is None:
+                # Apps keep the catalog's order, so what is kept is already in order.
+                children = list(grid.query_children(AppTile))
+                before = children[index] if index < len(children) else None
+                await grid.mount(AppTile(data), before=before)
+            elif tile.data != data:
+                tile.update_data(data)
 
     def _restore_focus(self, app_id: str | None) -> None:
         # Keep the focus on the same app while it can run here; else the first app that can.

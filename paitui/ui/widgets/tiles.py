@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Static
 
-from paitui.domain.catalog.schema import AppKind
+if TYPE_CHECKING:  # the schema (pydantic) loads after the first frame
+    from paitui.domain.catalog.schema import AppKind
 
-#: One glyph per kind; plain Unicode that every terminal font has and that is one cell wide.
-GLYPHS: dict[AppKind, str] = {
-    AppKind.LLM: "❯_",
-    AppKind.IMAGE: "▣",
-    AppKind.VIDEO: "▶",
-    AppKind.AUDIO: "♪",
-    AppKind.UI: "◧",
-    AppKind.OTHER: "◆",
+#: One glyph per kind (AppKind's values); plain Unicode that every terminal font has and that
+#: is one cell wide.
+GLYPHS: dict[str, str] = {
+    "llm": "❯_",
+    "image": "▣",
+    "video": "▶",
+    "audio": "♪",
+    "ui": "◧",
+    "other": "◆",
 }
 
 #: State light colours by app state name (see paitui.domain.fleet.status.AppState).

@@ -29,6 +29,7 @@ class StatsPane(Vertical):
         super().__init__(id=id)
         self.cpu_history: deque[float] = deque(maxlen=HISTORY)
         self.mem_history: deque[float] = deque(maxlen=HISTORY)
+        self._labels: dict[str, str] = {}  # the text each label shows
 
     def compose(self) -> ComposeResult:
         yield Static("CPU %", classes="spark-label", id="cpu-label")
@@ -47,9 +48,16 @@ class StatsPane(Vertical):
         self.mem_history.append(sample.memory_bytes)
 
     def draw(self, last: StatsSample | None) -> None:
-        """Show the kept samples, and the numbers of ``last``."""
-        self.query_one("#spark-cpu", Sparkline).data = list(self.cpu_history)
-        self.query_one("#spark-mem", Sparkline).data = list(self.mem_history)
+        """Show the kept samples, and the numbers of ``last``; what did not change is not
+        touched (an idle app's minute of samples stays the same, and each assignment redraws)."""
+        for spark_id, history in (
+            ("#spark-cpu", self.cpu_history),
+            ("#spark-mem", self.mem_history),
+        ):
+            spark = self.query_one(spark_id, Sparkline)
+            data = list(history)
+            if spark.data != data:
+                spark.data = data
         cpu_label = "CPU %" if last is None else f"CPU {last.cpu_percent:.1f} %"
         if last is None:
             mem_label = "Memory"
@@ -57,5 +65,7 @@ class StatsPane(Vertical):
             limit = f" of {format_bytes(last.memory_limit)}" if last.memory_limit else ""
             mem_label = f"Memory {format_bytes(last.memory_bytes)}{limit}"
         # One-line labels: no layout pass of the whole screen for a new number.
-        self.query_one("#cpu-label", Static).update(cpu_label, layout=False)
-        self.query_one("#mem-label", Static).update(mem_label, layout=False)
+        for label_id, label in (("#cpu-label", cpu_label), ("#mem-label", mem_label)):
+            if self._labels.get(label_id) != label:
+                self._labels[label_id] = label
+                self.query_one(label_id, Static).update(label, layout=False)
