@@ -65,9 +65,11 @@ def test_desktop_launch_flow_starts_the_real_server_ready(
         pane.send("Down", "Enter")
         pane.wait_for(lambda t: f"Model       {REPO}/{TINY}" in t, what="the model chosen")
         pane.send("C-s")
+        pane.wait_for(lambda t: "● ready" in t and "/v1" in t, timeout=30, what="ready")
+        # A toast (e.g. an earlier "still detecting") may cover the log pane for its few seconds.
         shown = pane.wait_for(
             lambda t: "● ready" in t and "/v1" in t and "load_model" in t,
-            timeout=30,
+            timeout=20,
             what="ready, with its link and the server's log",
         )
         found = re.search(r"http://127\.0\.0\.1:(\d+)/v1", shown)
