@@ -121,3 +121,19 @@ def holders_cell(
     added as ``gpu2?`` so a missing name never reads as "not there" for sure."""
     boxes = list(held.get(repo_id, ()))
     return ", ".join([*boxes, *(f"{h}?" for h in unknown if h not in boxes)])
+
+
+def where_cell(
+    local_place: str, repo_id: str, held: Mapping[str, Iterable[str]], unknown: Sequence[str] = ()
+) -> str:
+    """The library's "Where" cell: this box's place (``store``, ``HF cache``), then the other
+    boxes that hold the repo too, and ``box?`` for boxes that did not answer."""
+    others = [host for host, repos in held.items() if repo_id in set(repos)]
+    boxes = ", ".join([*others, *(f"{h}?" for h in unknown if h not in others)])
+    return f"{local_place} · {boxes}" if boxes else local_place
+
+
+def only_elsewhere(local: Iterable[str], held: Mapping[str, Iterable[str]]) -> dict[str, int]:
+    """Per other box, how many repos it holds that this box does not."""
+    here = set(local)
+    return {host: n for host, repos in held.items() if (n := len(set(repos) - here))}

@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Select
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
+from paitui.domain.models.holders import only_elsewhere, where_cell
 from paitui.domain.models.kinds import ModelKind
 from paitui.domain.models.records import (
     Download,
@@ -61,6 +62,10 @@ _FORMATS: list[tuple[str, str]] = [
 #: Keys the lists leave to the app and the screen (sections, help, quit, search).
 _RESERVED = APP_KEYS | {"/"}
 _SORTS: list[tuple[str, str]] = [("most downloaded", "downloads"), ("most liked", "likes")]
+
+
+#: Seconds one box may take to list its store for the library's "Where" column.
+HOLDERS_TIMEOUT_S = 15.0
 
 
 class ModelsScreen(ReportsWorkerFailures, Screen[None]):
@@ -129,6 +134,13 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
         total: int
 
     @dataclass
+    class HoldersLoaded(Message):
+        """What the other (ssh://) boxes hold: repo ids per box, and boxes that did not say."""
+
+        held: dict[str, frozenset[str]]
+        unknown: list[str]
+
+    @dataclass
     class Notice(Message):
         """Something to tell the user in the status line (errors in red)."""
 
@@ -144,6 +156,9 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
         self._library: list[LibraryRow] = []
         self._listener: Callable[[Download], None] | None = None
         self._store_column: ColumnKey | None = None
+        self._where_column: ColumnKey | None = None
+        self._holders: tuple[dict[str, frozenset[str]], list[str]] = ({}, [])
+        self._library_total = 0
         self._seen_done: set[str] = set()
 
     # --- layout ---
@@ -182,11 +197,12 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
         self._store_column = self.query_one("#files", DataTable).add_columns(
             "File", "Size", "VRAM", "Store"
         )[3]
-        self.query_one("#library", DataTable).add_columns(
+        _, _, _, _, self._where_column, _ = self.query_one("#library", DataTable).add_columns(
             "Model file", "Size", "Type", "Apps", "Where", "Repo"
         )
         self._attach_downloads()
         self.load_library()
+        self.load_holders()
         self.query_one("#results", DataTable).focus()
 
     @work(
@@ -424,6 +440,56 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
         total = sum(m.size for m in models if not m.read_only)
         self.post_message(self.LibraryLoaded(rows, total))
 
+    @work(
+        thread=True,
+        exclusive=True,
+        name="ask the other boxes what they hold",
+        group="models-holders",
+        exit_on_error=False,
+    )
+    def load_holders(self) -> None:
+        """Each ssh:// box's store (its own paitui over SSH, bounded); none: nothing is asked."""
+        from paitui.services.models.remote import RemoteModelsError, remote_store
+
+        boxes = [h for h in self._services().hosts.hosts if h.scheme == "ssh" and h.remote]
+        if not boxes:
+            return
+        held: dict[str, frozenset[str]] = {}
+        unknown: list[str] = []
+        for spec in boxes:
+            try:
+                held[spec.name] = frozenset(remote_store(spec, timeout=HOLDERS_TIMEOUT_S).repo_ids)
+            except RemoteModelsError:
+                unknown.append(spec.name)
+        self.post_message(self.HoldersLoaded(held, unknown))
+
+    def on_models_screen_holders_loaded(self, message: HoldersLoaded) -> None:
+        self._holders = (message.held, message.unknown)
+        table = self.query_one("#library", DataTable)
+        if self._where_column is not None:
+            for row in self._library:
+                with contextlib.suppress(CellDoesNotExist):  # the list may be reloading
+                    table.update_cell(
+                        row.key, self._where_column, self._where(row), update_width=True
+                    )
+        self._library_title()
+
+    def _library_title(self) -> None:
+        rows = self._library
+        cached = sum(1 for r in rows if r.model.read_only)
+        in_cache = f" (+{cached} in the HF cache, read-only)" if cached else ""
+        elsewhere = only_elsewhere((r.model.repo_id for r in rows), self._holders[0])
+        away = "".join(f"; {host} holds {n} more" for host, n in elsewhere.items())
+        self.query_one("#library-title", Label).update(
+            f"Library: {len(rows) - cached} files, {human_size(self._library_total)}"
+            f"{in_cache}{away} — d deletes, k sets the type"
+        )
+
+    def _where(self, row: LibraryRow) -> str:
+        held, unknown = self._holders
+        place = "HF cache" if row.model.read_only else "store"
+        return where_cell(place, row.model.repo_id, held, unknown)
+
     def on_models_screen_library_loaded(self, message: LibraryLoaded) -> None:
         self._library = message.rows
         table = self.query_one("#library", DataTable)
@@ -435,16 +501,12 @@ class ModelsScreen(ReportsWorkerFailures, Screen[None]):
                 human_size(m.size),
                 kind_cell(m),
                 apps_cell(row.apps),
-                "HF cache" if m.read_only else "store",
+                self._where(row),
                 m.repo_id,
                 key=row.key,
             )
-        cached = sum(1 for r in message.rows if r.model.read_only)
-        in_cache = f" (+{cached} in the HF cache, read-only)" if cached else ""
-        self.query_one("#library-title", Label).update(
-            f"Library: {len(message.rows) - cached} files, {human_size(message.total)}"
-            f"{in_cache} — d deletes, k sets the type"
-        )
+        self._library_total = message.total
+        self._library_title()
         column = self._store_column
         if self._info is not None and column is not None:  # keep the "installed" marks current
             files = self.query_one("#files", DataTable)
