@@ -288,6 +288,7 @@ async def test_offline_says_so(services: Services, monkeypatch: pytest.MonkeyPat
     async with host.run_test(size=(80, 24)) as pilot:
         screen = host.dialog
         await until(pilot, lambda: "offline" in panel_of(screen).line_text(), "the reason")
+        assert host.screen is screen  # said in the dialog, nothing else opened or crashed
 
 
 def test_set_flag_replaces_the_flag_in_any_spelling() -> None:

@@ -68,6 +68,8 @@ async def test_a_screen_worker_failure_is_shown_too(tmp_path: Path) -> None:
         await until(
             pilot, lambda: "Could not read the library" in error_titles(app), "the notification"
         )
+        note = next(n for n in app._notifications if n.title == "Could not read the library")
+        assert note.message and note.severity == "error"
 
 
 def test_failure_text_is_in_a_users_words() -> None:
