@@ -15,6 +15,7 @@ from tests.gpu.trees import (
     DOCKER_ID,
     OTHER_ID,
     FakeProc,
+    amd_two_apps,
     build_proc,
     build_sysfs,
     docker_cgroup,
@@ -44,30 +45,8 @@ class Clock:
         return self.now
 
 
-def _amd_host(tmp_path: Path) -> tuple[Path, Path]:
-    sys_root = build_sysfs(tmp_path / "sys", "amdgpu-rx7900xtx", "amdgpu-asleep")
-    proc = build_proc(
-        tmp_path / "proc",
-        [
-            FakeProc(
-                50,
-                docker_cgroup(DOCKER_ID),
-                "llama-server",
-                {3: ("/dev/dri/renderD128", fdinfo_text("amdgpu-6.11"))},
-            ),
-            FakeProc(
-                60,
-                docker_cgroup(OTHER_ID),
-                "comfyui",
-                {3: ("/dev/dri/renderD128", fdinfo_text("amdgpu-legacy"))},
-            ),
-        ],
-    )
-    return sys_root, proc
-
-
 def test_amd_snapshot(tmp_path: Path) -> None:
-    sys_root, proc = _amd_host(tmp_path)
+    sys_root, proc = amd_two_apps(tmp_path)
     snap = GpuSampler(sys_root, proc).sample()
     awake, asleep = snap.gpus
     assert (awake.memory_used, awake.busy_percent, awake.source) == (4123017216, 37, "sysfs")
@@ -80,7 +59,7 @@ def test_amd_snapshot(tmp_path: Path) -> None:
 
 
 def test_samples_at_most_every_two_seconds_and_only_when_asked(tmp_path: Path) -> None:
-    sys_root, proc = _amd_host(tmp_path)
+    sys_root, proc = amd_two_apps(tmp_path)
     clock = Clock()
     s = GpuSampler(sys_root, proc, clock=clock)
     assert s.samples == 0  # constructing reads nothing
@@ -99,7 +78,7 @@ def test_samples_at_most_every_two_seconds_and_only_when_asked(tmp_path: Path) -
 
 
 def test_containers_filter(tmp_path: Path) -> None:
-    sys_root, proc = _amd_host(tmp_path)
+    sys_root, proc = amd_two_apps(tmp_path)
     snap = GpuSampler(sys_root, proc).sample([OTHER_ID])
     assert [a.container_id for a in snap.gpus[0].apps] == [OTHER_ID]
     assert snap.app_usage(DOCKER_ID) == ()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,28 +13,14 @@ from paitui.services.gpu.sysfs_usage import (
     list_devices,
     read_device,
 )
-from tests.gpu.trees import build_sysfs
-
-_opened: list[str] | None = None
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _opened is not None and event in ("open", "os.listdir", "os.scandir") and args:
-        _opened.append(str(args[0]))
-
-
-sys.addaudithook(_audit)
+from tests.gpu.trees import build_sysfs, paths_opened
 
 
 @pytest.fixture
 def opened() -> Iterator[list[str]]:
     """Every path opened or listed while the test runs (a Python audit hook sees them all)."""
-    global _opened
-    _opened = []
-    try:
-        yield _opened
-    finally:
-        _opened = None
+    with paths_opened() as seen:
+        yield seen
 
 
 def test_amdgpu_awake(tmp_path: Path) -> None:

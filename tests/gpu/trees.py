@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -93,3 +97,50 @@ def build_proc(root: Path, procs: list[FakeProc]) -> Path:
             (d / "fdinfo" / str(fd)).write_text(text)
     os.symlink(str(procs[0].pid) if procs else "1", root / "self")
     return root
+
+
+def amd_two_apps(tmp_path: Path, second_comm: str = "comfyui") -> tuple[Path, Path]:
+    """An RX 7900 XTX with two containers holding memory on it (pids 50 and 60), and an RX 6600
+    asleep: the (sys root, proc root) most GPU tests start from."""
+    sys_root = build_sysfs(tmp_path / "sys", "amdgpu-rx7900xtx", "amdgpu-asleep")
+    proc = build_proc(
+        tmp_path / "proc",
+        [
+            FakeProc(
+                50,
+                docker_cgroup(DOCKER_ID),
+                "llama-server",
+                {3: ("/dev/dri/renderD128", fdinfo_text("amdgpu-6.11"))},
+            ),
+            FakeProc(
+                60,
+                docker_cgroup(OTHER_ID),
+                second_comm,
+                {3: ("/dev/dri/renderD128", fdinfo_text("amdgpu-legacy"))},
+            ),
+        ],
+    )
+    return sys_root, proc
+
+
+_opened: list[str] | None = None
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _opened is not None and event in ("open", "os.listdir", "os.scandir") and args:
+        _opened.append(str(args[0]))
+
+
+# One hook for the whole session (audit hooks cannot be removed): it records only while asked.
+sys.addaudithook(_audit)
+
+
+@contextmanager
+def paths_opened() -> Iterator[list[str]]:
+    """Every path opened or listed (any thread) inside the block, seen by a Python audit hook."""
+    global _opened
+    _opened = []
+    try:
+        yield _opened
+    finally:
+        _opened = None

@@ -15,11 +15,8 @@ from paitui.services.models.will_fit import LiveGpus, fit_local
 from tests.gpu.trees import (
     DOCKER_ID,
     OTHER_ID,
-    FakeProc,
+    amd_two_apps,
     build_proc,
-    build_sysfs,
-    docker_cgroup,
-    fdinfo_text,
 )
 from tests.models.gguf_headers import LLAMA3_8B_Q4, write_header
 
@@ -46,24 +43,7 @@ REPORT = HardwareReport(
 @pytest.fixture
 def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An RX 7900 XTX with llama.cpp and comfyui containers on it, and an RX 6600 asleep."""
-    sys_root = build_sysfs(tmp_path / "sys", "amdgpu-rx7900xtx", "amdgpu-asleep")
-    proc = build_proc(
-        tmp_path / "proc",
-        [
-            FakeProc(
-                50,
-                docker_cgroup(DOCKER_ID),
-                "llama-server",
-                {3: ("/dev/dri/renderD128", fdinfo_text("amdgpu-6.11"))},
-            ),
-            FakeProc(
-                60,
-                docker_cgroup(OTHER_ID),
-                "python3",
-                {3: ("/dev/dri/renderD128", fdinfo_text("amdgpu-legacy"))},
-            ),
-        ],
-    )
+    sys_root, proc = amd_two_apps(tmp_path, second_comm="python3")
     monkeypatch.setenv("PAITUI_GPU_SYS_ROOT", str(sys_root))
     monkeypatch.setenv("PAITUI_GPU_PROC_ROOT", str(proc))
     monkeypatch.setenv("PAITUI_GPU_HELPER", "off")

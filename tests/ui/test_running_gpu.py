@@ -9,7 +9,6 @@ counted: it runs only while its screen is shown.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -30,7 +29,15 @@ from paitui.ui.screens.running import RunningScreen
 from paitui.ui.screens.running import live_gpu as running_module
 from paitui.ui.widgets.gpu_card import GpuCard
 from paitui.ui.widgets.gpu_usage import SamplePacer
-from tests.gpu.trees import DOCKER_ID, OTHER_ID, FakeProc, build_proc, build_sysfs, docker_cgroup
+from tests.gpu.trees import (
+    DOCKER_ID,
+    OTHER_ID,
+    FakeProc,
+    build_proc,
+    build_sysfs,
+    docker_cgroup,
+    paths_opened,
+)
 from tests.gpu.trees import fdinfo_text as fdinfo
 from tests.ui.hosts import HostApp
 
@@ -38,26 +45,12 @@ AWAKE = "0000:03:00.0"
 ASLEEP = "0000:05:00.0"
 NOW = 1_750_000_000.0
 
-_opened: list[str] | None = None
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _opened is not None and event in ("open", "os.listdir", "os.scandir") and args:
-        _opened.append(str(args[0]))
-
-
-sys.addaudithook(_audit)
-
 
 @pytest.fixture
 def opened() -> Iterator[list[str]]:
     """Every path opened or listed (any thread) while the test runs."""
-    global _opened
-    _opened = []
-    try:
-        yield _opened
-    finally:
-        _opened = None
+    with paths_opened() as seen:
+        yield seen
 
 
 class CountingSampler:
