@@ -271,3 +271,26 @@ def test_pacer_backs_off_for_costly_samples_and_boxes_without_a_gpu() -> None:
     assert not pacer.due()
     now[0] = started + 60.0
     assert pacer.due()
+
+
+@pytest.mark.parametrize("which", ["running", "hardware"])
+async def test_ticks_after_the_screens_are_gone_do_nothing(tmp_path: Path, which: str) -> None:
+    """A timer may fire while the app closes, after its screen stack is empty: that tick
+    must read nothing and raise nothing (it once raised ScreenStackError at exit)."""
+    sampler = CountingSampler(tmp_path, min_interval=0.0)
+    report = hw_report(tmp_path)
+    screen: RunningScreen | HardwareScreen
+    if which == "running":
+        screen = RunningScreen(env={}, sampler=sampler)
+    else:
+        screen = HardwareScreen(detect=lambda _c: report, watch_hotplug=False, sampler=sampler)
+    app = GpuHost(lambda: screen)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(sampler.calls) >= 1, "a sample while shown")
+        await app.workers.wait_for_complete()
+    assert not app._screen_stack
+    before = len(sampler.calls)
+    if isinstance(screen, RunningScreen):
+        screen._tick()
+    screen._gpu_tick()
+    assert len(sampler.calls) == before

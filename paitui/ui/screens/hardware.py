@@ -177,7 +177,7 @@ class HardwareScreen(ReportsWorkerFailures, Screen[None]):
         self.workers.cancel_group(self, "gpu")
 
     def _gpu_tick(self) -> None:
-        if self.app.screen is not self:
+        if not self.is_active:
             return
         if self._sampler is None and not host_of(self).live:
             return  # demo and tests without a sampler: the detected figures stay

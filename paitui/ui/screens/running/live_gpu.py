@@ -123,7 +123,7 @@ class LiveGpu(AppActions):
     def _gpu_tick(self, soon: bool = False) -> None:
         """Sample the GPU use of the running local apps on screen (in a thread worker);
         ``soon``: a new app appeared, sample without the cost back-off."""
-        if self.app.screen is not self or self._sampler_failed:
+        if not self.is_active or self._sampler_failed:
             return  # hidden (the suspend may not be handled yet): nothing is read
         if self._sampler is None and not host_of(self).live:
             return  # demo and tests without a sampler: nothing to read

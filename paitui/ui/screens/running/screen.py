@@ -184,6 +184,7 @@ class RunningScreen(ReportsWorkerFailures, LiveGpu, FollowsHosts):
             self._show_detail()
 
     async def on_unmount(self) -> None:
+        self._shown = False  # a timer may still fire while the app closes: it reads nothing
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self._unsubscribe_engine is not None:
@@ -382,7 +383,7 @@ class RunningScreen(ReportsWorkerFailures, LiveGpu, FollowsHosts):
             self._follow_logs(fleet, status.container_id, status.app_id)
 
     def _shown_now(self) -> bool:
-        return self._shown or self.app.screen is self
+        return self._shown or self.is_active
 
     def _stop_stats(self) -> None:
         fleet = self._stats_fleet or self.fleet
