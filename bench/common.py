@@ -88,13 +88,23 @@ def machine() -> dict[str, str]:
 
 
 def print_machine() -> None:
-    """Print the machine facts as a header."""
+    """Print the machine facts as a header (and byte-compile paitui, see ``compile_package``)."""
+    compile_package()
     m = machine()
     print(
         f"# {m['date']} · {m['nproc']} cores ({m['cpu']}) · {m['ram']} RAM · kernel {m['kernel']}"
         f" · Docker {m['docker']} · Python {m['python']} · Textual {m['textual']}"
         f" · load {m['load']}"
     )
+
+
+def compile_package() -> None:
+    """Byte-compile paitui as an installed package is: with ``PYTHONDONTWRITEBYTECODE`` set (as
+    on some machines) every launch would compile each changed module again, which is not what a
+    user's launch does."""
+    import compileall
+
+    compileall.compile_dir(REPO / "paitui", quiet=1)
 
 
 # --- figures ------------------------------------------------------------------------------------

@@ -202,7 +202,7 @@ def startup_and_idle(
             + f", listed ({screen}) "
             + (f"{listed * 1000:.0f} ms" if listed is not None else "never")
         )
-        if i == 0:
+        if i == 0 and "idle" in args.only:
             for idle_screen in c.screens:
                 key = c.keys.get(idle_screen)
                 if key:
@@ -264,8 +264,10 @@ ROWS: list[tuple[str, list[tuple[str, str]], float, int]] = [
     ("idle CPU client, Running (%)", [("idle client running", "idle client containers")], 1, 2),
     ("idle CPU engine, Desktop (%)", [("idle engine desktop", "idle engine containers")], 1, 2),
     ("idle CPU engine, Running (%)", [("idle engine running", "idle engine containers")], 1, 2),
+    ("idle CPU engine without a client (%)", [("idle engine alone", "idle engine alone")], 1, 2),
     ("logs: client CPU (%)", [("logs client", "logs client")], 1, 2),
     ("logs: engine CPU (%)", [("logs engine", "logs engine")], 1, 2),
+    ("logs: engine CPU without a client (%)", [("logs engine alone", "logs engine alone")], 1, 2),
     ("logs: RSS at start (MB)", [("logs rss start", "logs rss start")], 1, 1),
     ("logs: RSS at end (MB)", [("logs rss end", "logs rss end")], 1, 1),
     ("RSS idle, Running (MB)", [("rss running", "rss containers")], 1, 1),
@@ -319,7 +321,15 @@ def main() -> int:
         "shows seconds only in an app's first minute)",
     )
     parser.add_argument("--json", type=Path, help="also write every sample to this file")
+    parser.add_argument(
+        "--only",
+        type=lambda v: set(v.split(",")),
+        default={"start", "idle", "logs"},
+        help="parts to measure, comma-separated: start,idle,logs (all; start-up always runs)",
+    )
     args = parser.parse_args()
+    if not args.only <= {"start", "idle", "logs"}:
+        parser.error(f"--only {','.join(sorted(args.only))}: choose from start, idle, logs")
     if args.peer and not os.access(args.peer, os.X_OK):
         parser.error(f"--peer {args.peer}: not an executable file; give the lazydocker binary")
     if args.rounds < 1 or args.window <= 0:
@@ -347,9 +357,14 @@ def main() -> int:
         for c in clients:
             Measure(pane, c, idle_engine.host, quiet).launch("list")
             Measure(pane, c, idle_engine.host, quiet).quit()
-        base = measure_cpu(idle_engine.pids, max(5.0, min(args.window, args.min_uptime / 2)))
-        print(f"engine without a client ({base.seconds:.0f} s): {sum(base.percent.values()):.2f} %")
-        while time.monotonic() - up_since < args.min_uptime:
+        base_s = max(5.0, min(args.window, args.min_uptime / 2))
+        for label, engine in (("idle", idle_engine), ("logs", log_engine)):
+            if label in args.only:
+                base = measure_cpu(engine.pids, base_s)
+                total = sum(base.percent.values())
+                print(f"{label} engine without a client ({base.seconds:.0f} s): {total:.2f} %")
+                paitui.add(f"{label} engine alone", total)
+        while "idle" in args.only and time.monotonic() - up_since < args.min_uptime:
             time.sleep(0.5)
         for r in range(args.rounds):
             order = clients if r % 2 == 0 else clients[::-1]
@@ -358,7 +373,8 @@ def main() -> int:
                 startup_and_idle(
                     Measure(pane, c, idle_engine.host, quiet), idle_engine, args, loads
                 )
-                logs(Measure(pane, c, log_engine.host, loggers), log_engine, args, loads)
+                if "logs" in args.only:
+                    logs(Measure(pane, c, log_engine.host, loggers), log_engine, args, loads)
     print()
     print(
         f"{args.apps} ready stand-ins (idle), {args.loggers} logging {args.rate:g} lines/s; "

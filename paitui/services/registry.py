@@ -111,7 +111,7 @@ class Services:
     @cached_property
     def hosts(self) -> HostList:
         """The engines paitui follows: this one, docker contexts, ``[hosts.NAME]`` (reads files)."""
-        from paitui.services.fleet.hosts import load_hosts
+        from paitui.services.fleet.host_list import load_hosts
 
         return load_hosts(self.settings)
 

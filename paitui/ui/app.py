@@ -20,6 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from paitui.resources import bundled
@@ -31,6 +32,9 @@ from paitui.ui.host import Host
 from paitui.ui.sections import SECTIONS
 from paitui.ui.themes import load_themes
 from paitui.ui.widgets.taskbar import Taskbar, taskbar_items
+
+#: Seconds after the start at most before the first hardware detection (see ``on_mount``).
+HARDWARE_AFTER_S = 1.0
 
 if TYPE_CHECKING:
     # The domain is imported where it is used, after the first frame (its dataclasses and
@@ -84,6 +88,8 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
         self._session_start = time.time()
         self._engine_lost = False
         self._publish_pending = False
+        self._hardware_asked = False
+        self._hardware_timer: Timer | None = None
         self.settings = services.settings
         self.hardware_report: HardwareReport | None = None
         self.catalog_changed: Signal[Catalog] = Signal(self, "catalog-changed")
@@ -113,8 +119,10 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
             self.set_hardware_report(demo_report())
             self._publish_statuses(demo_statuses())
         if self.live:
-            self.detect_hardware()
             self.start_fleet()
+            # Detection loads the SDK and asks udev and the engine: it waits for the first list of
+            # apps (what people look at first), or HARDWARE_AFTER_S when the engine is slow.
+            self._hardware_timer = self.set_timer(HARDWARE_AFTER_S, self._detect_first)
 
     async def on_unmount(self) -> None:
         """Leave nothing half-done: checkpoint downloads, stop following the engine."""
@@ -172,6 +180,16 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
     def _flush_statuses(self) -> None:
         self._publish_pending = False
         self._publish_statuses(dict(self.services.fleet.statuses))
+        self.call_after_refresh(self._detect_first)
+
+    def _detect_first(self) -> None:
+        """The session's first hardware detection, once (after the first list, or the timer)."""
+        if self._hardware_asked or not self.live:
+            return
+        self._hardware_asked = True
+        if self._hardware_timer is not None:
+            self._hardware_timer.stop()
+        self.detect_hardware()
 
     def _publish_statuses(self, statuses: dict[str, AppStatus]) -> None:
         from paitui.domain.fleet.status import AppState
@@ -202,6 +220,7 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
     def _engine_connection(self, connection: EngineConnection) -> None:
         # Being connected is the normal case: say only that it was lost, and that it is back.
         # The lasting state is in the header, the taskbar and the Running screen.
+        self.call_after_refresh(self._detect_first)  # the engine answered, or cannot
         was_lost = self._engine_lost
         self._engine_lost = not connection.connected
         self.engine_connection = connection

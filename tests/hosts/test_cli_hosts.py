@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from paitui.services.fleet.hosts import load_hosts
+from paitui.services.fleet.host_list import load_hosts
 from paitui.settings import Settings, load_settings
 from tests.engine.second_dockerd import SecondDockerd
 from tests.hosts.conftest import REPO, run_managed

@@ -235,6 +235,13 @@ class Engine:
         """Every container carrying paitui's label, running or not."""
         return await self._call(lambda: list_managed(self.client()))
 
+    async def list_managed_quick(self) -> list[ContainerInfo] | None:
+        """The managed containers without start times, from one request on a local socket and
+        without the SDK (None for other endpoints or no answer); see ``quick_list``."""
+        from paitui.services.engine.quick_list import list_managed_quick
+
+        return await list_managed_quick(self.host)
+
     async def inspect(self, target: str) -> ContainerInfo:
         """The current state of one managed container (app id, name or id)."""
         return await self._call(lambda: info_from_attrs(self._managed_container(target).attrs))

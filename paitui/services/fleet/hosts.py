@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,19 +17,15 @@ from paitui.domain.catalog.schema import Catalog
 from paitui.domain.engine.containers import EngineConnection
 from paitui.domain.engine.errors import EngineError, ErrorKind, translate
 from paitui.domain.fleet.hosts import (
-    HostList,
     HostSpec,
     HostState,
-    local_name,
     mark_not_probed,
-    merge_hosts,
     unreachable_port,
 )
 from paitui.domain.fleet.status import AppStatus
 from paitui.domain.launch.plan import LaunchPlan
 from paitui.services.engine.client import Engine
-from paitui.services.engine.connect import Endpoint, resolve_endpoint
-from paitui.services.engine.contexts import current_context, read_contexts
+from paitui.services.engine.connect import Endpoint
 from paitui.services.fleet.probes import ProbeTarget
 from paitui.services.fleet.tracker import Fleet
 from paitui.settings import Settings
@@ -39,27 +34,6 @@ from paitui.settings import Settings
 ANSWER_S = 5.0
 
 HostedListener = Callable[[str, AppStatus], object]
-
-
-def load_hosts(settings: Settings, env: Mapping[str, str] | None = None) -> HostList:
-    """The engine in use, the docker contexts and ``[hosts.NAME]``, with every problem found."""
-    env = os.environ if env is None else env
-    ep = resolve_endpoint(settings.docker_host, env)
-    local = HostSpec(
-        name=local_name(ep.source),
-        endpoint=ep.host,
-        source=ep.source,
-        tls_verify=ep.tls_verify,
-        ca_cert=ep.ca_cert,
-        client_cert=ep.client_cert,
-        client_key=ep.client_key,
-        skip_tls_verify=ep.skip_tls_verify,
-        # The single-engine path uses the ssh binary for ssh:// (make_client); keep it so.
-        ssh_client="openssh",
-    )
-    contexts, problems = read_contexts(env)
-    merged = merge_hosts(local, contexts, settings.hosts, current_context(env))
-    return HostList(merged.hosts, (*problems, *merged.problems))
 
 
 class HostEngine(Engine):

@@ -51,6 +51,8 @@ class EngineLike(Protocol):
 
     async def list_managed(self) -> list[ContainerInfo]: ...
 
+    async def list_managed_quick(self) -> list[ContainerInfo] | None: ...
+
     async def inspect(self, target: str) -> ContainerInfo: ...
 
     def events(self) -> AsyncIterator[Any]: ...
@@ -97,6 +99,8 @@ class Fleet:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stats: dict[str, asyncio.Task[None]] = {}
         self._started = False
+        #: Apps whose status comes from the provisional (quick) listing only.
+        self._provisional: set[str] = set()
         #: Set once the event stream has delivered its first listing or said the engine is away.
         self._first_listing = asyncio.Event()
         #: Apps this process is launching right now (the UI selects them as they appear).
@@ -143,6 +147,11 @@ class Fleet:
         if self._started:
             return
         self._started = True
+        # On a local socket the containers are on screen before the SDK is even loaded; the
+        # event stream's full listing (with start times) replaces them a moment later.
+        listed = await self.engine.list_managed_quick()
+        if listed is not None and not self._first_listing.is_set():
+            self._apply_listing(listed, complete=True, provisional=True)
         self._spawn(self._follow_events())
         try:
             with contextlib.suppress(TimeoutError):
@@ -238,15 +247,22 @@ class Fleet:
 
     # --- folding in what the engine says ------------------------------------------------------
 
-    def _apply_listing(self, containers: list[ContainerInfo], complete: bool = False) -> None:
+    def _apply_listing(
+        self, containers: list[ContainerInfo], complete: bool = False, provisional: bool = False
+    ) -> None:
+        """Fold a listing in; a ``provisional`` one (no start times) is read afresh by the next."""
         now = self.clock()
         seen = set()
         for info in containers:
             seen.add(info.app_id)
-            status = st.from_container(info, now, self.statuses.get(info.app_id))
+            # A status from the provisional listing is no history: the full one starts it over,
+            # as if it were the first (its start time sets since when the app runs).
+            prev = None if info.app_id in self._provisional else self.statuses.get(info.app_id)
+            status = st.from_container(info, now, prev)
             self._apply(status)
-            if status.state == AppState.CRASHED and not status.last_logs:
+            if status.state == AppState.CRASHED and not status.last_logs and not provisional:
                 self._spawn(self._attach_crash_logs(status.app_id, info.id))
+        self._provisional = seen if provisional else set()
         if complete:
             # Containers removed while the engine was away, and launches it never saw.
             for app_id, status in list(self.statuses.items()):
