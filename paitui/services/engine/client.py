@@ -238,9 +238,10 @@ class Engine:
     async def list_managed_quick(self) -> list[ContainerInfo] | None:
         """The managed containers without start times, from one request on a local socket and
         without the SDK (None for other endpoints or no answer); see ``quick_list``."""
-        from paitui.services.engine.quick_list import list_managed_quick
+        from paitui.services.engine.deadline import remaining
+        from paitui.services.engine.quick_list import QUICK_LIST_TIMEOUT_S, list_managed_quick
 
-        return await list_managed_quick(self.host)
+        return await list_managed_quick(self.host, remaining(QUICK_LIST_TIMEOUT_S) or 0.0)
 
     async def inspect(self, target: str) -> ContainerInfo:
         """The current state of one managed container (app id, name or id)."""

@@ -27,7 +27,7 @@ from paitui.domain.engine.containers import (
     ManagedSnapshot,
     PublishedPort,
 )
-from paitui.domain.engine.errors import translate
+from paitui.domain.engine.errors import not_answering, translate
 from paitui.services.engine.raw_api import ping
 
 if TYPE_CHECKING:
@@ -203,6 +203,9 @@ class EventPump:
         self._stream: CancellableStream[dict[str, Any]] | None = None
         self._client: docker.DockerClient | None = None
         self.connected: bool | None = None
+        #: When the connection attempt under way began (None when none is): the heartbeat
+        #: reports an engine that takes the connection and never answers the first requests.
+        self._connecting_since: float | None = None
         self._thread = threading.Thread(target=self._run, name="paitui-engine-events", daemon=True)
         self._beater = threading.Thread(target=self._beat, name="paitui-engine-beat", daemon=True)
 
@@ -252,6 +255,13 @@ class EventPump:
         while not self._stop.wait(self._heartbeat):
             with self._lock:
                 client, stream = self._client, self._stream
+                since = self._connecting_since
+            if since is not None and time.monotonic() - since > self._answer_timeout:
+                # Frozen while we connect (the SDK's own timeout is the request's, a minute).
+                waited = round(time.monotonic() - since)
+                error = not_answering(self._host, waited)
+                self._set_connected(False, f"{error.message}; retrying")
+                continue
             if client is None or stream is None or self.connected is not True:
                 continue
             try:
@@ -269,6 +279,8 @@ class EventPump:
     def _run(self) -> None:
         delay = self._backoff_initial
         while not self._stop.is_set():
+            with self._lock:
+                self._connecting_since = time.monotonic()
             try:
                 client = self._connect()
                 with self._lock:
@@ -286,6 +298,8 @@ class EventPump:
                         stream.close()
                         return
                 containers = list_managed(client)
+                with self._lock:
+                    self._connecting_since = None
                 self._set_connected(
                     True, f"connected to the Docker engine at {self._host or 'default'}"
                 )
@@ -307,6 +321,7 @@ class EventPump:
                 self._set_connected(False, f"{error.message}; retrying")
             finally:
                 with self._lock:
+                    self._connecting_since = None
                     held, self._stream = self._stream, None
                     client_, self._client = self._client, None
                 for closer in (held, client_):

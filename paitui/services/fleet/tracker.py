@@ -147,15 +147,18 @@ class Fleet:
         if self._started:
             return
         self._started = True
-        # On a local socket the containers are on screen before the SDK is even loaded; the
-        # event stream's full listing (with start times) replaces them a moment later.
-        listed = await self.engine.list_managed_quick()
-        if listed is not None and not self._first_listing.is_set():
-            self._apply_listing(listed, complete=True, provisional=True)
+        started = time.monotonic()
         self._spawn(self._follow_events())
         try:
+            # On a local socket the containers are on screen while the stream still loads the
+            # SDK; its full listing (with start times) replaces them. Events come only after
+            # that listing, so a quick one arriving later than it is simply dropped.
+            listed = await self.engine.list_managed_quick()
+            if listed is not None and not self._first_listing.is_set():
+                self._apply_listing(listed, complete=True, provisional=True)
+            left = max(0.0, FIRST_LISTING_WAIT_S - (time.monotonic() - started))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._first_listing.wait(), FIRST_LISTING_WAIT_S)
+                await asyncio.wait_for(self._first_listing.wait(), left)
                 return
             try:
                 containers = await self.engine.list_managed()
