@@ -101,6 +101,9 @@ def resolve_endpoint(
 
 def make_client(endpoint: Endpoint, timeout: float = 60) -> docker.DockerClient:
     """A docker SDK client for the endpoint (does not contact the engine)."""
+    from paitui.services.engine.sdk import load_docker
+
+    load_docker(ssh=endpoint.host.startswith("ssh://"))
     import docker
     import docker.tls
 

@@ -55,6 +55,9 @@ class HostEngine(Engine):
     def _new_client(self) -> Any:
         if self.spec.scheme != "ssh" or self.spec.ssh_client == "openssh":
             return super()._new_client()
+        from paitui.services.engine.sdk import load_docker
+
+        load_docker(ssh=True)
         import docker
 
         from paitui.domain.engine.errors import translate

@@ -16,6 +16,7 @@ profile (the app containers), which is what is needed.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Collection
 from typing import Any
@@ -32,6 +33,9 @@ class HelperUnavailable(Exception):
 
 
 def _client_from_env(docker_host: str | None = None) -> Any:
+    from paitui.services.engine.sdk import load_docker
+
+    load_docker(ssh=(docker_host or os.environ.get("DOCKER_HOST", "")).startswith("ssh://"))
     import docker
 
     if docker_host:

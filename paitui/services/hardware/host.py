@@ -271,8 +271,10 @@ def query_docker(
     settings, ``DOCKER_HOST``, the docker context, the default socket, else a Podman socket), so
     both report the same one.
     """
+    from paitui.services.engine.sdk import load_docker
+
     try:
-        import docker  # noqa: F401  (only whether the SDK is installed)
+        load_docker()  # only whether the SDK is installed; make_client adds SSH if needed
     except ImportError as exc:
         return DockerFacts(reachable=False, error=f"docker SDK not installed ({exc})")
     from paitui.services.engine.connect import make_client
