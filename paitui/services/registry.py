@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     # Types only (the catalog too): the schema's pydantic models cost a fifth of the time to
     # the first frame, and the UI paints before it reads a catalog.
     from paitui.domain.catalog.schema import Catalog
+    from paitui.domain.engine.containers import ContainerInfo
     from paitui.domain.fleet.hosts import HostList
     from paitui.domain.hardware.report import HardwareReport
     from paitui.services.engine.client import Engine
@@ -100,6 +101,16 @@ class Services:
         from paitui.services.engine.client import Engine
 
         return Engine(self.settings)
+
+    async def quick_listing(self) -> list[ContainerInfo] | None:
+        """The managed containers from one request on a local engine socket, without loading
+        the engine service or the SDK (None for other endpoints or no answer; ``quick_list``)."""
+        from paitui.services.engine.podman import resolve_engine
+        from paitui.services.engine.quick_list import list_managed_quick
+
+        built = self.__dict__.get("engine")
+        host = built.host if built is not None else resolve_engine(self.settings.docker_host).host
+        return await list_managed_quick(host)
 
     @cached_property
     def fleet(self) -> Fleet:

@@ -7,6 +7,7 @@ Loading and detection run in thread workers.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import time
@@ -35,6 +36,8 @@ from paitui.ui.widgets.taskbar import Taskbar, taskbar_items
 
 #: Seconds after the start at most before the first hardware detection (see ``on_mount``).
 HARDWARE_AFTER_S = 1.0
+#: Seconds the fleet waits at most for the first catalog read before it loads (see start_fleet).
+CATALOG_FIRST_S = 2.0
 
 if TYPE_CHECKING:
     # The domain is imported where it is used, after the first frame (its dataclasses and
@@ -89,6 +92,7 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
         self._engine_lost = False
         self._publish_pending = False
         self._hardware_asked = False
+        self._catalog_read = asyncio.Event()
         self._hardware_timer: Timer | None = None
         self.settings = services.settings
         self.hardware_report: HardwareReport | None = None
@@ -155,12 +159,22 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
     async def start_fleet(self) -> None:
         """Follow the managed containers (engine events + probes) for the whole session."""
         import asyncio
+        import contextlib
 
-        # Building the engine imports the docker SDK: do it off the event loop.
+        from paitui.domain.fleet.status import from_listing
+
+        # The apps on a local socket in one request, before the fleet or the SDK is loaded.
+        listed = await self.services.quick_listing()
+        if listed is not None:
+            self._publish_statuses(from_listing(listed, self.clock()))
+        # Building the fleet imports much (its module, the SDK next): the catalog, which the
+        # Desktop needs to draw those apps, goes first.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._catalog_read.wait(), CATALOG_FIRST_S)
         fleet = await asyncio.to_thread(lambda: self.services.fleet)
         fleet.subscribe(lambda _status: self._statuses_dirty())
         fleet.subscribe_connection(self._engine_connection)
-        await fleet.start()
+        await fleet.start(seed=listed)
 
     def clock(self) -> float:
         """Now, in epoch seconds; fixed in demo mode so what is shown never changes."""
@@ -357,7 +371,10 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
     )
     def load_catalog(self) -> None:
         """Read the catalogs off the event loop, then publish them."""
-        catalog = self.services.load_catalog()
+        try:
+            catalog = self.services.load_catalog()
+        finally:
+            self.call_from_thread(self._catalog_read.set)  # read or failed: the fleet goes on
         self.call_from_thread(self._set_catalog, catalog)
 
     @property

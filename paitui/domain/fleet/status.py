@@ -17,6 +17,7 @@ the clock (callers pass ``now`` as epoch seconds), so the whole machine is unit-
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -276,6 +277,11 @@ def from_container(info: ContainerInfo, now: float, prev: AppStatus | None = Non
             since = info.finished_at
         return new_status(info.app_id, state, since, **fields)
     return _to(base, state, now, **fields)
+
+
+def from_listing(containers: Iterable[ContainerInfo], now: float) -> dict[str, AppStatus]:
+    """Each listed container's status by app id, as a first listing makes them."""
+    return {info.app_id: from_container(info, now) for info in containers}
 
 
 def on_event(prev: AppStatus | None, event: EngineEvent, now: float) -> AppStatus | None:

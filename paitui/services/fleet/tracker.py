@@ -136,13 +136,14 @@ class Fleet:
 
     # --- life cycle --------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, seed: list[ContainerInfo] | None = None) -> None:
         """Follow events, list the managed containers, and probe what runs.
 
         The event stream lists the containers once it is subscribed (so nothing in between is
         lost): ``start`` returns when that listing is applied, instead of making a second one
         at the same time (each is one inspect per container). Only if the stream says nothing
-        within ``FIRST_LISTING_WAIT_S`` does it list by itself.
+        within ``FIRST_LISTING_WAIT_S`` does it list by itself. Until the stream's listing, a
+        quick one stands in (``seed``, when the caller made it already, else one made here).
         """
         if self._started:
             return
@@ -153,7 +154,7 @@ class Fleet:
             # On a local socket the containers are on screen while the stream still loads the
             # SDK; its full listing (with start times) replaces them. Events come only after
             # that listing, so a quick one arriving later than it is simply dropped.
-            listed = await self.engine.list_managed_quick()
+            listed = seed if seed is not None else await self.engine.list_managed_quick()
             if listed is not None and not self._first_listing.is_set():
                 self._apply_listing(listed, complete=True, provisional=True)
             left = max(0.0, FIRST_LISTING_WAIT_S - (time.monotonic() - started))

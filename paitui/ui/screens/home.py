@@ -117,6 +117,8 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._columns = 2
+        #: The tiles are behind what the host holds: redrawn when the Desktop is shown again.
+        self._stale = False
 
     def compose(self) -> ComposeResult:
         yield SectionBar()
@@ -154,10 +156,20 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
             for grid in self.query(Grid):
                 grid.styles.grid_size_columns = columns
 
+    def on_screen_resume(self, _event: events.ScreenResume) -> None:
+        if self._stale:
+            self.call_next(self._rebuild)
+
     async def _rebuild(self) -> None:
         paitui = host_of(self)
         if paitui.catalog is None:
             return
+        if not self.is_active:
+            # Another section is shown (key 5 at start): mounting 66 tiles nobody sees would
+            # hold up that screen's first draw.
+            self._stale = True
+            return
+        self._stale = False
         # Which box a launch goes to, once there is more than one (the hosts are files: a thread).
         services = getattr(paitui, "services", None)
         hosts = await asyncio.to_thread(lambda: services.hosts.hosts) if services else ()
@@ -205,6 +217,9 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
             target.focus()
 
     def _update_states(self) -> None:
+        if not self.is_active:
+            self._stale = True
+            return
         statuses = host_of(self).statuses
         for tile in self.query(AppTile):
             status = statuses.get(tile.data.app_id)

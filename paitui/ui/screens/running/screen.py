@@ -10,6 +10,7 @@ live GPU use is in ``live_gpu`` and following several hosts in ``hosts``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -146,6 +147,11 @@ class RunningScreen(ReportsWorkerFailures, LiveGpu, FollowsHosts):
                 self._upsert(status)
             self._update_empty()
             return
+        # While the fleet loads, the app's first statuses (one quick listing) stand in.
+        provisional = set(host.statuses)
+        for status in list(host.statuses.values()):
+            self._upsert(status)
+        self._update_empty()
         try:
             fleet, multi = await asyncio.to_thread(self._open_fleets)
         except Exception as exc:  # context: the detail pane says what is missing
@@ -153,6 +159,7 @@ class RunningScreen(ReportsWorkerFailures, LiveGpu, FollowsHosts):
             self.notify(f"cannot follow the engine: {exc}", severity="error")
             return
         if multi is not None:
+            self._drop_rows(provisional)  # rows get their host's key from here on
             await self._follow_hosts(multi)
             return
         self.fleet = fleet
@@ -164,8 +171,18 @@ class RunningScreen(ReportsWorkerFailures, LiveGpu, FollowsHosts):
         for status in list(fleet.statuses.values()):
             self._upsert(status)
         self._update_empty()
+        if self.selected:
+            # Its stats and logs need the fleet (and load the SDK): after the rows are drawn.
+            self.call_after_refresh(self._watch_selected, True)
         await fleet.start()
+        self._drop_rows(provisional - set(fleet.statuses))  # gone before the fleet saw them
         self._show_engine(fleet.connection)
+
+    def _drop_rows(self, keys: set[str]) -> None:
+        for key in keys:
+            status = self.statuses.get(key)
+            if status is not None:
+                self._upsert(dataclasses.replace(status, state=AppState.REMOVED))
 
     def _show_engine(self, connection: EngineConnection | None) -> None:
         """A banner for as long as the engine is away: the states below are unknown then."""
