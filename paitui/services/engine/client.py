@@ -17,7 +17,7 @@ import os
 import shutil
 import threading
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from paitui.domain.engine.containers import (
@@ -51,17 +51,22 @@ from paitui.services.engine.events import (
 )
 from paitui.services.engine.podman import resolve_engine
 from paitui.services.engine.raw_api import json_stream
-from paitui.services.engine.streams import LineSplitter, iterate_in_thread, stats_sample
+from paitui.services.engine.streams import (
+    LineSplitter,
+    iterate_in_thread,
+    one_stats_reading,
+    stats_sample,
+)
 from paitui.settings import Settings
 
 if TYPE_CHECKING:
     import docker
     from docker.models.containers import Container
-    from docker.types.daemon import CancellableStream
 
 T = TypeVar("T")
 #: ``/containers/{id}/stats`` as a stream: about one reading a second until closed.
-STATS = {"stream": True}
+#: Seconds between two stats readings of the container shown (the stats pane draws each).
+STATS_EVERY_S = 2.0
 
 
 def _env_seconds(name: str, default: float) -> float:
@@ -567,21 +572,33 @@ class Engine:
                 buffer.append(last)
             yield last
 
-    async def stats(self, target: str) -> AsyncGenerator[StatsSample, None]:
-        """One stats stream for one container (about one sample a second) until the caller stops."""
+    async def stats(
+        self, target: str, every: float = STATS_EVERY_S
+    ) -> AsyncGenerator[StatsSample, None]:
+        """One reading of the container every ``every`` s until the caller stops.
+
+        Read one at a time, not from the engine's stats stream: an open stream makes the engine
+        collect every second for as long as it lasts (half a percent of a core here). The first
+        reading waits the engine's two cycles, so its CPU % is right at once; the others are
+        "one-shot" and their CPU % is taken against the reading before.
+        """
         container = await self._call(lambda: self._managed_container(target))
         cid = str(container.id)
+        before: dict[str, Any] | None = None
+        while True:
+            one_shot = before is not None
 
-        def open_stream() -> CancellableStream[dict[str, Any]]:
-            return json_stream(self.client(), "GET", "/containers/{0}/stats", cid, params=STATS)
+            def read(one_shot: bool = one_shot) -> dict[str, Any]:
+                return one_stats_reading(self.client(), cid, one_shot)
 
-        def convert(raw: dict[str, Any]) -> Iterator[StatsSample]:
+            raw = await self._call(read)
+            if before is not None:
+                raw = {**raw, "precpu_stats": before}
+            before = raw.get("cpu_stats") or {}
             sample = stats_sample(cid, raw)
             if sample is not None:
                 yield sample
-
-        async for sample in iterate_in_thread(open_stream, convert, self._stream_error):
-            yield sample
+            await asyncio.sleep(every)
 
     # -- events --------------------------------------------------------------------------------
 

@@ -1,11 +1,10 @@
 """The few engine requests the docker SDK's public API cannot make the way paitui needs them.
 
 Why the SDK's private ``APIClient`` methods (``_url``, ``_get``/``_post``,
-``_raise_for_status``, ``_stream_helper``, ``_result``): the public ``api.pull(stream=True)`` and
-``api.stats(stream=True)`` return bare generators without their HTTP response, so a pull or a
-stats stream stuck waiting on the engine cannot be interrupted (closing the response is the only
-way); and ``api.ping()`` takes no timeout, so a frozen engine would hang the heartbeat for the
-client's whole timeout.
+``_raise_for_status``, ``_stream_helper``, ``_result``): the public ``api.pull(stream=True)``
+returns a bare generator without its HTTP response, so a pull stuck waiting on the engine cannot
+be interrupted (closing the response is the only way); and ``api.ping()`` takes no timeout, so a
+frozen engine would hang the heartbeat for the client's whole timeout.
 
 Checked against docker SDK 7.2.0 (``docker/api/client.py``; the pinned test environment's
 version). Every use of those private names is in this module: when an SDK upgrade

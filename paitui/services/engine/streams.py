@@ -7,10 +7,13 @@ import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from paitui.domain.engine.containers import StatsSample
 from paitui.domain.engine.errors import EngineError
+
+if TYPE_CHECKING:
+    import docker
 
 T = TypeVar("T")
 _END = object()
@@ -38,6 +41,17 @@ def stats_sample(container_id: str, raw: dict[str, Any]) -> StatsSample | None:
     cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
     usage = max(int(mem.get("usage", 0)) - int(cache), 0)
     return StatsSample(container_id, percent, usage, int(mem.get("limit", 0)), time.time())
+
+
+def one_stats_reading(client: docker.DockerClient, cid: str, one_shot: bool) -> dict[str, Any]:
+    """One ``/stats`` reading (blocking): "one-shot" answers at once, without ``precpu_stats``;
+    otherwise the engine waits two of its cycles. Engines before API 1.41 have no one-shot."""
+    import docker.errors
+
+    if one_shot:
+        with contextlib.suppress(docker.errors.InvalidVersion):  # an engine without one-shot
+            return dict(client.api.stats(cid, stream=False, one_shot=True))
+    return dict(client.api.stats(cid, stream=False))
 
 
 async def iterate_in_thread(

@@ -49,8 +49,9 @@ if TYPE_CHECKING:
     from paitui.services.fleet.tracker import Fleet
 
 
-#: Seconds between redraws of the selected app's stats (samples arrive about once a second).
-STATS_DRAW_INTERVAL = 2.0
+#: Seconds at least between redraws of the selected app's stats (a reading comes every
+#: ``services.engine.client.STATS_EVERY_S``, 2 s).
+STATS_DRAW_INTERVAL = 1.5
 #: Seconds between updates of the selected row's CPU and memory cells: a changed cell makes the
 #: DataTable re-render every visible row (its row cache is dropped), which was most of the
 #: Running screen's idle CPU; the stats pane beside it follows every STATS_DRAW_INTERVAL.

@@ -6,12 +6,13 @@ from collections import deque
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from paitui.domain.engine.containers import StatsSample
 from paitui.ui.screens.running.cells import format_bytes
+from paitui.ui.widgets.spark_bars import SparkBars
 
-#: Samples kept for the sparklines (about one a second).
+#: Readings kept for the graphs (one every 2 s: the last two minutes).
 HISTORY = 60
 
 
@@ -21,7 +22,7 @@ class StatsPane(Vertical):
     DEFAULT_CSS = """
     StatsPane { height: auto; }
     StatsPane .spark-label { height: 1; color: $text-muted; margin-top: 1; }
-    StatsPane Sparkline { height: 2; }
+    StatsPane SparkBars { height: 2; }
     StatsPane #spark-mem > .sparkline--max-color { color: $accent; }
     """
 
@@ -33,9 +34,9 @@ class StatsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("CPU %", classes="spark-label", id="cpu-label")
-        yield Sparkline([], id="spark-cpu", summary_function=max)
+        yield SparkBars(id="spark-cpu")
         yield Static("Memory", classes="spark-label", id="mem-label")
-        yield Sparkline([], id="spark-mem", summary_function=max)
+        yield SparkBars(id="spark-mem")
 
     def clear(self) -> None:
         """Forget the samples (a new app is selected)."""
@@ -54,10 +55,7 @@ class StatsPane(Vertical):
             ("#spark-cpu", self.cpu_history),
             ("#spark-mem", self.mem_history),
         ):
-            spark = self.query_one(spark_id, Sparkline)
-            data = list(history)
-            if spark.data != data:
-                spark.data = data
+            self.query_one(spark_id, SparkBars).show(history)
         cpu_label = "CPU %" if last is None else f"CPU {last.cpu_percent:.1f} %"
         if last is None:
             mem_label = "Memory"
