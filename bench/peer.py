@@ -364,7 +364,8 @@ def main() -> int:
                 total = sum(base.percent.values())
                 print(f"{label} engine without a client ({base.seconds:.0f} s): {total:.2f} %")
                 paitui.add(f"{label} engine alone", total)
-        while "idle" in args.only and time.monotonic() - up_since < args.min_uptime:
+        # Younger stand-ins tick their uptime cell every second, in the idle and the logs windows.
+        while args.only & {"idle", "logs"} and time.monotonic() - up_since < args.min_uptime:
             time.sleep(0.5)
         for r in range(args.rounds):
             order = clients if r % 2 == 0 else clients[::-1]

@@ -51,11 +51,12 @@ class LogView(Vertical, can_focus=True):
     search: reactive[str] = reactive("")
 
     def __init__(
-        self, max_lines: int = 2000, shown_lines: int = 500, *, id: str | None = None
+        self, max_lines: int = 2000, shown_lines: int = 200, *, id: str | None = None
     ) -> None:
         super().__init__(id=id)
         # The raw text of max_lines is kept for search and wrap; only shown_lines are rendered,
-        # because every rendered line keeps its own caches (about 12 KB each once drawn).
+        # because every rendered line keeps its own caches (about 12 KB each once drawn): 200
+        # of them is a screenful of scrollback several times over and 2.4 MB at most.
         self.lines: deque[str] = deque(maxlen=max_lines)
         self.shown_lines = shown_lines
         self.log_title = ""
