@@ -77,3 +77,20 @@ async def test_search_filters_a_batch_and_clear_drops_what_is_pending() -> None:
         await _until(lambda: len(log.lines) > 0, "the new app's line")
         await pilot.pause(FLUSH_INTERVAL * 2)
         assert _shown(log) == ["fresh 7"]
+
+
+async def test_the_drawn_lines_cache_stays_small_while_the_log_scrolls() -> None:
+    """A followed log draws a new absolute line number each time: RichLog's own cache would
+    keep 1024 of them; the view's holds about two screenfuls."""
+    app = LogHost()
+    async with app.run_test(size=(80, 20)) as pilot:
+        view = app.query_one(LogView)
+        log = view.query_one(RichLog)
+        cache = log._line_cache  # Textual's own name: this fails loudly if it goes
+        assert cache.maxsize <= 256
+        for batch in range(40):
+            view.add_lines(f"line {batch}-{i}" for i in range(20))
+            view._flush()
+            await pilot.pause()
+        await _until(lambda: "line 39-19" in _shown(log), "the last line drawn")
+        assert 0 < len(cache) <= cache.maxsize

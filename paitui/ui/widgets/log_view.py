@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.timer import Timer
@@ -27,6 +28,23 @@ from textual.widgets import Input, RichLog, Static
 #: visible line (with the terminal filter, 7 caches per line), so twice a second, which still
 #: reads as live.
 FLUSH_INTERVAL = 0.5
+
+
+class _BoundedLog(RichLog):
+    """A RichLog whose cache of drawn lines holds about a screenful twice, not 1024 lines.
+
+    RichLog caches each drawn line under its absolute number, so a followed log fills the whole
+    cache (megabytes: each entry is a cropped, styled line) before anything is evicted; that
+    was most of the growth of a busy log's first minutes. ``_line_cache`` is Textual's own
+    (``widgets/_rich_log.py``, checked against Textual 8.2): ``tests/ui/test_log_batches.py``
+    fails if it goes away.
+    """
+
+    LINE_CACHE = 256
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._line_cache = LRUCache(self.LINE_CACHE)
 
 
 class LogView(Vertical, can_focus=True):
@@ -67,7 +85,7 @@ class LogView(Vertical, can_focus=True):
     def compose(self) -> ComposeResult:
         yield Static(id="log-status")
         yield Input(placeholder="search the log (Enter keeps it, Esc clears)", id="log-search")
-        yield RichLog(
+        yield _BoundedLog(
             max_lines=self.shown_lines,
             wrap=False,
             markup=False,
