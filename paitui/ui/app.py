@@ -194,7 +194,8 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
     def _flush_statuses(self) -> None:
         self._publish_pending = False
         self._publish_statuses(dict(self.services.fleet.statuses))
-        self.call_after_refresh(self._detect_first)
+        if not self._hardware_asked:
+            self.call_after_refresh(self._detect_first)
 
     def _detect_first(self) -> None:
         """The session's first hardware detection, once (after the first list, or the timer)."""
@@ -234,7 +235,8 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
     def _engine_connection(self, connection: EngineConnection) -> None:
         # Being connected is the normal case: say only that it was lost, and that it is back.
         # The lasting state is in the header, the taskbar and the Running screen.
-        self.call_after_refresh(self._detect_first)  # the engine answered, or cannot
+        if not self._hardware_asked:
+            self.call_after_refresh(self._detect_first)  # the engine answered, or cannot
         was_lost = self._engine_lost
         self._engine_lost = not connection.connected
         self.engine_connection = connection

@@ -24,6 +24,15 @@ class ContainerStatus(StrEnum):
     DEAD = "dead"
     GONE = "gone"  # removed; kept so the UI can show it went away
 
+    @classmethod
+    def read(cls, value: object) -> ContainerStatus:
+        """The engine's state word (inspect's ``State.Status``, the list's ``State``); one
+        paitui does not know reads as dead, none as created."""
+        try:
+            return cls(str(value or "created"))
+        except ValueError:
+            return cls.DEAD
+
 
 @dataclass(frozen=True)
 class PublishedPort:

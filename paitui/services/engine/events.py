@@ -73,11 +73,7 @@ def info_from_attrs(attrs: dict[str, Any]) -> ContainerInfo:
                     int(port), proto or "tcp", b.get("HostIp", ""), int(b.get("HostPort") or 0)
                 )
             )
-    status = str(state.get("Status") or "created")
-    try:
-        cstatus = ContainerStatus(status)
-    except ValueError:
-        cstatus = ContainerStatus.DEAD
+    cstatus = ContainerStatus.read(state.get("Status"))
     exit_code = state.get("ExitCode")
     return ContainerInfo(
         id=str(attrs.get("Id", "")),

@@ -48,10 +48,7 @@ def info_from_summary(raw: dict[str, Any]) -> ContainerInfo:
         for p in raw.get("Ports") or ()
         if p.get("PublicPort")  # exposed but not published: the full listing leaves it out too
     )
-    try:
-        status = ContainerStatus(str(raw.get("State") or "created"))
-    except ValueError:
-        status = ContainerStatus.DEAD
+    status = ContainerStatus.read(raw.get("State"))
     exit_code = None
     if status != ContainerStatus.RUNNING:
         found = _EXITED.match(str(raw.get("Status") or ""))

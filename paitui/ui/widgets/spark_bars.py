@@ -79,7 +79,7 @@ class SparkBars(Widget):
             if not self._data:
                 return Text("\n" * (height - 1) + BARS[0] * width, style=low)
             return Text("\n".join(["█" * width] * height), style=high)
-        levels = spark_levels(self._data, width, height)
+        levels = self._levels or spark_levels(self._data, width, height)
         top = 8 * height - 1
         palette = _palette(low, high, top + 1)
         text = Text()
