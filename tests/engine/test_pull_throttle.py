@@ -122,5 +122,11 @@ async def test_a_real_pull_reports_at_most_one_update_per_interval(
     gaps = [b - a for a, b in itertools.pairwise(times[moving:-2])]
     assert all(gap >= UPDATE_INTERVAL * 0.99 for gap in gaps), gaps
     assert final.downloaded == final.total > 0
-    # The engine's messages (one per layer per chunk) were coalesced into far fewer updates.
-    assert len(messages) > 3 * len(seen), (len(messages), len(seen))
+    # The engine's messages (one per layer per chunk) were coalesced: at most one update per
+    # interval of the pull, however many messages came (a fast pull on a busy box sends few).
+    elapsed = times[-1] - times[0]
+    assert len(seen) <= min(elapsed / UPDATE_INTERVAL + 3, len(messages)), (
+        len(messages),
+        len(seen),
+        elapsed,
+    )
