@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -25,6 +29,25 @@ def services_from_args(args: argparse.Namespace) -> Services:
         print(f"paitui: {terminal_safe(problem)}", file=sys.stderr)
     extra = [Path(p) for p in getattr(args, "catalog", []) or []]
     return Services(settings, extra)
+
+
+@contextlib.contextmanager
+def hangup_as_interrupt() -> Iterator[None]:
+    """Within the block, a hang-up (an SSH session cut) or SIGTERM stops the command as Ctrl-C
+    does, so what it was doing is paused and kept rather than lost to the default death."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def print_json(data: object) -> None:

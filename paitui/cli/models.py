@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import sys
 import threading
@@ -170,6 +171,7 @@ def pull_files(
 ) -> int:
     """``models pull``: fetch files of a repo matching ``patterns`` (all if none) with progress
     lines on ``out`` (stdout); 0 when all are installed and verified."""
+    from paitui.cli.common import hangup_as_interrupt
     from paitui.domain.models.records import (
         DownloadState,
         RepoFile,
@@ -224,6 +226,7 @@ def pull_files(
     last: dict[str, float] = {}
 
     errors: dict[str, str | None] = {}
+    gone = threading.Event()
 
     def show(d: Download) -> None:
         now = time.monotonic()
@@ -243,17 +246,26 @@ def pull_files(
             line = f"{d.file.path}: FAILED: {d.error}"
         else:
             line = f"{d.file.path}: {d.state.value}"
-        print(_safe(line), flush=True, file=stream)
+        try:
+            print(_safe(line), flush=True, file=stream)
+        except OSError:
+            # The terminal is gone (an SSH session cut without a hang-up signal): stop as on
+            # Ctrl-C, so the partials are kept, rather than fail or go on unwatched.
+            gone.set()
 
     manager.add_listener(show)
     try:
-        downloads = manager.enqueue(info.repo_id, info.commit, chosen)
-        manager.wait([d.id for d in downloads])
+        with hangup_as_interrupt():
+            downloads = manager.enqueue(info.repo_id, info.commit, chosen)
+            while not manager.wait([d.id for d in downloads], timeout=0.25):
+                if gone.is_set():
+                    raise KeyboardInterrupt
     except (DownloadError, UnsafePathError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
-        manager.shutdown()
-        print("paused: run the same command again to continue", file=sys.stderr)
+        manager.shutdown()  # each partial is checkpointed: the next pull continues it
+        with contextlib.suppress(OSError):
+            print("paused: run the same command again to continue", file=sys.stderr)
         return 130
     finally:
         manager.remove_listener(show)

@@ -383,6 +383,52 @@ def test_killed_pull_process_resumes_from_the_partial(hub_env: HubServer, tmp_pa
     assert TOKEN not in out1 + done.stdout + done.stderr
 
 
+@pytest.mark.parametrize(
+    "sig", [signal.SIGHUP, signal.SIGTERM, None], ids=["hangup", "term", "output-closed"]
+)
+def test_a_hung_up_pull_keeps_every_byte_it_wrote(
+    hub_env: HubServer, tmp_path: Path, sig: signal.Signals | None
+) -> None:
+    """An SSH session cut (SIGHUP, or only its output closed) or a SIGTERM pauses a real
+    ``paitui models pull`` as Ctrl-C does: what arrived since the last checkpoint is recorded,
+    and the next run continues there."""
+    env = {**os.environ, "PAITUI_STATE_DIR": str(tmp_path / "state"), "HF_TOKEN": TOKEN}
+    store = ModelStore(tmp_path / "state" / "models")
+    part = store.partial_for("acme/big", "big.gguf")
+    cmd = [sys.executable, "-m", "paitui", "models", "pull", "acme/big", "big.gguf"]
+    hub_env.faults.throttle = 1_000_000
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until(
+            lambda: part.exists() and part.stat().st_size > 0, timeout=20, what="partial data"
+        )
+        if sig is None:
+            assert proc.stdout is not None
+            proc.stdout.close()  # its next progress line meets a closed pipe
+            assert proc.stderr is not None
+            proc.wait(timeout=20)
+            err = proc.stderr.read().decode()
+        else:
+            proc.send_signal(sig)
+            err = proc.communicate(timeout=20)[1].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "paused: run the same command again" in err
+    meta = _meta(store, "acme/big", "big.gguf")
+    assert meta is not None, (err, list(store.root.rglob("*")))
+    kept = int(str(meta["bytes_done"]))
+    assert kept == part.stat().st_size > 0
+    assert part.read_bytes() == BIG[:kept]
+    hub_env.faults.throttle = 0
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert store.path_for("acme/big", "big.gguf").read_bytes() == BIG
+    last = hub_env.gets("/repos/")[-1]
+    assert last.status == 206 and last.headers["range"] == f"bytes={kept}-"
+
+
 def test_token_never_in_logs_or_messages(
     hub_server: HubServer, make_manager: MakeManager, caplog: pytest.LogCaptureFixture
 ) -> None:
