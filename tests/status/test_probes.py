@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import sys
 import time
 
 import pytest
@@ -47,6 +48,37 @@ def test_classify_llama_and_ai_runner_answers() -> None:
     open_webui = HealthCheck(ready=HttpExpect(json_fields={"status": True}))
     assert classify_http(open_webui, 200, '{"status": true}')[0] == ProbeOutcome.READY
     assert classify_http(open_webui, 200, '{"status": 1}')[0] == ProbeOutcome.UNHEALTHY
+
+
+class _ImportsSeen:
+    """A meta path finder that only records: every import not already in ``sys.modules``."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        self.names.append(name)
+
+
+async def test_a_probe_in_the_steady_state_imports_nothing() -> None:
+    """Every import a probe makes is a sys.path scan when it fails (httpcore looks up sniffio on
+    each request): after the first probe, the next ones import nothing at all."""
+    server = await HttpStub(body='{"status":"ok"}').start()
+    prober = Prober(1.0)
+    seen = _ImportsSeen()
+    try:
+        target = ProbeTarget("app", "127.0.0.1", server.port, LLAMA)
+        assert (await prober.probe(target)).outcome == ProbeOutcome.READY
+        sys.meta_path.insert(0, seen)
+        try:
+            for _ in range(5):
+                assert (await prober.probe(target)).outcome == ProbeOutcome.READY
+        finally:
+            sys.meta_path.remove(seen)
+    finally:
+        await prober.aclose()
+        await server.close()
+    assert seen.names == []
 
 
 def test_probe_host_follows_a_remote_engine() -> None:
