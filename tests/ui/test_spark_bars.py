@@ -43,5 +43,9 @@ async def test_the_same_bars_are_not_drawn_again() -> None:
         assert len(drawn) == 1
         bars.show([3.0, 2.0, 1.0, 0.0])
         assert len(drawn) == 2
-        text = bars.render().plain.splitlines()
-        assert len(text) == 2 and text[1].startswith("█") and text[1].endswith("▁")
+        await pilot.pause()
+        text = [bars.render_line(y).text for y in range(2)]
+        assert text[1].startswith("█") and text[1].rstrip().endswith("▁")
+        assert text[0].startswith("█") and text[0].endswith(" ")  # the low bars stay below
+        assert all(len(line) == 40 for line in text)
+        assert app.query_one(SparkBars).render_line(5).text == " " * 40  # below the widget
