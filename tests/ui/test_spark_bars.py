@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from textual.app import App, ComposeResult
 
+from paitui.domain.engine.containers import StatsSample
+from paitui.ui.screens.running.stats import StatsPane
 from paitui.ui.widgets.spark_bars import SparkBars, spark_levels
 
 
@@ -16,6 +20,18 @@ def test_levels_scale_between_the_smallest_and_largest_value() -> None:
     # Fewer: a sample spans several columns; flat data sits on the floor.
     assert spark_levels([0.0, 8.0], 4, 1) == (0, 0, 7, 7)
     assert spark_levels([3.0, 3.0, 3.0], 3, 2) == (0, 0, 0)
+
+
+def test_noise_below_the_span_stays_on_the_floor() -> None:
+    idle = [0.0, 0.01, 0.0, 0.02]
+    assert spark_levels(idle, 4, 2) == (0, 8, 0, 15)  # scaled to its own extent: full bars
+    assert spark_levels(idle, 4, 2, floor=0.0, min_span=5.0) == (0, 0, 0, 0)
+    busy = [0.0, 50.0, 100.0]
+    assert spark_levels(busy, 3, 1, floor=0.0, min_span=5.0) == (0, 4, 7)  # a real load shows
+    # A floor above the data does not cut it off; memory keeps its own low end.
+    assert spark_levels([2.0, 4.0], 2, 1, floor=3.0) == (0, 7)
+    mem = [100e6, 100e6 + 4096, 100e6 - 4096]
+    assert spark_levels(mem, 3, 1, min_span=16 * 2**20) == (0, 0, 0)
 
 
 class _Host(App[None]):
@@ -49,3 +65,45 @@ async def test_the_same_bars_are_not_drawn_again() -> None:
         assert text[0].startswith("█") and text[0].endswith(" ")  # the low bars stay below
         assert all(len(line) == 40 for line in text)
         assert app.query_one(SparkBars).render_line(5).text == " " * 40  # below the widget
+
+
+class _PaneHost(App[None]):
+    def compose(self) -> ComposeResult:
+        yield StatsPane()
+
+
+async def test_an_idle_apps_readings_draw_nothing_new() -> None:
+    """CPU noise of hundredths of a percent and memory moving by pages: after the first
+    readings the graphs stay as they are, so an idle app costs no redraws."""
+    app = _PaneHost()
+    async with app.run_test(size=(60, 12)) as pilot:
+        pane = app.query_one(StatsPane)
+        drawn: list[str] = []
+        for bars in app.query(SparkBars):
+            original = bars.refresh
+
+            def counting(
+                *args: object, _o: object = original, _id: str = str(bars.id), **kwargs: object
+            ) -> SparkBars:
+                drawn.append(_id)
+                return _o(*args, **kwargs)  # type: ignore[operator, no-any-return]
+
+            bars.refresh = counting  # type: ignore[method-assign]
+
+        def reading(i: int, cpu: float, mem: float) -> StatsSample:
+            return StatsSample("c", cpu, int(mem), 0, time.time() + i)
+
+        for i in range(3):
+            pane.add(reading(i, 0.0, 50e6))
+            pane.draw(reading(i, 0.0, 50e6))
+        await pilot.pause()
+        drawn.clear()
+        for i in range(3, 40):
+            sample = reading(i, (0.0, 0.01, 0.02)[i % 3], 50e6 + (i % 2) * 8192)
+            pane.add(sample)
+            pane.draw(sample)
+        assert drawn == []
+        busy = reading(40, 80.0, 50e6)
+        pane.add(busy)
+        pane.draw(busy)
+        assert drawn == ["spark-cpu"]

@@ -21,14 +21,24 @@ from textual.widget import Widget
 BARS = "▁▂▃▄▅▆▇█"
 
 
-def spark_levels(data: Sequence[float], width: int, height: int) -> tuple[int, ...]:
+def spark_levels(
+    data: Sequence[float],
+    width: int,
+    height: int,
+    *,
+    floor: float | None = None,
+    min_span: float = 0.0,
+) -> tuple[int, ...]:
     """Each column's bar as a level from 0 to ``8 * height - 1``: the largest value of the
-    column's share of ``data``, scaled between the data's smallest and largest."""
+    column's share of ``data``, scaled between the data's smallest (or ``floor``, if lower) and
+    largest, over at least ``min_span``: noise far below it stays on the floor instead of
+    filling the graph (and redrawing it every reading)."""
     count = len(data)
     if count == 0 or width <= 0:
         return ()
     top = 8 * height - 1
-    low, high = min(data), max(data)
+    low = min(data) if floor is None else min(floor, min(data))
+    high = max(max(data), low + min_span)
     extent = (high - low) or 1.0
     levels = []
     for column in range(width):
@@ -49,8 +59,12 @@ class SparkBars(Widget):
     SparkBars > .sparkline--min-color { color: $primary 30%; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self, *, id: str | None = None, floor: float | None = None, min_span: float = 0.0
+    ) -> None:
         super().__init__(id=id)
+        self.floor = floor
+        self.min_span = min_span
         self._data: tuple[float, ...] = ()
         self._levels: tuple[int, ...] | None = None
         self._lines: list[Strip] | None = None
@@ -59,10 +73,13 @@ class SparkBars(Widget):
     def show(self, data: Sequence[float]) -> None:
         """Show ``data``; nothing is redrawn when no bar would change."""
         self._data = tuple(data)
-        levels = spark_levels(self._data, self.size.width, self.size.height or 1)
+        levels = self._levels_for(self.size.width, self.size.height or 1)
         if levels != self._levels or len(self._data) <= 1:
             self._levels = levels
             self.refresh()
+
+    def _levels_for(self, width: int, height: int) -> tuple[int, ...]:
+        return spark_levels(self._data, width, height, floor=self.floor, min_span=self.min_span)
 
     def on_resize(self, _event: events.Resize) -> None:
         self._levels = None  # another width: other columns
@@ -101,7 +118,7 @@ class SparkBars(Widget):
                 lines = [Strip.blank(width, base_style) for _ in range(height - 1)]
                 return [*lines, Strip([Segment(BARS[0] * width, palette[0])], width)]
             return [Strip([Segment("█" * width, palette[-1])], width) for _ in range(height)]
-        levels = self._levels or spark_levels(self._data, width, height)
+        levels = self._levels or self._levels_for(width, height)
         lines = []
         for row in reversed(range(height)):
             segments = []

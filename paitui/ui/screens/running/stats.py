@@ -14,6 +14,10 @@ from paitui.ui.widgets.spark_bars import SparkBars
 
 #: Readings kept for the graphs (one every 2 s: the last two minutes).
 HISTORY = 60
+#: The least a graph spans, so that noise stays flat: CPU in % of a core, memory in bytes
+#: (pages come and go by the kilobyte; a full graph means at least this much).
+CPU_SPAN = 5.0
+MEMORY_SPAN = 16 * 2**20
 
 
 class StatsPane(Vertical):
@@ -34,9 +38,10 @@ class StatsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("CPU %", classes="spark-label", id="cpu-label")
-        yield SparkBars(id="spark-cpu")
+        # From 0, over at least CPU_SPAN: an idle app's 0.01 % is no full bar.
+        yield SparkBars(id="spark-cpu", floor=0.0, min_span=CPU_SPAN)
         yield Static("Memory", classes="spark-label", id="mem-label")
-        yield SparkBars(id="spark-mem")
+        yield SparkBars(id="spark-mem", min_span=MEMORY_SPAN)
 
     def clear(self) -> None:
         """Forget the samples (a new app is selected)."""
