@@ -137,7 +137,7 @@ async def bench(endpoints: int, rounds: int, timeout: float) -> None:
 
         cold, warm = [], []
         for _ in range(rounds):
-            prober = Prober(timeout, max_connections=endpoints + 8)
+            prober = Prober(timeout)
             t, ok = await gather_round(prober, healthy)
             cold.append(t)
             assert ok == endpoints, ok
