@@ -107,3 +107,28 @@ async def test_an_idle_apps_readings_draw_nothing_new() -> None:
         pane.add(busy)
         pane.draw(busy)
         assert drawn == ["spark-cpu"]
+
+
+async def test_the_second_reading_replaces_the_first_ones_full_bar() -> None:
+    """One sample is drawn as a full bar; the second is drawn as bars even when its level is
+    the first one's (an idle app's 0.2 % and 0.3 % both sit on the floor)."""
+    app = _Host()
+    async with app.run_test(size=(20, 4)) as pilot:
+        bars = app.query_one(SparkBars)
+        bars.floor, bars.min_span = 0.0, 5.0
+        bars.show([0.2])
+        await pilot.pause()
+        drawn: list[int] = []
+        original = bars.refresh
+
+        def counting(*args: object, **kwargs: object) -> SparkBars:
+            drawn.append(1)
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+
+        bars.refresh = counting  # type: ignore[method-assign]
+        bars.show([0.2, 0.3])
+        assert drawn == [1]
+        await pilot.pause()
+        assert [bars.render_line(y).text for y in range(2)] == [" " * 20, "▂" * 20]
+        bars.show([0.2, 0.3, 0.2])  # the same bars again: nothing to draw
+        assert drawn == [1]

@@ -72,9 +72,11 @@ class SparkBars(Widget):
 
     def show(self, data: Sequence[float]) -> None:
         """Show ``data``; nothing is redrawn when no bar would change."""
+        # None, one or several samples are drawn differently (a flat line, a full bar, bars).
+        was = min(len(self._data), 2)
         self._data = tuple(data)
         levels = self._levels_for(self.size.width, self.size.height or 1)
-        if levels != self._levels or len(self._data) <= 1:
+        if levels != self._levels or min(len(self._data), 2) != was:
             self._levels = levels
             self.refresh()
 
