@@ -328,3 +328,50 @@ async def test_a_helper_that_cannot_chown_is_reported_and_removed(
         all=True, filters={"label": f"paitui.helper-for={app.id}"}
     )
     assert helpers == []
+
+
+async def test_stats_of_a_local_engine_are_read_on_its_socket(
+    engine: Engine,
+    busybox_image: str,
+    settings: Settings,
+    test_label: str,
+    cleanup: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Readings come from the engine's Unix socket in the loop, without the SDK; when the
+    socket answers otherwise, the SDK reads from then on and the graphs go on."""
+    import paitui.services.engine.client as client_module
+    from paitui.services.engine.streams import one_stats_reading as sdk_reading
+
+    app = stand_in_app(f"ps-{test_label}", busybox_image)
+    cleanup.append(f"paitui-{app.id}")
+    plan = plan_launch(app, HardwareReport(), settings, taken_ports=taken_ports([8080]))
+    info = await engine.launch(plan)
+    sdk_readings: list[bool] = []
+
+    def counted_sdk(client: Any, cid: str, one_shot: bool) -> dict[str, Any]:
+        sdk_readings.append(one_shot)
+        return sdk_reading(client, cid, one_shot)
+
+    monkeypatch.setattr(client_module, "one_stats_reading", counted_sdk)
+    stats = engine.stats(app.id, every=0.0)
+    samples = [await anext(stats) for _ in range(3)]
+    await stats.aclose()
+    assert sdk_readings == []
+    assert all(s.container_id == info.id and s.memory_bytes > 0 for s in samples)
+    assert all(s.memory_limit > 0 and s.cpu_percent >= 0 for s in samples)
+
+    socket_readings: list[bool] = []
+
+    async def refused(path: str, cid: str, one_shot: bool) -> dict[str, Any]:
+        socket_readings.append(one_shot)
+        raise ValueError("engine answered b'HTTP/1.1 400 Bad Request'")
+
+    monkeypatch.setattr(client_module, "one_stats_reading_on_socket", refused)
+    stats = engine.stats(app.id, every=0.0)
+    samples = [await anext(stats) for _ in range(3)]
+    await stats.aclose()
+    assert socket_readings == [False]  # tried once, then left alone
+    assert sdk_readings == [False, True, True]
+    assert all(s.container_id == info.id and s.memory_bytes > 0 for s in samples)
+    await engine.remove(app.id, delete_data=True)

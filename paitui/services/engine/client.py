@@ -55,6 +55,7 @@ from paitui.services.engine.streams import (
     LineSplitter,
     iterate_in_thread,
     one_stats_reading,
+    one_stats_reading_on_socket,
     stats_sample,
 )
 from paitui.settings import Settings
@@ -582,8 +583,11 @@ class Engine:
         reading waits the engine's two cycles, so its CPU % is right at once; the others are
         "one-shot" and their CPU % is taken against the reading before.
         """
+        from paitui.services.engine.quick_list import socket_path
+
         container = await self._call(lambda: self._managed_container(target))
         cid = str(container.id)
+        socket = socket_path(self.endpoint.host)
         before: dict[str, Any] | None = None
         while True:
             one_shot = before is not None
@@ -591,7 +595,19 @@ class Engine:
             def read(one_shot: bool = one_shot) -> dict[str, Any]:
                 return one_stats_reading(self.client(), cid, one_shot)
 
-            raw = await self._call(read)
+            raw: dict[str, Any] | None = None
+            if socket is not None:
+                # A local engine is read on its socket in the loop; at any trouble (an engine
+                # that answers otherwise, the container gone) the SDK reads from then on, and
+                # says why it cannot.
+                try:
+                    raw = await asyncio.wait_for(
+                        one_stats_reading_on_socket(socket, cid, one_shot), self.timeout
+                    )
+                except (OSError, ValueError, TimeoutError):
+                    socket = None
+            if raw is None:
+                raw = await self._call(read)
             if before is not None:
                 raw = {**raw, "precpu_stats": before}
             before = raw.get("cpu_stats") or {}

@@ -83,7 +83,7 @@ async def list_managed_quick(
         return None
     try:
         body = await asyncio.wait_for(
-            _get(path, f"/containers/json?all=1&filters={_FILTERS}"), timeout
+            socket_get(path, f"/containers/json?all=1&filters={_FILTERS}"), timeout
         )
         entries = json.loads(body)
         if not isinstance(entries, list):
@@ -93,8 +93,9 @@ async def list_managed_quick(
         return None
 
 
-async def _get(path: str, target: str) -> bytes:
-    """The body of a 200 answer to an HTTP/1.0 GET (so the engine closes: no chunked body)."""
+async def socket_get(path: str, target: str) -> bytes:
+    """The body of a 200 answer to an HTTP/1.0 GET on the engine's Unix socket (HTTP/1.0, so
+    the engine closes: no chunked body); OSError or ValueError when there is none."""
     reader, writer = await asyncio.open_unix_connection(path, limit=MAX_ANSWER_BYTES)
     try:
         writer.write(f"GET {target} HTTP/1.0\r\nHost: docker\r\n\r\n".encode("ascii"))
