@@ -34,6 +34,19 @@ def test_noise_below_the_span_stays_on_the_floor() -> None:
     assert spark_levels(mem, 3, 1, min_span=16 * 2**20) == (0, 0, 0)
 
 
+def _refreshes(bars: SparkBars, into: list[str] | None = None) -> list[str]:
+    """The ids of ``bars`` each time it asks to be redrawn, from now on."""
+    drawn = [] if into is None else into
+    original = bars.refresh
+
+    def counting(*args: object, **kwargs: object) -> SparkBars:
+        drawn.append(str(bars.id))
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    bars.refresh = counting  # type: ignore[method-assign]
+    return drawn
+
+
 class _Host(App[None]):
     def compose(self) -> ComposeResult:
         yield SparkBars(id="bars")
@@ -43,14 +56,7 @@ async def test_the_same_bars_are_not_drawn_again() -> None:
     app = _Host()
     async with app.run_test(size=(40, 4)) as pilot:
         bars = app.query_one(SparkBars)
-        drawn: list[int] = []
-        original = bars.refresh
-
-        def counting(*args: object, **kwargs: object) -> SparkBars:
-            drawn.append(1)
-            return original(*args, **kwargs)  # type: ignore[arg-type]
-
-        bars.refresh = counting  # type: ignore[method-assign]
+        drawn = _refreshes(bars)
         bars.show([0.0, 1.0, 2.0, 3.0])
         await pilot.pause()
         assert len(drawn) == 1
@@ -80,15 +86,7 @@ async def test_an_idle_apps_readings_draw_nothing_new() -> None:
         pane = app.query_one(StatsPane)
         drawn: list[str] = []
         for bars in app.query(SparkBars):
-            original = bars.refresh
-
-            def counting(
-                *args: object, _o: object = original, _id: str = str(bars.id), **kwargs: object
-            ) -> SparkBars:
-                drawn.append(_id)
-                return _o(*args, **kwargs)  # type: ignore[operator, no-any-return]
-
-            bars.refresh = counting  # type: ignore[method-assign]
+            _refreshes(bars, drawn)
 
         def reading(i: int, cpu: float, mem: float) -> StatsSample:
             return StatsSample("c", cpu, int(mem), 0, time.time() + i)
@@ -118,17 +116,10 @@ async def test_the_second_reading_replaces_the_first_ones_full_bar() -> None:
         bars.floor, bars.min_span = 0.0, 5.0
         bars.show([0.2])
         await pilot.pause()
-        drawn: list[int] = []
-        original = bars.refresh
-
-        def counting(*args: object, **kwargs: object) -> SparkBars:
-            drawn.append(1)
-            return original(*args, **kwargs)  # type: ignore[arg-type]
-
-        bars.refresh = counting  # type: ignore[method-assign]
+        drawn = _refreshes(bars)
         bars.show([0.2, 0.3])
-        assert drawn == [1]
+        assert drawn == ["bars"]
         await pilot.pause()
         assert [bars.render_line(y).text for y in range(2)] == [" " * 20, "▂" * 20]
         bars.show([0.2, 0.3, 0.2])  # the same bars again: nothing to draw
-        assert drawn == [1]
+        assert drawn == ["bars"]
