@@ -583,7 +583,7 @@ class Engine:
         reading waits the engine's two cycles, so its CPU % is right at once; the others are
         "one-shot" and their CPU % is taken against the reading before.
         """
-        from paitui.services.engine.quick_list import socket_path
+        from paitui.services.engine.local_socket import socket_path
 
         container = await self._call(lambda: self._managed_container(target))
         cid = str(container.id)

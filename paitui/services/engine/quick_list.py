@@ -11,7 +11,6 @@ any error, or no answer within the deadline gives None, and the full listing is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 from typing import Any
@@ -25,11 +24,10 @@ from paitui.domain.engine.containers import (
     ContainerStatus,
     PublishedPort,
 )
+from paitui.services.engine.local_socket import socket_get, socket_path
 
 #: Longest wait for the answer: past it the full listing is as quick.
 QUICK_LIST_TIMEOUT_S = 1.5
-#: Largest answer read (50 containers are ~60 KB): a bigger one is left to the full listing.
-MAX_ANSWER_BYTES = 8 * 2**20
 _FILTERS = quote(json.dumps({"label": [f"{MANAGED_LABEL}=true"]}, separators=(",", ":")))
 #: "Exited (137) 3 minutes ago", "Restarting (1) 2 seconds ago": the exit code the inspect says.
 _EXITED = re.compile(r"^(?:Exited|Restarting) \((-?\d+)\)")
@@ -67,13 +65,6 @@ def info_from_summary(raw: dict[str, Any]) -> ContainerInfo:
     )
 
 
-def socket_path(host: str) -> str | None:
-    """The Unix socket of a ``unix://`` engine address; None for any other kind."""
-    if host.startswith("unix://"):
-        return host.removeprefix("unix://") or None
-    return None
-
-
 async def list_managed_quick(
     host: str, timeout: float = QUICK_LIST_TIMEOUT_S
 ) -> list[ContainerInfo] | None:
@@ -91,28 +82,3 @@ async def list_managed_quick(
         return [info_from_summary(e) for e in entries if isinstance(e, dict)]
     except (OSError, ValueError, TypeError, AttributeError, TimeoutError):
         return None
-
-
-async def socket_get(path: str, target: str) -> bytes:
-    """The body of a 200 answer to an HTTP/1.0 GET on the engine's Unix socket (HTTP/1.0, so
-    the engine closes: no chunked body); OSError or ValueError when there is none."""
-    reader, writer = await asyncio.open_unix_connection(path, limit=MAX_ANSWER_BYTES)
-    try:
-        writer.write(f"GET {target} HTTP/1.0\r\nHost: docker\r\n\r\n".encode("ascii"))
-        await writer.drain()
-        answer = b""
-        while len(answer) <= MAX_ANSWER_BYTES and (
-            chunk := await reader.read(MAX_ANSWER_BYTES + 1 - len(answer))
-        ):
-            answer += chunk
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    if len(answer) > MAX_ANSWER_BYTES:
-        raise ValueError("answer too large")
-    head, sep, body = answer.partition(b"\r\n\r\n")
-    status = head.split(b"\r\n", 1)[0].split()
-    if not sep or len(status) < 2 or status[1] != b"200":
-        raise ValueError(f"engine answered {head[:80]!r}")
-    return body

@@ -72,13 +72,16 @@ class SparkBars(Widget):
 
     def show(self, data: Sequence[float]) -> None:
         """Show ``data``; nothing is redrawn when no bar would change."""
-        # None, one or several samples are drawn differently (a flat line, a full bar, bars).
-        was = min(len(self._data), 2)
+        was = self._shape()
         self._data = tuple(data)
         levels = self._levels_for(self.size.width, self.size.height or 1)
-        if levels != self._levels or min(len(self._data), 2) != was:
+        if levels != self._levels or self._shape() != was:
             self._levels = levels
             self.refresh()
+
+    def _shape(self) -> int:
+        """None, one or several samples: drawn differently (a flat line, a full bar, bars)."""
+        return min(len(self._data), 2)
 
     def _levels_for(self, width: int, height: int) -> tuple[int, ...]:
         return spark_levels(self._data, width, height, floor=self.floor, min_span=self.min_span)
@@ -97,7 +100,7 @@ class SparkBars(Widget):
         _, base = self.background_colors  # the colours as Textual's Sparkline mixes them
         low = self.get_component_styles("sparkline--min-color").color
         high = self.get_component_styles("sparkline--max-color").color
-        key = (width, height, self._levels, min(len(self._data), 2), base_style, base, low, high)
+        key = (width, height, self._levels, self._shape(), base_style, base, low, high)
         if self._lines is None or self._lines_key != key:
             self._lines_key = key
             palette = [
