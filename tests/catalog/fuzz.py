@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from paitui.services.catalog.loader import bundled_catalog_path
+from paitui.services.catalog.files import bundled_catalog_path
 
 #: One app that uses every part of the schema, so mutations reach every validator.
 RICH_APP: dict[str, Any] = {

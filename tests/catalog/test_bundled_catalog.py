@@ -6,7 +6,8 @@ import pytest
 
 from paitui.domain.catalog.schema import App, Catalog, accel_of_variant, placeholders_in
 from paitui.domain.catalog.tags import parse_image
-from paitui.services.catalog.loader import bundled_catalog_path, load_catalog, load_file
+from paitui.services.catalog.files import bundled_catalog_path
+from paitui.services.catalog.loader import load_catalog, load_file
 
 SEED_VARIANTS = {
     "pai-koboldcpp": {"rocm", "vulkan"},

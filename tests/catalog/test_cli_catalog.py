@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from paitui.cli.main import main
-from paitui.services.catalog.loader import bundled_catalog_path
+from paitui.services.catalog.files import bundled_catalog_path
 
 GOOD = """\
 apps:
@@ -134,11 +134,11 @@ def test_list_fails_only_when_no_app_loads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The bundled file always loads, so stand a broken file in for it (in-process).
-    import paitui.services.catalog.loader as loader
+    import paitui.services.catalog.files as files
 
     broken = tmp_path / "broken.yml"
     broken.write_text(BROKEN)
-    monkeypatch.setattr(loader, "bundled_catalog_path", lambda: broken)
+    monkeypatch.setattr(files, "bundled_catalog_path", lambda: broken)
     assert main(["catalog"]) == 1
     err = capsys.readouterr().err
     assert f"{broken}:5:11 (app mine): kind:" in err

@@ -10,7 +10,8 @@ from paitui.domain.catalog.schema import App
 from paitui.domain.hardware.report import HardwareReport
 from paitui.domain.launch.plan import LaunchChoices
 from paitui.domain.launch.planner import plan_launch
-from paitui.services.catalog.loader import bundled_catalog_path, load_file
+from paitui.services.catalog.files import bundled_catalog_path
+from paitui.services.catalog.loader import load_file
 from tests.engine.test_planner import AMD_BOX, INTEL_BOX, SETTINGS
 
 SECCOMP = "seccomp=unconfined"

@@ -16,7 +16,8 @@ from paitui.domain.catalog.values import check_image, check_mount, shm_bytes
 from paitui.domain.hardware.report import HardwareReport
 from paitui.domain.launch.plan import LaunchChoices
 from paitui.domain.launch.planner import plan_launch
-from paitui.services.catalog.loader import bundled_catalog_path, check_file, load_file
+from paitui.services.catalog.files import bundled_catalog_path
+from paitui.services.catalog.loader import check_file, load_file
 from paitui.settings import Settings
 
 APP = """\

@@ -14,7 +14,8 @@ import pytest
 from paitui.domain.catalog.schema import App
 from paitui.domain.launch.export import compose_text, plan_from_compose
 from paitui.domain.launch.plan import LaunchPlan, MountSpec
-from paitui.services.catalog.loader import bundled_catalog_path, load_file
+from paitui.services.catalog.files import bundled_catalog_path
+from paitui.services.catalog.loader import load_file
 from tests.engine.test_export import _cli, _plans
 
 #: Values Compose would interpolate or mangle if written as they are.

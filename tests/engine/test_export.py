@@ -15,7 +15,8 @@ from paitui.domain.catalog.schema import App
 from paitui.domain.launch.export import compose_text, plan_from_compose, run_argv, run_line
 from paitui.domain.launch.plan import LaunchChoices, LaunchPlan
 from paitui.domain.launch.planner import plan_launch
-from paitui.services.catalog.loader import bundled_catalog_path, load_file
+from paitui.services.catalog.files import bundled_catalog_path
+from paitui.services.catalog.loader import load_file
 from tests.engine.test_planner import AMD_BOX, INTEL_BOX, NV_CDI, NV_RUNTIME, SETTINGS
 
 CASES = [

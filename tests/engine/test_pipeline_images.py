@@ -11,7 +11,8 @@ from paitui.domain.hardware.accel import Accel
 from paitui.domain.hardware.report import DockerFacts, Gpu, HardwareReport, Vendor
 from paitui.domain.launch.plan import LaunchChoices
 from paitui.domain.launch.planner import PlanError, plan_launch
-from paitui.services.catalog.loader import bundled_catalog_path, load_file
+from paitui.services.catalog.files import bundled_catalog_path
+from paitui.services.catalog.loader import load_file
 from paitui.settings import Settings
 
 SETTINGS = Settings(models_dir=Path("/srv/models"), apps_dir=Path("/srv/apps"))

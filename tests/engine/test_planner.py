@@ -19,7 +19,8 @@ from paitui.domain.launch.plan import (
     PortBinding,
 )
 from paitui.domain.launch.planner import PlanError, choose_variant, plan_launch
-from paitui.services.catalog.loader import bundled_catalog_path, load_file
+from paitui.services.catalog.files import bundled_catalog_path
+from paitui.services.catalog.loader import load_file
 from paitui.settings import Settings
 
 STORE = Path("/srv/models")

@@ -27,7 +27,8 @@ from paitui.domain.hardware.report import DockerFacts, HardwareReport
 from paitui.domain.launch.export import compose_text, plan_from_compose, run_line
 from paitui.domain.launch.plan import ImageBuild, LaunchChoices, MountSpec
 from paitui.domain.launch.planner import PlanError, plan_launch
-from paitui.services.catalog.loader import bundled_catalog_path, load_file
+from paitui.services.catalog.files import bundled_catalog_path
+from paitui.services.catalog.loader import load_file
 from paitui.services.engine.build import BuildProgress
 from paitui.services.engine.client import Engine
 from paitui.settings import Settings

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from paitui.services.catalog.loader import bundled_catalog_path, load_file
+from paitui.services.catalog.files import bundled_catalog_path
+from paitui.services.catalog.loader import load_file
 from paitui.ui.widgets.app_detail import render_app_detail, stack_cell
 
 

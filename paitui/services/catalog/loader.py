@@ -19,33 +19,17 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from paitui.domain.catalog.schema import App, Catalog, CatalogIssue, host_access
-from paitui.resources import bundled
-from paitui.services.catalog.read import ReadProblem, decode, parse, read_bytes
+from paitui.services.catalog.files import (
+    ReadProblem,
+    catalog_paths,
+    read_bytes,
+)
+from paitui.services.catalog.read import decode, parse
 from paitui.settings import config_dir
 
 Loc = tuple[int | str, ...]
 #: Issues reported per file: past this, one more issue says how many were left out.
 MAX_ISSUES = 100
-
-
-def bundled_catalog_path() -> Path:
-    """The catalog that ships with paitui."""
-    return bundled("catalog.yml")
-
-
-def user_catalog_paths(env: Mapping[str, str] | None = None) -> list[Path]:
-    """``*.yml`` and ``*.yaml`` entries of the config dir's ``catalog.d/``, in name order.
-
-    Hidden names (editor lock files such as ``.#apps.yml``) are skipped. Entries that are not
-    regular files are listed too, so that loading them reports why they are refused.
-    OSError when the folder cannot be listed.
-    """
-    folder = config_dir(env) / "catalog.d"
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p for p in folder.iterdir() if p.suffix in {".yml", ".yaml"} and not p.name.startswith(".")
-    )
 
 
 def _mark_of(node: yaml.Node | None) -> tuple[int | None, int | None]:
@@ -388,20 +372,14 @@ def load_catalog(
     ``PAITUI_CATALOG`` (a path list separated by ':') adds files after ``catalog.d``.
     """
     env = os.environ if env is None else env
-    paths: list[Path] = []
+    paths, listing_error = catalog_paths(
+        extra, include_bundled=include_bundled, include_user=include_user, env=env
+    )
     issues: list[CatalogIssue] = []
-    if include_bundled:
-        paths.append(bundled_catalog_path())
-    if include_user:
-        try:
-            paths.extend(user_catalog_paths(env))
-        except OSError as exc:
-            folder = config_dir(env) / "catalog.d"
-            issues.append(
-                CatalogIssue(file=str(folder), message=f"cannot list the folder: {exc.strerror}")
-            )
-        paths.extend(Path(p) for p in env.get("PAITUI_CATALOG", "").split(os.pathsep) if p)
-    paths.extend(extra)
+    if listing_error is not None:
+        folder = config_dir(env) / "catalog.d"
+        message = f"cannot list the folder: {listing_error.strerror}"
+        issues.append(CatalogIssue(file=str(folder), message=message))
     apps: dict[str, App] = {}
     sources: dict[str, str] = {}
     warnings: list[CatalogIssue] = []

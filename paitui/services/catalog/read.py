@@ -23,18 +23,15 @@ location stays the same.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-#: 512 KiB: the bundled catalog of 17 apps is 31 KiB, so this is room for ~250 apps in one file
-#: (catalog.d takes any number of files). Scanning costs ~0.5 us a byte, nodes cost more: see
-#: MAX_NODES.
-MAX_BYTES = 512 * 1024
+from paitui.services.catalog.files import MAX_BYTES, ReadProblem, read_bytes
+
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "ReadProblem", "decode", "parse", "read_bytes"]
+
 #: The bundled catalog nests 8 levels deep; 50 leaves room and keeps recursion shallow.
 MAX_DEPTH = 50
 #: The bundled catalog has ~1,500 nodes (~50 per KiB), so a 512 KiB file of ordinary catalog
@@ -51,16 +48,6 @@ _BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class ReadProblem(Exception):
-    """A file that cannot be read as a catalog, with where (1-based) when known."""
-
-    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.column = column
-
-
 def line_col(text: str, pos: int) -> tuple[int, int]:
     """1-based line and column of character ``pos`` in ``text``, with YAML's line breaks."""
     line, start = 1, 0
@@ -68,59 +55,6 @@ def line_col(text: str, pos: int) -> tuple[int, int]:
         line += 1
         start = m.end()
     return line, pos - start + 1
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
-def _check_stat(st: os.stat_result) -> None:
-    if not stat.S_ISREG(st.st_mode):
-        raise ReadProblem(
-            f"{_kind(st.st_mode)}, not a regular file: give a plain .yml file "
-            "(paitui never reads FIFOs, devices or directories as a catalog)"
-        )
-    if st.st_size > MAX_BYTES:
-        raise ReadProblem(
-            f"the file is {st.st_size} bytes, over the {MAX_BYTES} byte limit for one catalog "
-            "file: split it into several files in catalog.d"
-        )
-
-
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes, if it is a regular file of at most ``MAX_BYTES``."""
-    try:
-        # stat first so a FIFO or device is never even opened; fstat again on the open file
-        # in case the path was swapped in between.
-        _check_stat(os.stat(path))
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise ReadProblem(f"cannot read the file: {exc.strerror or exc}") from None
-    try:
-        _check_stat(os.fstat(fd))
-        chunks: list[bytes] = []
-        size = 0
-        while size <= MAX_BYTES:
-            chunk = os.read(fd, MAX_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise ReadProblem(f"cannot read the file: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
-    if size > MAX_BYTES:
-        raise ReadProblem(f"the file grew past the {MAX_BYTES} byte limit while it was read")
-    return b"".join(chunks)
 
 
 def decode(data: bytes) -> str:

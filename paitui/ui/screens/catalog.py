@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from paitui.domain.catalog.schema import App, Catalog
 from paitui.domain.hardware.report import HardwareReport
-from paitui.services.catalog.loader import bundled_catalog_path
+from paitui.services.catalog.files import bundled_catalog_path
 from paitui.ui.failures import ReportsWorkerFailures
 from paitui.ui.host import host_of
 from paitui.ui.sections import APP_KEYS
