@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from paitui.domain.engine.containers import ContainerInfo
     from paitui.domain.fleet.hosts import HostList
     from paitui.domain.hardware.report import HardwareReport
+    from paitui.domain.launch.catalog_preview import CatalogPreview
     from paitui.services.engine.client import Engine
     from paitui.services.fleet.tracker import Fleet
     from paitui.services.gpu.sampler import GpuSampler
@@ -61,6 +62,35 @@ class Services:
         catalog = load_catalog(self.catalog_paths)
         self._catalog = catalog  # one reference swapped whole: readers see old or new
         return catalog
+
+    def catalog_fingerprint(self) -> str | None:
+        """A digest of the catalog files as they are now (None when they cannot be listed or
+        read: the catalog's reading says why)."""
+        from paitui.services.catalog.files import catalog_paths
+        from paitui.services.catalog.preview_cache import catalog_fingerprint
+
+        paths, listing_error = catalog_paths(self.catalog_paths)
+        return None if listing_error is not None else catalog_fingerprint(paths)
+
+    def catalog_preview(self, fingerprint: str) -> CatalogPreview | None:
+        """The preview the last start saved, if it was made from the files of ``fingerprint``."""
+        from paitui.services.catalog.preview_cache import read_preview
+        from paitui.settings import data_dir
+
+        return read_preview(data_dir(), fingerprint)
+
+    def save_catalog_preview(self, catalog: Catalog, fingerprint: str | None) -> None:
+        """Save the preview of ``catalog``, read from the files of ``fingerprint``, for the next
+        start; nothing when the files changed meanwhile or the same preview is saved already."""
+        from paitui.domain.launch.catalog_preview import preview_of
+        from paitui.services.catalog.preview_cache import read_preview, write_preview
+        from paitui.settings import data_dir
+
+        if fingerprint is None or self.catalog_fingerprint() != fingerprint:
+            return
+        preview = preview_of(catalog, fingerprint)
+        if read_preview(data_dir(), fingerprint) != preview:
+            write_preview(data_dir(), preview)
 
     @property
     def catalog(self) -> Catalog:
