@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,8 @@ from paitui.ui.widgets.taskbar import Taskbar, taskbar_items
 HARDWARE_AFTER_S = 1.0
 #: Seconds the fleet waits at most for the first catalog read before it loads (see start_fleet).
 CATALOG_FIRST_S = 2.0
+#: Seconds the catalog's reading waits at most for its preview to be drawn (see load_catalog).
+PREVIEW_DRAW_S = 1.0
 
 if TYPE_CHECKING:
     # The domain is imported where it is used, after the first frame (its dataclasses and
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
     from paitui.domain.engine.containers import EngineConnection
     from paitui.domain.fleet.status import AppStatus
     from paitui.domain.hardware.report import HardwareReport
+    from paitui.domain.launch.catalog_preview import CatalogPreview
     from paitui.domain.launch.plan import LaunchPlan
     from paitui.domain.models.records import InstalledModel
     from paitui.services.fleet.host_ports import PortCheck
@@ -96,7 +100,9 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
         self._hardware_timer: Timer | None = None
         self.settings = services.settings
         self.hardware_report: HardwareReport | None = None
+        self.catalog_preview: CatalogPreview | None = None
         self.catalog_changed: Signal[Catalog] = Signal(self, "catalog-changed")
+        self.catalog_preview_changed: Signal[CatalogPreview] = Signal(self, "preview-changed")
         self.hardware_changed: Signal[HardwareReport] = Signal(self, "hardware-changed")
         #: The combined state of every managed app, by app id.
         self.statuses: dict[str, AppStatus] = {}
@@ -116,12 +122,19 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
     def on_mount(self) -> None:
         for problem in (*self.settings.problems, *self.theme_problems):
             self.notify(problem, title="Settings", severity="warning", timeout=10)
-        self.load_catalog()
         if self.demo:
             from paitui.demo import demo_report, demo_statuses
 
             self.set_hardware_report(demo_report())
             self._publish_statuses(demo_statuses())
+
+    def on_ready(self) -> None:
+        """After the first layout: the work that fills the screens starts once it is drawn."""
+        # Anything started sooner shares the interpreter lock with the first paint and delays it.
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        self.load_catalog()
         if self.live:
             self.start_fleet()
             # Detection loads the SDK and asks udev and the engine: it waits for the first list of
@@ -259,6 +272,9 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
         """Open the launch flow for a catalog app."""
         from paitui.domain.launch.variant_fit import best_variant, why_not
 
+        if self.catalog is None and self.catalog_preview is not None:
+            self.notify("Still reading the catalog; try again in a moment.")
+            return
         if self.catalog is None or app_id not in self.catalog.apps:
             self.notify(f"{app_id} is not in the catalog.", severity="warning")
             return
@@ -372,12 +388,33 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
         thread=True, exclusive=True, name="read the catalog", group="catalog", exit_on_error=False
     )
     def load_catalog(self) -> None:
-        """Read the catalogs off the event loop, then publish them."""
+        """Read the catalogs off the event loop, then publish them.
+
+        The first time, the preview saved by the last start (when the files are the same) is
+        published first: the apps are on screen without waiting for the schema to load."""
+        services = self.services
+        fingerprint = services.catalog_fingerprint()
+        if self.catalog is None and fingerprint is not None:
+            preview = services.catalog_preview(fingerprint)
+            if preview is not None:
+                self.call_from_thread(self._set_preview, preview)
+                # The reading shares the interpreter lock with the drawing: the screen shown
+                # (the Desktop, or another section a key chose meanwhile) is drawn first.
+                drawn = threading.Event()
+                self.call_from_thread(self.call_after_refresh, drawn.set)
+                drawn.wait(PREVIEW_DRAW_S)
         try:
-            catalog = self.services.load_catalog()
-        finally:
-            self.call_from_thread(self._catalog_read.set)  # read or failed: the fleet goes on
+            catalog = services.load_catalog()
+        except BaseException:
+            self.call_from_thread(self._catalog_read.set)  # failed: the fleet goes on
+            raise
         self.call_from_thread(self._set_catalog, catalog)
+        services.save_catalog_preview(catalog, fingerprint)
+
+    def _set_preview(self, preview: CatalogPreview) -> None:
+        if self.catalog is None:
+            self.catalog_preview = preview
+            self.catalog_preview_changed.publish(preview)
 
     @property
     def catalog(self) -> Catalog | None:
@@ -395,6 +432,9 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
                 timeout=8,
             )
         self.catalog_changed.publish(catalog)
+        # The fleet (it loads the SDK, a long hold of the interpreter lock) waits until the
+        # screens have drawn the catalog.
+        self.call_after_refresh(self._catalog_read.set)
 
     def set_hardware_report(self, report: HardwareReport) -> None:
         """Store a new hardware report and tell the screens."""
@@ -410,7 +450,8 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
         """The display name of a catalog app (its id when it is not in the catalog)."""
         if self.catalog is not None and app_id in self.catalog.apps:
             return self.catalog.apps[app_id].name
-        return app_id
+        named = self.catalog_preview.name_of(app_id) if self.catalog_preview else None
+        return named or app_id
 
     def use_theme(self, name: str) -> None:
         """Switch the theme live and remember it in config.toml."""

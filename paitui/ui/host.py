@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from paitui.domain.engine.containers import EngineConnection
     from paitui.domain.fleet.status import AppStatus
     from paitui.domain.hardware.report import HardwareReport
+    from paitui.domain.launch.catalog_preview import CatalogPreview
     from paitui.services.registry import Services
     from paitui.settings import Settings
 
@@ -33,12 +34,15 @@ class Host(Protocol):
     def catalog(self) -> Catalog | None:
         """The catalog as its owner (``Services``) holds it; None until first read."""
 
+    #: What the last start saved of these very catalog files, until the catalog is read.
+    catalog_preview: CatalogPreview | None
     hardware_report: HardwareReport | None
     #: The combined state of every managed app, by app id.
     statuses: dict[str, AppStatus]
     #: Names of the themes read from the user's config dir.
     user_themes: set[str]
     catalog_changed: Signal[Catalog]
+    catalog_preview_changed: Signal[CatalogPreview]
     hardware_changed: Signal[HardwareReport]
     statuses_changed: Signal[dict[str, AppStatus]]
 
@@ -62,7 +66,8 @@ class Host(Protocol):
         ...
 
     def app_name(self, app_id: str) -> str:
-        """The display name of a catalog app (its id when it is not in the catalog)."""
+        """The display name of a catalog app (from the preview until the catalog is read;
+        its id when it is in neither)."""
         ...
 
     def open_launch(self, app_id: str) -> None:

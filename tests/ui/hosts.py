@@ -16,6 +16,7 @@ from paitui.domain.catalog.schema import Catalog
 from paitui.domain.engine.containers import EngineConnection
 from paitui.domain.fleet.status import AppStatus
 from paitui.domain.hardware.report import HardwareReport
+from paitui.domain.launch.catalog_preview import CatalogPreview
 from paitui.services.fleet.tracker import Fleet
 from paitui.services.registry import Services
 from paitui.settings import load_settings
@@ -40,10 +41,12 @@ class HostApp(App[None]):
         self.settings = services.settings
         self.live = live
         self.catalog: Catalog | None = None
+        self.catalog_preview: CatalogPreview | None = None
         self.hardware_report: HardwareReport | None = None
         self.statuses: dict[str, AppStatus] = {}
         self.user_themes: set[str] = set()
         self.catalog_changed: Signal[Catalog] = Signal(self, "catalog-changed")
+        self.catalog_preview_changed: Signal[CatalogPreview] = Signal(self, "preview-changed")
         self.hardware_changed: Signal[HardwareReport] = Signal(self, "hardware-changed")
         self.statuses_changed: Signal[dict[str, AppStatus]] = Signal(self, "statuses-changed")
         #: (action, app id) of each app-wide action a screen asked for.
@@ -59,7 +62,8 @@ class HostApp(App[None]):
     def app_name(self, app_id: str) -> str:
         if self.catalog is not None and app_id in self.catalog.apps:
             return self.catalog.apps[app_id].name
-        return app_id
+        named = self.catalog_preview.name_of(app_id) if self.catalog_preview else None
+        return named or app_id
 
     def open_launch(self, app_id: str) -> None:
         self.asked.append(("launch", app_id))

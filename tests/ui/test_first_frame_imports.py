@@ -36,6 +36,27 @@ def test_the_launch_path_imports_no_command_and_no_schema() -> None:
     assert loaded == ["paitui.cli.common", "paitui.cli.main"]
 
 
+_SCREENS_PROBE = """
+import json, sys
+import paitui.ui.app, paitui.ui.screens.home, paitui.ui.screens.running
+from paitui.services.registry import Services
+from paitui.settings import load_settings
+services = Services(load_settings())
+services.catalog_preview(services.catalog_fingerprint() or "")
+print(json.dumps(sorted(m for m in ("pydantic", "yaml", "docker") if m in sys.modules)))
+"""
+
+
+def test_the_preview_and_the_first_screens_need_no_schema_and_no_yaml() -> None:
+    # Key 5 at the first frame shows the Running screen, named from the preview: none of it
+    # may wait for pydantic, YAML or the SDK.
+    out = subprocess.run(
+        [sys.executable, "-c", _SCREENS_PROBE], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
 @pytest.mark.parametrize(
     ("argv", "ui"),
     [

@@ -23,9 +23,18 @@ def demo_app() -> PaituiApp:
     return PaituiApp(Services(load_settings()), demo=True)
 
 
+async def catalog_shown(pilot: Any, timeout: float = 10.0) -> None:
+    """Until the app has read its catalog (it starts reading once the first frame is drawn)."""
+    deadline = time.monotonic() + timeout
+    while pilot.app.catalog is None:
+        assert time.monotonic() < deadline, "the catalog was not read"
+        await pilot.pause(0.01)
+    await pilot.app.workers.wait_for_complete()
+
+
 def go(key: str, then: Callable[[Any], Awaitable[None]] | None = None) -> Any:
     async def run_before(pilot: Any) -> None:
-        await pilot.app.workers.wait_for_complete()
+        await catalog_shown(pilot)
         await pilot.press(key)
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()

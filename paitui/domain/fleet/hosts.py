@@ -11,12 +11,15 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from paitui.domain.catalog.schema import App
 from paitui.domain.engine.containers import PublishedPort
 from paitui.domain.fleet.links import AppLinks, app_links, ssh_tunnel_to
 from paitui.domain.fleet.status import AppState, AppStatus
+
+if TYPE_CHECKING:  # the screens that show hosts load before the catalog's schema
+    from paitui.domain.catalog.schema import App
 
 #: The name of the engine paitui uses without ``--host`` (settings, DOCKER_HOST, the default).
 LOCAL = "local"

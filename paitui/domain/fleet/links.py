@@ -13,11 +13,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from paitui.domain.catalog.schema import App, PortSpec
 from paitui.domain.engine.containers import PublishedPort
 
 _ALL_INTERFACES = {"", "0.0.0.0", "::"}
+
+if TYPE_CHECKING:  # types only: the screens that show links load before the schema
+    from paitui.domain.catalog.schema import App, PortSpec
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from paitui.domain.engine.containers import EngineConnection
     from paitui.domain.fleet.status import AppStatus
     from paitui.domain.hardware.report import HardwareReport
+    from paitui.domain.launch.catalog_preview import CatalogPreview
 
 TILE_WIDTH = 30
 
@@ -97,6 +98,25 @@ def tile_data(
     return fit, blocked
 
 
+def preview_tile_data(
+    preview: CatalogPreview, statuses: dict[str, AppStatus], host: str | None = None
+) -> tuple[list[TileData], list[TileData]]:
+    """The tiles of the catalog preview: what ``tile_data`` makes of the catalog before the
+    hardware is known."""
+    fit: list[TileData] = []
+    blocked: list[TileData] = []
+    for app in preview.apps:
+        status = statuses.get(app.app_id)
+        state = status.state.value if status else None
+        if app.variant is not None:
+            fit.append(
+                TileData(app.app_id, app.name, app.kind, app.variant, state=state, host=host)
+            )
+        else:
+            blocked.append(TileData(app.app_id, app.name, app.kind, None, "", state))
+    return fit, blocked
+
+
 class HomeScreen(ReportsWorkerFailures, Screen[None]):
     """What this box can run, and what runs."""
 
@@ -135,6 +155,7 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
         self.sub_title = "Desktop"
         paitui = host_of(self)
         paitui.catalog_changed.subscribe(self, lambda _c: self.call_next(self._rebuild))
+        paitui.catalog_preview_changed.subscribe(self, lambda _p: self.call_next(self._rebuild))
         paitui.hardware_changed.subscribe(self, self._on_hardware)
         paitui.statuses_changed.subscribe(self, lambda _s: self._update_states())
         self._on_hardware(paitui.hardware_report)
@@ -162,7 +183,8 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
 
     async def _rebuild(self) -> None:
         paitui = host_of(self)
-        if paitui.catalog is None:
+        catalog, preview = paitui.catalog, paitui.catalog_preview
+        if catalog is None and preview is None:
             return
         if not self.is_active:
             # Another section is shown (key 5 at start): mounting 66 tiles nobody sees would
@@ -170,13 +192,19 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
             self._stale = True
             return
         self._stale = False
-        # Which box a launch goes to, once there is more than one (the hosts are files: a thread).
-        services = getattr(paitui, "services", None)
-        hosts = await asyncio.to_thread(lambda: services.hosts.hosts) if services else ()
-        from paitui.domain.fleet.hosts import tile_host_note
+        if catalog is not None:
+            # Which box a launch goes to, once there is more than one (files: a thread).
+            services = paitui.services
+            hosts = await asyncio.to_thread(lambda: services.hosts.hosts)
+            from paitui.domain.fleet.hosts import tile_host_note
 
-        note = tile_host_note(hosts)
-        fit, blocked = tile_data(paitui.catalog, paitui.hardware_report, paitui.statuses, note)
+            note = tile_host_note(hosts)
+            fit, blocked = tile_data(catalog, paitui.hardware_report, paitui.statuses, note)
+        else:
+            # The preview is drawn at once: reading the hosts now would share the interpreter
+            # lock with the catalog's reading; the catalog's draw adds the hosts.
+            assert preview is not None  # one of the two, see above
+            fit, blocked = preview_tile_data(preview, paitui.statuses)
         if [t.data for t in self.query(AppTile)] == [*fit, *blocked]:
             return  # same tiles: keep them, and the focus
         focused = self.focused.data.app_id if isinstance(self.focused, AppTile) else None

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Static
-
-if TYPE_CHECKING:  # the schema (pydantic) loads after the first frame
-    from paitui.domain.catalog.schema import AppKind
 
 #: One glyph per kind (AppKind's values); plain Unicode that every terminal font has and that
 #: is one cell wide.
@@ -53,7 +49,7 @@ class TileData:
 
     app_id: str
     name: str
-    kind: AppKind
+    kind: str  # an AppKind value (the catalog preview has no schema)
     variant: str | None  # best variant here; None when it cannot run
     reason: str = ""  # why it cannot run here
     state: str | None = None  # app state name when managed
@@ -94,14 +90,14 @@ class AppTile(Static, can_focus=True):
     def render(self) -> Text:
         d = self.data
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{GLYPHS[d.kind]} ", style="bold")
+        text.append(f"{GLYPHS.get(d.kind, GLYPHS['other'])} ", style="bold")
         text.append(d.name, style="bold")
         if d.state:
             text.append(" ")
             text.append_text(light(d.state))
         text.append("\n")
         if d.variant:
-            text.append(f"{d.kind.value} · {d.variant}", style="dim")
+            text.append(f"{d.kind} · {d.variant}", style="dim")
             if d.state:
                 text.append(f" · {d.state}", style=LIGHTS.get(d.state, ("", ""))[1])
             if d.host:

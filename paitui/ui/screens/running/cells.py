@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from paitui.domain.catalog.schema import App
 from paitui.domain.engine.containers import StatsSample
 from paitui.domain.fleet.hosts import HostState, host_cell
 from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
@@ -112,11 +111,12 @@ def host_column_cell(host: str | None, state: HostState | None) -> Text:
 
 
 def row_cells(
-    status: AppStatus, app: App | None, sample: StatsSample | None, now: float
+    status: AppStatus, name: str, sample: StatsSample | None, now: float
 ) -> dict[str, Cell]:
-    """Every cell of an app's row, by column key; ``sample`` only for the selected app."""
+    """Every cell of an app's row, by column key (``name``: the app's display name);
+    ``sample`` only for the selected app."""
     return {
-        "app": Text(app.name if app is not None else status.app_id),
+        "app": Text(name),
         "variant": status.variant or "",
         "state": badge_text(status.state, status.exit_code),
         "uptime": format_uptime(status.uptime(now)),

@@ -5,16 +5,20 @@ Pure: the text is made from the status, the catalog entry and the links; no I/O,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.style import Style
 from rich.text import Text
 
-from paitui.domain.catalog.schema import App
 from paitui.domain.fleet.links import AppLinks
 from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
 from paitui.domain.gpu.usage import GpuSnapshot
 from paitui.domain.gpu.usage import format_bytes as format_vram
 from paitui.ui.screens.running.cells import STOPPABLE, format_bytes
 from paitui.ui.widgets.state_badge import badge_text
+
+if TYPE_CHECKING:  # the schema (pydantic) loads with the catalog, not with the screen
+    from paitui.domain.catalog.schema import App
 
 
 def render_detail(

@@ -84,7 +84,9 @@ class LiveGpu(AppActions):
     def _resume_gpu(self) -> None:
         if self._gpu_timer is not None:
             self._gpu_timer.resume()
-            self._gpu_tick()
+            # After the rows are drawn: a sample scans /proc, in a thread that would share the
+            # interpreter lock with that draw.
+            self.call_after_refresh(self._gpu_tick)
 
     def gpu_text(self, status: AppStatus, key: str) -> Text | None:
         """The detail pane's GPU part for a row (None while no GPU was seen)."""

@@ -10,6 +10,7 @@ live GPU use is in ``live_gpu`` and following several hosts in ``hosts``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Static
 
-from paitui.domain.catalog.schema import Catalog
 from paitui.domain.engine.containers import EngineConnection, StatsSample
 from paitui.domain.fleet.status import AppState, AppStatus, format_uptime
 from paitui.ui.failures import ReportsWorkerFailures
@@ -46,6 +46,7 @@ from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar
 
 if TYPE_CHECKING:
+    from paitui.domain.catalog.schema import Catalog
     from paitui.services.fleet.tracker import Fleet
 
 
@@ -136,7 +137,17 @@ class RunningScreen(ReportsWorkerFailures, LiveGpu, FollowsHosts):
         self.set_interval(1.0, self._tick)
         self._start_gpu()  # paused until the screen is shown
         self.table.focus()
+        host = host_of(self)
+        # Rows drawn before the catalog (or its preview) was read show app ids until then.
+        host.catalog_preview_changed.subscribe(self, lambda _p: self._rename_rows())
+        host.catalog_changed.subscribe(self, lambda _c: self._rename_rows())
         self._connect_fleet()
+
+    def _rename_rows(self) -> None:
+        name_of = host_of(self).app_name
+        for key, status in self.statuses.items():
+            if key in self.table.rows:
+                self._set_cells(key, {"app": Text(name_of(status.app_id))})
 
     @work(exclusive=True, name="follow the managed apps", group="fleet-start", exit_on_error=False)
     async def _connect_fleet(self) -> None:
@@ -153,6 +164,7 @@ class RunningScreen(ReportsWorkerFailures, LiveGpu, FollowsHosts):
         for status in list(host.statuses.values()):
             self._upsert(status)
         self._update_empty()
+        await self._drawn()
         try:
             fleet, multi = await asyncio.to_thread(self._open_fleets)
         except Exception as exc:  # context: the detail pane says what is missing
@@ -178,6 +190,16 @@ class RunningScreen(ReportsWorkerFailures, LiveGpu, FollowsHosts):
         await fleet.start()
         self._drop_rows(provisional - set(fleet.statuses))  # gone before the fleet saw them
         self._show_engine(fleet.connection)
+
+    async def _drawn(self, timeout: float = 1.0) -> None:
+        """Until the screen has been drawn once more (at most ``timeout`` s).
+
+        Opening the fleet imports the SDK in a thread: started sooner, it shares the
+        interpreter lock with the first draw of the rows and delays it."""
+        drawn = asyncio.Event()
+        self.call_after_refresh(drawn.set)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(drawn.wait(), timeout)
 
     def _drop_rows(self, keys: set[str]) -> None:
         for key in keys:
@@ -266,7 +288,7 @@ class RunningScreen(ReportsWorkerFailures, LiveGpu, FollowsHosts):
             key == self.selected and self.last_sample is not None and status.state in STOPPABLE
         )
         sample = self.last_sample if selected else None
-        cells = row_cells(status, self._app(status.app_id), sample, self._now())
+        cells = row_cells(status, host_of(self).app_name(status.app_id), sample, self._now())
         host = self.hosts_of.get(key)
         if self._show_host:
             cells["host"] = host_column_cell(host, self.host_states.get(host or ""))
