@@ -3,6 +3,7 @@ anyone copying it over."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from paitui.services.registry import Services
@@ -41,7 +42,10 @@ async def test_the_desktop_reads_the_owners_catalog(tmp_path: Path) -> None:
     extra.write_text(entry("owner-ui"))
     services = Services(Settings(models_dir=tmp_path / "m", apps_dir=tmp_path / "a"), [extra])
     app = PaituiApp(services, live=False)
-    async with app.run_test(size=(120, 40)):
+    async with app.run_test(size=(120, 40)) as pilot:
+        deadline = time.monotonic() + 10  # the reading starts once the first frame is drawn
+        while app.catalog is None and time.monotonic() < deadline:
+            await pilot.pause(0.01)
         await app.workers.wait_for_complete()
         assert app.catalog is not None and app.catalog is services.catalog
         assert "owner-ui" in app.catalog.apps
