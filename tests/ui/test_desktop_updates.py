@@ -62,3 +62,26 @@ async def test_tiles_move_between_grids_and_the_rest_stay_mounted() -> None:
             assert all(t.data.variant is None for t in now["tiles-blocked"])
         cpu_only = {t.data.app_id for t in _grids(screen)["tiles-blocked"]}
         assert cpu_only == set(_expected(app)["tiles-blocked"])
+
+
+async def test_tiles_past_the_screens_budget_are_mounted_by_a_later_call() -> None:
+    app = PaituiApp(Services(load_settings()), live=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        while app.catalog is None:  # read once the first frame is drawn
+            await pilot.pause(0.01)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, HomeScreen)
+        grid = screen.query_one("#tiles-fit", Grid)
+        await grid.remove_children()
+        fit, _blocked = tile_data(app.catalog, app.hardware_report, app.statuses)
+        assert len(fit) > 6
+        assert await screen._update_grid(grid, fit, 4)  # more to mount
+        assert [t.data for t in grid.query_children(AppTile)] == fit[:4]
+        first = list(grid.query_children(AppTile))
+        assert await screen._update_grid(grid, fit, 4)  # the kept ones use up the budget
+        assert [t.data for t in grid.query_children(AppTile)] == fit[:4]
+        assert not await screen._update_grid(grid, fit, len(fit))
+        assert [t.data for t in grid.query_children(AppTile)] == fit
+        assert list(grid.query_children(AppTile))[:4] == first

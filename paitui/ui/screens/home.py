@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from paitui.domain.launch.catalog_preview import CatalogPreview
 
 TILE_WIDTH = 30
+#: A tile's height in lines (``grid-rows`` below).
+TILE_HEIGHT = 4
 
 
 def hardware_line(report: HardwareReport | None, engine: EngineConnection | None = None) -> Text:
@@ -181,7 +183,9 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
         if self._stale:
             self.call_next(self._rebuild)
 
-    async def _rebuild(self) -> None:
+    async def _rebuild(self, everything: bool = False) -> None:
+        """Make the grids show the tiles; ``everything``: all of them now (else those that fit
+        on the screen first, the rest after that draw)."""
         paitui = host_of(self)
         catalog, preview = paitui.catalog, paitui.catalog_preview
         if catalog is None and preview is None:
@@ -208,23 +212,43 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
         if [t.data for t in self.query(AppTile)] == [*fit, *blocked]:
             return  # same tiles: keep them, and the focus
         focused = self.focused.data.app_id if isinstance(self.focused, AppTile) else None
+        # The tiles that fit on the screen first; the rest once they are drawn (mounting 66
+        # tiles at once held the first list back by a tenth of a second).
+        rows = max(self.size.height, 1) // TILE_HEIGHT + 1
+        budget = len(fit) + len(blocked) if everything else rows * self._columns
+        deferred = False
         for grid_id, tiles in (("#tiles-fit", fit), ("#tiles-blocked", blocked)):
-            await self._update_grid(self.query_one(grid_id, Grid), tiles)
+            deferred |= await self._update_grid(self.query_one(grid_id, Grid), tiles, budget)
+            budget = max(0, budget - len(tiles))
         self.query_one("#blocked-title").display = bool(blocked)
         self._restore_focus(focused)
+        if deferred:
+            self.call_after_refresh(self._rebuild, True)
 
-    async def _update_grid(self, grid: Grid, tiles: list[TileData]) -> None:
+    async def _update_grid(self, grid: Grid, tiles: list[TileData], budget: int) -> bool:
         """Make ``grid`` show ``tiles``: keep the tiles of apps still in it (updated in place),
         drop the others, mount only the new ones. Mounting 66 tiles twice at start (catalog,
-        then hardware) kept the loop from drawing the first states."""
+        then hardware) kept the loop from drawing the first states.
+
+        New tiles past ``budget`` (the number that fits on screen) are left for a later call;
+        True when some were."""
         have = {tile.data.app_id: tile for tile in grid.query_children(AppTile)}
         wanted = {t.app_id for t in tiles}
         gone = [tile for app_id, tile in have.items() if app_id not in wanted]
         if gone:
             await grid.remove_children(gone)
-        if not have or len(gone) == len(have):
-            await grid.mount_all(AppTile(t) for t in tiles)
-            return
+        kept = [t for t in tiles if t.app_id in have]
+        if [t.app_id for t in tiles[: len(kept)]] == [t.app_id for t in kept]:
+            # The kept tiles first, then only new ones (or none kept): update in place, mount
+            # the new ones together, as many as the budget leaves.
+            for data in kept:
+                if have[data.app_id].data != data:
+                    have[data.app_id].update_data(data)
+            new = tiles[len(kept) :]
+            room = max(0, budget - len(kept))
+            if new[:room]:
+                await grid.mount_all(AppTile(t) for t in new[:room])
+            return len(new) > room
         for index, data in enumerate(tiles):
             tile = have.get(data.app_id)
             if tile is None:
@@ -234,6 +258,7 @@ class HomeScreen(ReportsWorkerFailures, Screen[None]):
                 await grid.mount(AppTile(data), before=before)
             elif tile.data != data:
                 tile.update_data(data)
+        return False
 
     def _restore_focus(self, app_id: str | None) -> None:
         # Keep the focus on the same app while it can run here; else the first app that can.
