@@ -29,23 +29,8 @@ from paitui.domain.engine.containers import (
     PullProgress,
 )
 
-
-class AppState(StrEnum):
-    """What the user sees for an app."""
-
-    PULLING = "pulling"
-    CREATING = "creating"
-    STARTING = "starting"  # container runs; the service does not answer yet
-    LOADING = "loading"  # the service answers and says it is loading
-    READY = "ready"
-    UNHEALTHY = "unhealthy"
-    PAUSED = "paused"
-    STOPPING = "stopping"
-    EXITED = "exited"
-    CRASHED = "crashed"
-    REMOVED = "removed"
-    UNKNOWN = "unknown"  # the engine is away: what the container does cannot be known
-
+# AppState lives apart so the first frame can draw states without this module's dataclasses.
+from paitui.domain.fleet.states import AppState as AppState
 
 #: States in which the container runs and the service is worth probing.
 PROBED_STATES = frozenset({AppState.STARTING, AppState.LOADING, AppState.READY, AppState.UNHEALTHY})

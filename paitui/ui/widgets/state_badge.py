@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from paitui.domain.fleet.status import AppState
+from paitui.domain.fleet.states import AppState
 
 #: state -> (light glyph, colour). Colour names work in every terminal with 16 colours.
 _LOOK: dict[str, tuple[str, str]] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events
@@ -17,9 +18,12 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from paitui.domain.engine.containers import EngineConnection
-from paitui.domain.fleet.status import AppState, AppStatus
+from paitui.domain.fleet.states import AppState
 from paitui.ui.widgets.state_badge import state_look
+
+if TYPE_CHECKING:  # types only: the first frame needs none of the domain's dataclasses
+    from paitui.domain.engine.containers import EngineConnection
+    from paitui.domain.fleet.status import AppStatus
 
 #: Apps worth a place on the taskbar: everything but the ones that are gone for good.
 _SHOWN = frozenset(AppState) - {AppState.REMOVED, AppState.EXITED}
