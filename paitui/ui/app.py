@@ -447,7 +447,8 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
         self.statuses_changed.publish(statuses)
 
     def app_name(self, app_id: str) -> str:
-        """The display name of a catalog app (its id when it is not in the catalog)."""
+        """The display name of a catalog app (from the preview until the catalog is read; its
+        id when it is in neither)."""
         if self.catalog is not None and app_id in self.catalog.apps:
             return self.catalog.apps[app_id].name
         named = self.catalog_preview.name_of(app_id) if self.catalog_preview else None
