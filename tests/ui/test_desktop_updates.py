@@ -7,6 +7,8 @@ back. After each step the grids must show exactly ``tile_data``'s order.
 
 from __future__ import annotations
 
+import time
+
 from textual.containers import Grid
 
 from paitui.domain.hardware.accel import Accel
@@ -67,7 +69,9 @@ async def test_tiles_move_between_grids_and_the_rest_stay_mounted() -> None:
 async def test_tiles_past_the_screens_budget_are_mounted_by_a_later_call() -> None:
     app = PaituiApp(Services(load_settings()), live=False)
     async with app.run_test(size=(80, 24)) as pilot:
+        deadline = time.monotonic() + 10
         while app.catalog is None:  # read once the first frame is drawn
+            assert time.monotonic() < deadline, "the catalog was not read"
             await pilot.pause(0.01)
         await app.workers.wait_for_complete()
         await pilot.pause()
