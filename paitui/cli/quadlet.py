@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from paitui.cli.engine import _add_choices
+from paitui.services.text_files import write_atomically
 
 
 def register(subparsers: Any) -> None:
@@ -37,21 +37,6 @@ def register(subparsers: Any) -> None:
     mode.add_argument("--rootful", action="store_true", help="for rootful Podman (default as root)")
     parser.add_argument("--json", action="store_true", help="print the unit and its set-up as JSON")
     parser.set_defaults(func=run)
-
-
-def write_atomically(directory: Path, name: str, text: str) -> Path:
-    """``text`` as ``directory/name``, made whole under a temp name first (never half-written)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, directory / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return directory / name
 
 
 def run(args: argparse.Namespace) -> int:

@@ -42,34 +42,35 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _check_stat(st: os.stat_result) -> None:
+def _check_stat(st: os.stat_result, limit: int = MAX_BYTES) -> None:
     if not stat.S_ISREG(st.st_mode):
         raise ReadProblem(
             f"{_kind(st.st_mode)}, not a regular file: give a plain .yml file "
             "(paitui never reads FIFOs, devices or directories as a catalog)"
         )
-    if st.st_size > MAX_BYTES:
+    if st.st_size > limit:
         raise ReadProblem(
-            f"the file is {st.st_size} bytes, over the {MAX_BYTES} byte limit for one catalog "
+            f"the file is {st.st_size} bytes, over the {limit} byte limit for one catalog "
             "file: split it into several files in catalog.d"
         )
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes, if it is a regular file of at most ``MAX_BYTES``."""
+def read_bytes(path: Path, limit: int = MAX_BYTES) -> bytes:
+    """The file's bytes, if it is a regular file of at most ``limit`` bytes (``ReadProblem``
+    otherwise; a FIFO or a device is never opened to read)."""
     try:
         # stat first so a FIFO or device is never even opened; fstat again on the open file
         # in case the path was swapped in between.
-        _check_stat(os.stat(path))
+        _check_stat(os.stat(path), limit)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
         raise ReadProblem(f"cannot read the file: {exc.strerror or exc}") from None
     try:
-        _check_stat(os.fstat(fd))
+        _check_stat(os.fstat(fd), limit)
         chunks: list[bytes] = []
         size = 0
-        while size <= MAX_BYTES:
-            chunk = os.read(fd, MAX_BYTES + 1 - size)
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
             if not chunk:
                 break
             chunks.append(chunk)
@@ -78,8 +79,8 @@ def read_bytes(path: Path) -> bytes:
         raise ReadProblem(f"cannot read the file: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
-    if size > MAX_BYTES:
-        raise ReadProblem(f"the file grew past the {MAX_BYTES} byte limit while it was read")
+    if size > limit:
+        raise ReadProblem(f"the file grew past the {limit} byte limit while it was read")
     return b"".join(chunks)
 
 

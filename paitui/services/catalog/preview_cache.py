@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from paitui.domain.launch.catalog_preview import (
     preview_to_json,
 )
 from paitui.services.catalog.files import ReadProblem, read_bytes
+from paitui.services.text_files import write_atomically
 
 PREVIEW_NAME = "catalog-preview.json"
 #: A preview of MAX_APPS apps is well under this.
@@ -45,21 +44,10 @@ def catalog_fingerprint(paths: Sequence[Path]) -> str | None:
 
 def read_preview(folder: Path, fingerprint: str) -> CatalogPreview | None:
     """The saved preview if it was made from the files with this fingerprint."""
-    path = folder / PREVIEW_NAME
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError:
+        data = read_bytes(folder / PREVIEW_NAME, MAX_PREVIEW_BYTES)
+    except ReadProblem:
         return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_PREVIEW_BYTES:
-            return None
-        with os.fdopen(os.dup(fd), "rb") as f:
-            data = f.read(MAX_PREVIEW_BYTES + 1)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -68,18 +56,9 @@ def read_preview(folder: Path, fingerprint: str) -> CatalogPreview | None:
 
 
 def write_preview(folder: Path, preview: CatalogPreview) -> bool:
-    """Save the preview whole (a temporary file renamed over the old one); False on failure."""
-    text = preview_to_json(preview).encode("utf-8")
+    """Save the preview whole (see ``write_atomically``); False on failure."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{PREVIEW_NAME}.", dir=folder)
+        write_atomically(folder, PREVIEW_NAME, preview_to_json(preview))
     except OSError:
-        return False
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text)
-        os.replace(tmp, folder / PREVIEW_NAME)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
         return False
     return True
