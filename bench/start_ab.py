@@ -35,6 +35,7 @@ from common import (
     raise_on_sigterm,
 )
 from peer import paitui_desktop_listed, paitui_running_listed
+from profile_paitui import quit_pane
 
 SCREENS = ("desktop", "running")
 
@@ -55,10 +56,7 @@ def launch(
     t2, text = pane.wait_for(check, timeout=30)
     if t2 is None:
         raise SystemExit(f"{tree}: no app listed on {screen} within 30 s:\n{text}")
-    pane.send_keys("q")
-    if not pane.wait_exit(5):
-        pane.respawn(["true"])
-        pane.wait_exit(5)
+    quit_pane(pane)
     return (t1 - t0) * 1000, (t2 - t0) * 1000
 
 
