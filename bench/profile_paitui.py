@@ -92,6 +92,16 @@ def dump(*_):
             f.write(f"\\n## {{title}}\\n")
             for s in snap.statistics(key)[:40]:
                 f.write(f"{{s.size/2**20:7.2f}} MB {{s.count:8d}}  {{s.traceback[0]}}\\n")
+        import collections, os.path
+        count, size = collections.Counter(), collections.Counter()
+        for name, mod in list(sys.modules.items()):
+            top = name.partition(".")[0]
+            count[top] += 1
+            cached = getattr(getattr(mod, "__spec__", None), "cached", None)
+            size[top] += os.path.getsize(cached) if cached and os.path.exists(cached) else 0
+        f.write("\\n## modules by package (count, bytecode on disk)\\n")
+        for top, n in size.most_common(40):
+            f.write(f"{{n/2**20:7.2f}} MB {{count[top]:5d}}  {{top}}\\n")
     import os
     os.replace({out!r} + ".part", {out!r})
 signal.signal(signal.SIGUSR1, dump)

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from paitui.domain.catalog.schema import HealthCheck, HttpExpect
 from paitui.domain.fleet.status import ProbeOutcome
+from paitui.services.fleet.probe_transport import request_head
 from paitui.services.fleet.probes import MAX_BODY, Prober, ProbeTarget
 
 HEALTH = HealthCheck(path="/health?verbose=1", ready=HttpExpect(json_fields={"status": "ok"}))
@@ -107,8 +111,10 @@ async def test_answers_a_probe_must_survive() -> None:
     # Cut off in the middle of the body.
     outcome, _ = await _probe(_ok("Content-Length: 100\r\n", b'{"status":'))
     assert outcome == ProbeOutcome.UNREACHABLE
-    # A bad chunk.
+    # A bad chunk, and a negative one.
     outcome, _ = await _probe(_ok("Transfer-Encoding: chunked\r\n", b"zz\r\n{}\r\n0\r\n\r\n"))
+    assert outcome == ProbeOutcome.UNREACHABLE
+    outcome, _ = await _probe(_ok("Transfer-Encoding: chunked\r\n", b"-2\r\n{}\r\n0\r\n\r\n"))
     assert outcome == ProbeOutcome.UNREACHABLE
     # Headers that never end: refused at the limit, not read forever.
     endless = b"HTTP/1.1 200 OK\r\n" + b"X-Filler: " + b"y" * (200 * 1024)
@@ -125,3 +131,33 @@ async def test_an_endless_body_is_read_only_as_far_as_a_probe_needs() -> None:
     outcome, detail = await _probe(_ok("Content-Type: text/html\r\n", b"<html>"), then="stream")
     assert outcome == ProbeOutcome.UNHEALTHY  # HTML, not the JSON the check wants
     assert len(detail) < MAX_BODY
+
+
+async def test_a_hostile_path_stays_inside_the_request_line() -> None:
+    check = HealthCheck(path="/h x\r\nX-Evil: 1\r\n\r\nGET /ünï")
+    async with Scripted(_ok("Content-Length: 2\r\n", b"{}")).running() as server:
+        prober = Prober(2.0)
+        await prober.probe(ProbeTarget("app", "127.0.0.1", server.port, check))
+    lines = server.heads[0].decode("ascii").split("\r\n")
+    assert lines[0] == "GET /h%20x%0D%0AX-Evil:%201%0D%0A%0D%0AGET%20/%C3%BCn%C3%AF HTTP/1.1"
+    assert not any(line.lower().startswith("x-evil") for line in lines)
+
+
+def test_the_host_field_names_ipv6_in_brackets_and_leaves_out_port_80() -> None:
+    head = request_head("::1", 8080, "/", {"Host": "elsewhere", "User-Agent": "u"}).decode()
+    assert head.split("\r\n")[1:3] == ["Host: [::1]:8080", "User-Agent: u"]
+    assert request_head("10.0.0.2", 80, "/", {}).decode().split("\r\n")[1] == "Host: 10.0.0.2"
+
+
+def test_the_fleet_runs_its_probes_without_httpx() -> None:
+    # httpx and its transport stack held ~4 MB in every idle paitui for the probes alone.
+    code = (
+        "import sys, paitui.services.registry, paitui.services.fleet.tracker\n"
+        "print(sorted(m for m in ('httpx', 'httpcore', 'anyio', 'h11') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

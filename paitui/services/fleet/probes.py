@@ -22,11 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from paitui.domain.catalog.schema import HealthCheck, HttpExpect
 from paitui.domain.fleet.status import ProbeOutcome, ProbeResult
-from paitui.services.fleet.probe_transport import ProbeTransport
+from paitui.services.fleet.probe_transport import (
+    AnswerTimeout,
+    ConnectTimeout,
+    HungUp,
+    NoConnection,
+    ProbeTransport,
+)
 from paitui.settings import Settings
 
 #: Longest wait between probes of an app that is starting (never above the ready interval).
@@ -115,10 +119,10 @@ class Prober:
 
     def __init__(self, timeout: float = 3.0) -> None:
         self.timeout = timeout
-        # Straight to the transport, without an httpx client: a probe needs no cookies,
-        # redirects, auth or URL merging, and those were half of what remained of its CPU.
-        # No kept-alive connections: probes come seconds apart (ready ones 30 s), longer than
-        # most servers keep one open.
+        # A transport of its own, not an httpx client: a probe needs no cookies, redirects,
+        # auth or URL merging, and those were half of what remained of its CPU. No kept-alive
+        # connections: probes come seconds apart (ready ones 30 s), longer than most servers
+        # keep one open.
         self._transport = ProbeTransport(timeout)
 
     async def aclose(self) -> None:
@@ -129,7 +133,7 @@ class Prober:
         """One probe of ``target``; never raises (except cancellation)."""
         started = time.monotonic()
         try:
-            # The outer timeout is a backstop: httpx's timeouts apply per phase, not in total.
+            # A backstop: the transport's timeouts apply per read, not in total.
             async with asyncio.timeout(self.timeout + 0.5):
                 if target.check.type == "tcp":
                     outcome, detail, code = await self._tcp(target)
@@ -145,35 +149,26 @@ class Prober:
         return ProbeResult(outcome, detail, latency, time.time(), code)
 
     async def _http(self, target: ProbeTarget) -> tuple[ProbeOutcome, str, int | None]:
-        host = f"[{target.host}]" if ":" in target.host else target.host
-        url = f"http://{host}:{target.port}{target.check.path}"
         try:
-            request = httpx.Request("GET", url, headers=PROBE_HEADERS)
-            response = await self._transport.handle_async_request(request)
+            answer = await self._transport.get(
+                target.host, target.port, target.check.path, PROBE_HEADERS
+            )
             try:
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size >= MAX_BODY:
-                        break
+                raw = await answer.body(MAX_BODY)
             finally:
-                await response.aclose()
-            body = b"".join(chunks)[:MAX_BODY].decode("utf-8", errors="replace")
-            outcome, detail = classify_http(target.check, response.status_code, body)
-            return outcome, detail, response.status_code
-        except httpx.ConnectTimeout:
+                await answer.aclose()
+            body = raw.decode("utf-8", errors="replace")
+            outcome, detail = classify_http(target.check, answer.status_code, body)
+            return outcome, detail, answer.status_code
+        except ConnectTimeout:
             return ProbeOutcome.UNREACHABLE, f"no connection within {self.timeout:g} s", None
-        except httpx.ConnectError:
+        except NoConnection:
             return ProbeOutcome.UNREACHABLE, f"nothing listens on port {target.port}", None
-        except (httpx.RemoteProtocolError, httpx.ReadError):
+        except HungUp:
             # Docker's proxy accepts, then hangs up when nothing listens in the container.
             return ProbeOutcome.UNREACHABLE, f"port {target.port} closed the connection", None
-        except httpx.TimeoutException:
+        except AnswerTimeout:
             return ProbeOutcome.UNHEALTHY, f"no answer within {self.timeout:g} s", None
-        except httpx.HTTPError as exc:
-            return ProbeOutcome.UNHEALTHY, f"{type(exc).__name__}: {exc}", None
 
     async def _tcp(self, target: ProbeTarget) -> tuple[ProbeOutcome, str, int | None]:
         try:
