@@ -45,6 +45,8 @@ PREVIEW_DRAW_S = 1.0
 if TYPE_CHECKING:
     # The domain is imported where it is used, after the first frame (its dataclasses and
     # pydantic models are most of paitui's import time).
+    from textual.driver import Driver
+
     from paitui.domain.catalog.schema import Catalog
     from paitui.domain.engine.containers import EngineConnection
     from paitui.domain.fleet.status import AppStatus
@@ -84,6 +86,18 @@ class PaituiApp(ReportsWorkerFailures, App[None]):
     #: The engine connection as last reported (None until the fleet has tried); the header,
     #: the taskbar and the Running screen show a lost one for as long as it lasts.
     engine_connection: reactive[EngineConnection | None] = reactive(None, always_update=True)
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal; on Linux, one whose input thread sleeps until
+        input instead of waking ten times a second (``paitui.ui.input_driver``)."""
+        driver_class = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver_class is LinuxDriver:
+            from paitui.ui.input_driver import WakingLinuxDriver
+
+            return WakingLinuxDriver
+        return driver_class
 
     def __init__(self, services: Services, *, live: bool = True, demo: bool = False) -> None:
         """``live=False`` starts no hardware detection and no engine follow (tests);
