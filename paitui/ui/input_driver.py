@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 #: Longest wait when the parser's deadline cannot be read (another Textual): Textual's own.
 FALLBACK_WAIT_S = 0.1
 _READ_BYTES = 4096
+_UNKNOWN = object()
 
 
 class _WakingEvent(Event):
@@ -43,9 +44,10 @@ class _WakingEvent(Event):
             os.write(self._wake_fd, b"\0")
 
 
-def parser_wait(parser: XTermParser, now: float) -> float | None:
+def parser_wait(parser: object, now: float) -> float | None:
     """How long the input thread may wait for input: until the parser's deadline, or forever."""
-    due = getattr(parser, "_timeout_time", FALLBACK_WAIT_S)
+    # Textual's parser keeps the deadline (a monotonic time, or None) in ``_timeout_time``.
+    due = getattr(parser, "_timeout_time", _UNKNOWN)
     if due is None:
         return None
     if not isinstance(due, float):

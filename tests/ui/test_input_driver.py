@@ -67,6 +67,8 @@ def test_the_thread_waits_for_ever_unless_an_escape_is_pending() -> None:
     wait = parser_wait(parser, time.monotonic())
     assert wait is not None and 0 < wait <= ESCAPE_DELAY
     assert parser_wait(parser, time.monotonic() + 10) == 0.0
+    # A parser that keeps its deadline elsewhere (another Textual): Textual's own polling.
+    assert parser_wait(object(), time.monotonic()) == input_driver.FALLBACK_WAIT_S
 
 
 async def test_keys_an_escape_and_the_exit_on_a_pseudo_terminal(
