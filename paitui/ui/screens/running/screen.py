@@ -41,6 +41,7 @@ from paitui.ui.screens.running.detail import render_detail
 from paitui.ui.screens.running.hosts import FollowsHosts
 from paitui.ui.screens.running.live_gpu import LiveGpu, SampleGpu
 from paitui.ui.screens.running.stats import StatsPane
+from paitui.ui.widgets.live_table import LiveTable
 from paitui.ui.widgets.log_view import LogView
 from paitui.ui.widgets.section_bar import SectionBar
 from paitui.ui.widgets.taskbar import Taskbar
@@ -100,7 +101,7 @@ class RunningScreen(ReportsWorkerFailures, LiveGpu, FollowsHosts):
         yield SectionBar()
         with Vertical(id="running-body"):
             yield Static(id="running-engine", markup=False)
-            yield DataTable(id="running-apps", cursor_type="row", zebra_stripes=True)
+            yield LiveTable(id="running-apps", cursor_type="row", zebra_stripes=True)
             yield Static(
                 "No managed apps yet. Start one from the Desktop (1), the Catalog (3), or with "
                 "`paitui start APP`.",
