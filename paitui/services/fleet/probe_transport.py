@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Mapping
 from urllib.parse import quote
 
 #: Longest status line plus headers accepted; a health answer's are a few hundred bytes.
@@ -140,14 +140,16 @@ class ProbeAnswer:
         """The body's first ``limit`` bytes (fewer if it is shorter); the rest is never read."""
         chunks: list[bytes] = []
         size = 0
-        async for chunk in self._chunks() if self._chunked else self._plain():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size >= limit:
-                break
+        # Closed here when the limit stops the reading, not left to the garbage collector.
+        async with contextlib.aclosing(self._chunks() if self._chunked else self._plain()) as body:
+            async for chunk in body:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= limit:
+                    break
         return b"".join(chunks)[:limit]
 
-    async def _plain(self) -> AsyncIterator[bytes]:
+    async def _plain(self) -> AsyncGenerator[bytes, None]:
         left = self._length
         while left is None or left > 0:
             data = await self._read(self._reader.read(_READ if left is None else min(_READ, left)))
@@ -159,7 +161,7 @@ class ProbeAnswer:
                 left -= len(data)
             yield data
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    async def _chunks(self) -> AsyncGenerator[bytes, None]:
         read, reader = self._read, self._reader
         while True:
             size_line = await read(reader.readuntil(b"\r\n"))
