@@ -73,7 +73,6 @@ class WakingLinuxDriver(LinuxDriver):
         selector.register(self._wake_read, selectors.EVENT_READ, "wake")
         parser = XTermParser(self._debug)
         decode = getincrementaldecoder("utf-8")().decode
-        reading = True
         try:
             while not self.exit_event.is_set():
                 for key, _mask in selector.select(parser_wait(parser, time.monotonic())):
@@ -82,11 +81,8 @@ class WakingLinuxDriver(LinuxDriver):
                     elif not self._read_into(parser, decode):
                         # The end of a piped stdin: nothing more comes, wait for the exit.
                         selector.unregister(self.fileno)
-                        reading = False
                 for event in parser.tick():
                     self.process_message(event)
-            if reading:
-                selector.unregister(self.fileno)
         finally:
             selector.close()
             with contextlib.suppress(EOFError, ParseError):
@@ -95,11 +91,13 @@ class WakingLinuxDriver(LinuxDriver):
 
     def _read_into(self, parser: XTermParser, decode: Callable[..., str]) -> bool:
         """Read what the terminal has and post its events; False at the end of input."""
-        text = decode(os.read(self.fileno, _READ_BYTES))
-        if not text:
+        data = os.read(self.fileno, _READ_BYTES)
+        if not data:
             return False
-        for event in parser.feed(text):
-            self.process_message(event)
+        # A character split between two reads decodes to nothing until its last byte comes.
+        if text := decode(data):
+            for event in parser.feed(text):
+                self.process_message(event)
         return True
 
     def _drain_wake_ups(self) -> None:

@@ -4,9 +4,12 @@ delay, a prompt exit, and no wake-ups while nothing is typed."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import pty
 import queue
+import struct
+import termios
 import threading
 import time
 import tty
@@ -51,6 +54,14 @@ def _raw_pty() -> tuple[int, int]:
     return leader, follower
 
 
+async def _until_read(fd: int, within: float = 5.0) -> None:
+    """Poll until the thread has read everything written to the terminal ``fd``."""
+    deadline = time.monotonic() + within
+    while struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]:
+        assert time.monotonic() < deadline, "the input thread did not read"
+        await asyncio.sleep(0.01)
+
+
 def _next_key(driver: Recording, within: float = 5.0) -> events.Key:
     deadline = time.monotonic() + within
     while (left := deadline - time.monotonic()) > 0:
@@ -82,6 +93,11 @@ async def test_keys_an_escape_and_the_exit_on_a_pseudo_terminal(
     try:
         os.write(leader, b"a")
         assert _next_key(driver).key == "a"
+        é = "é".encode()
+        os.write(leader, é[:1])  # a character split between two reads
+        await _until_read(follower)  # the first byte is read alone
+        os.write(leader, é[1:])
+        assert _next_key(driver).character == "é"
         os.write(leader, b"\x1b")  # a lone Escape: a key once its delay has passed
         assert _next_key(driver).key == "escape"
         # Nothing typed for half a second: the thread sleeps (Textual's polls five times).
