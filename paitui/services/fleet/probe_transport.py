@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from urllib.parse import quote
 
 #: Longest status line plus headers accepted; a health answer's are a few hundred bytes.
@@ -66,7 +66,7 @@ class ProbeTransport:
         except BaseException:
             writer.close()
             raise
-        return ProbeAnswer(status, fields, reader, writer, self)
+        return ProbeAnswer(status, fields, reader, writer, self._read)
 
     async def _read(self, pending: Awaitable[bytes]) -> bytes:
         """One read, bounded by the timeout, its failures as this module's exceptions."""
@@ -82,9 +82,6 @@ class ProbeTransport:
             raise HungUp("the answer's headers are too long") from None
         except OSError as exc:
             raise HungUp(str(exc)) from None
-
-    async def aclose(self) -> None:
-        """Nothing stays open between probes; kept so a prober closes what it holds."""
 
 
 def request_head(host: str, port: int, path: str, headers: Mapping[str, str]) -> bytes:
@@ -126,10 +123,11 @@ class ProbeAnswer:
         headers: dict[str, str],
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        transport: ProbeTransport,
+        read: Callable[[Awaitable[bytes]], Awaitable[bytes]],
     ) -> None:
         self.status_code, self.headers = status, headers
-        self._reader, self._writer, self._read = reader, writer, transport._read
+        # The transport's bounded read: its timeout and its exceptions for the body too.
+        self._reader, self._writer, self._read = reader, writer, read
         self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         length = headers.get("content-length", "")
         self._length = int(length) if length.isdigit() and not self._chunked else None

@@ -126,8 +126,7 @@ class Prober:
         self._transport = ProbeTransport(timeout)
 
     async def aclose(self) -> None:
-        """Close what the prober holds (nothing stays open between probes)."""
-        await self._transport.aclose()
+        """Close what the prober holds: nothing, as no connection outlives its probe."""
 
     async def probe(self, target: ProbeTarget) -> ProbeResult:
         """One probe of ``target``; never raises (except cancellation)."""
